@@ -1,0 +1,5 @@
+import sys
+
+from livegaze.cli import main
+
+sys.exit(main())

@@ -1,0 +1,103 @@
+"""Wiring in one place: options -> capture, processor and sink objects -> pipeline."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from dataclasses import dataclass, field
+
+from livegaze.capture import Capture, CaptureConfig
+from livegaze.correctors import create as create_corrector
+from livegaze.errors import LivegazeError
+from livegaze.landmarks import Landmarker, LandmarkerConfig
+from livegaze.pipeline import Pipeline, PipelineConfig
+from livegaze.processor import FrameProcessor, LiveSettings
+from livegaze.sinks import NullSink, PreviewSink, TeeSink, VideoFileSink, VirtualCameraSink
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunOptions:
+    """Everything `livegaze run` and the tray need to build a pipeline."""
+
+    capture: CaptureConfig = field(default_factory=CaptureConfig)
+    corrector: str = "geometric"
+    corrector_options: dict = field(default_factory=dict)
+    strength: float = 1.0
+    enabled: bool = True
+    output: str | None = None
+    virtual_camera: bool = True
+    vcam_device: str | None = None
+    vcam_backend: str | None = None
+    preview: bool = False
+    passthrough: bool = False
+    face_model: str | None = None
+    max_frames: int = 0
+    lossless: bool | None = None
+
+
+def corrector_from_options(opts: RunOptions):
+    options = dict(opts.corrector_options)
+    if opts.corrector == "gazegan" and not (options.get("checkpoint") or options.get("engine")):
+        raise LivegazeError("--corrector gazegan needs --checkpoint ckpt.pt or --engine model.plan/.onnx")
+    return create_corrector(opts.corrector, **options)
+
+
+def build_processor(opts: RunOptions, settings: LiveSettings | None = None) -> FrameProcessor:
+    settings = settings or LiveSettings(enabled=opts.enabled, strength=opts.strength)
+    if opts.passthrough:
+        return FrameProcessor(None, None, settings=settings)
+    corrector = corrector_from_options(opts)
+    landmarker = Landmarker(LandmarkerConfig(model_path=opts.face_model))
+    return FrameProcessor(landmarker, corrector, settings=settings)
+
+
+def build_sink(opts: RunOptions, extra=None):
+    sinks = []
+    if opts.output:
+        sinks.append(VideoFileSink(opts.output))
+    if opts.virtual_camera:
+        sinks.append(VirtualCameraSink(device=opts.vcam_device, backend=opts.vcam_backend))
+    if opts.preview:
+        sinks.append(PreviewSink())
+    if extra is not None:
+        sinks.append(extra)
+    if not sinks:
+        return NullSink()
+    return sinks[0] if len(sinks) == 1 else TeeSink(*sinks)
+
+
+def build_pipeline(opts: RunOptions, settings: LiveSettings | None = None, extra_sink=None,
+                   on_frame=None) -> Pipeline:
+    if not 0.0 <= opts.strength <= 1.0:
+        raise LivegazeError(f"--strength {opts.strength}: expected a number from 0 to 1")
+    sink = build_sink(opts, extra_sink)  # validates the output path before anything is opened
+    capture = Capture(opts.capture)
+    try:
+        processor = build_processor(opts, settings)
+    except BaseException:
+        capture.release()
+        raise
+    return Pipeline(capture, processor, sink,
+                    PipelineConfig(max_frames=opts.max_frames, lossless=opts.lossless), on_frame=on_frame)
+
+
+def run_until_done(pipeline: Pipeline):
+    """Run a pipeline in the foreground; SIGTERM and Ctrl-C finish the output cleanly."""
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
+    try:
+        return pipeline.run()
+    finally:
+        pipeline.processor.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def quiet_native_logs() -> None:
+    """MediaPipe and TFLite print C++ log lines at start-up; keep the terminal readable."""
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -1,0 +1,58 @@
+"""`livegaze bench`: full vs passthrough pipeline on synthetic clips, figures printed as a table."""
+from __future__ import annotations
+
+import os
+import resource
+import tempfile
+
+from livegaze.app import RunOptions, build_pipeline, run_until_done
+from livegaze.capture import CaptureConfig
+from livegaze.synthetic import PHOTOS, ClipSpec, write_clip
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def bench_pipeline(sizes=((640, 480), (1280, 720)), frames: int = 150, corrector: str = "geometric",
+                   corrector_options: dict | None = None, fps: float = 30.0, echo=print) -> list[dict]:
+    """Run passthrough/full, paced and unpaced, per size; print and return one row per run."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="livegaze-bench-") as tmp:
+        for width, height in sizes:
+            clip = os.path.join(tmp, f"clip_{width}x{height}.mp4")
+            write_clip(clip, ClipSpec(width=width, height=height, frames=frames, photos=PHOTOS,
+                                      motion="wander", gaze=(0.12, 0.15), fps=fps))
+            for mode, paced, passthrough in (("passthrough", True, True), ("full", True, False),
+                                             ("full", False, False)):
+                opts = RunOptions(capture=CaptureConfig(source=clip, paced=paced, fps=fps),
+                                  corrector=corrector, corrector_options=corrector_options or {},
+                                  virtual_camera=False, passthrough=passthrough,
+                                  lossless=None if paced else True)
+                summary = run_until_done(build_pipeline(opts)).summary()
+                summary.update(size=f"{width}x{height}", mode=mode,
+                               pacing=f"{fps:.0f}fps" if paced else "unpaced", peak_rss_mb=peak_rss_mb())
+                rows.append(summary)
+    echo(format_table(rows))
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    stages = sorted({k for r in rows for k in r["stage_ms"]},
+                    key=lambda s: ["landmarks", "track", "align", "correct", "blend"].index(s)
+                    if s in ("landmarks", "track", "align", "correct", "blend") else 99)
+    head = ["size", "mode", "pacing", "fps", "p50 ms", "p95 ms", "drops"] + [f"{s} ms" for s in stages] + \
+        ["peak MB"]
+    lines = ["  ".join(f"{h:>11}" for h in head)]
+    for r in rows:
+        cells = [r["size"], r["mode"], r["pacing"], f"{r['mean_fps']:.1f}", f"{r['latency_p50_ms']:.1f}",
+                 f"{r['latency_p95_ms']:.1f}", str(r["dropped"])]
+        cells += [f"{r['stage_ms'].get(s, 0.0):.2f}" for s in stages] + [f"{r['peak_rss_mb']:.0f}"]
+        lines.append("  ".join(f"{c:>11}" for c in cells))
+    by = {(r["size"], r["mode"], r["pacing"]): r for r in rows}
+    for size in dict.fromkeys(r["size"] for r in rows):
+        full, base = by.get((size, "full", "30fps")), by.get((size, "passthrough", "30fps"))
+        if full and base:
+            lines.append(f"{size}: p95 latency added over passthrough at 30 fps: "
+                         f"{full['latency_p95_ms'] - base['latency_p95_ms']:.1f} ms")
+    return "\n".join(lines)

@@ -1,0 +1,270 @@
+"""Frame sources: a camera (index or device path), a video file, or a still image.
+
+A camera that stops delivering is retried every `retry_interval_s`; meanwhile the source keeps
+producing a dimmed "camera lost" placeholder so the virtual camera never freezes or goes black.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from livegaze.errors import LivegazeError
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+class EndOfStream(Exception):
+    """The file source has no more frames."""
+
+
+@dataclass
+class CaptureConfig:
+    """Where frames come from and how fast.
+
+    source: camera index ("0"), device path ("/dev/video2"), video file or image file.
+    width/height: requested size (cameras) or resize target (files); 0 keeps the native size.
+    paced: deliver file frames at `fps` like a live camera (live semantics: frames may drop).
+    loop: restart a file at its end instead of stopping.
+    reconnect: treat read failures as a lost camera and retry (default for cameras).
+    image_frames: how many frames a still image source yields (0 = endless).
+    """
+
+    source: str = "0"
+    width: int = 0
+    height: int = 0
+    fps: float = 30.0
+    paced: bool = False
+    loop: bool = False
+    reconnect: bool | None = None
+    retry_interval_s: float = 1.0
+    image_frames: int = 0
+
+    def validate(self) -> None:
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if value < 0 or value % 2:
+                raise LivegazeError(f"--{name} {value}: expected an even, positive number of pixels "
+                                    "(video formats for cameras need even sizes)")
+        if not self.fps > 0:
+            raise LivegazeError(f"--fps {self.fps}: expected a positive frame rate")
+
+
+def is_camera_source(source: str) -> bool:
+    """A bare integer or a /dev/video* path is a camera; anything else is a file."""
+    return str(source).isdigit() or str(source).startswith("/dev/video")
+
+
+def load_image_bgr(path: str) -> np.ndarray:
+    """Read an image file as 3-channel BGR uint8; grayscale and RGBA are converted, bad files raise."""
+    if not os.path.isfile(path):
+        raise LivegazeError(f"{path}: no such file")
+    if os.path.getsize(path) == 0:
+        raise LivegazeError(f"{path}: file is empty (expected an image)")
+    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise LivegazeError(f"{path}: not a readable image (expected PNG, JPEG, BMP, TIFF or WebP)")
+    return to_bgr(image, path)
+
+
+def to_bgr(image: np.ndarray, name: str = "frame") -> np.ndarray:
+    """Normalise any decoded image to HxWx3 uint8 BGR, or raise a one-line error."""
+    if image.size == 0 or image.shape[0] == 0 or image.shape[1] == 0:
+        raise LivegazeError(f"{name}: image has zero size (expected at least 32x32 pixels)")
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise LivegazeError(f"{name}: pixel type {image.dtype} not supported (expected 8 or 16 bit)")
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
+        log.info("%s: grayscale input converted to colour", name)
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.ndim == 3 and image.shape[2] == 4:
+        log.info("%s: alpha channel dropped", name)
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if image.ndim == 3 and image.shape[2] == 3:
+        return image
+    raise LivegazeError(f"{name}: unexpected image shape {image.shape} (expected HxW, HxWx3 or HxWx4)")
+
+
+class Capture:
+    """Reads frames from one source; `read()` returns BGR uint8 or raises EndOfStream."""
+
+    def __init__(self, config: CaptureConfig):
+        config.validate()
+        self.config = config
+        self.is_camera = is_camera_source(config.source)
+        self.reconnect = config.reconnect if config.reconnect is not None else self.is_camera
+        self.is_image = (not self.is_camera
+                         and os.path.splitext(str(config.source))[1].lower() in IMAGE_EXTENSIONS)
+        self._cap: cv2.VideoCapture | None = None
+        self._still: np.ndarray | None = None
+        self._count = 0
+        self._t0: float | None = None
+        self._last: np.ndarray | None = None
+        self._lost_since: float | None = None
+        self._next_retry = 0.0
+        self.reconnects = 0
+        self.lost_frames = 0
+        self._open(initial=True)
+
+    @property
+    def live(self) -> bool:
+        """Live sources (cameras, paced files) drop frames rather than queue them."""
+        return self.is_camera or self.config.paced
+
+    @property
+    def fps(self) -> float:
+        if self._cap is not None and not self.is_camera:
+            native = self._cap.get(cv2.CAP_PROP_FPS)
+            if not self.config.paced and native and native > 0:
+                return float(native)
+        return self.config.fps
+
+    @property
+    def lost(self) -> bool:
+        return self._lost_since is not None
+
+    def _open(self, initial: bool = False) -> bool:
+        src = self.config.source
+        if self.is_image:
+            self._still = self._fit(load_image_bgr(src))
+            return True
+        if self.is_camera:
+            index_or_path = int(src) if str(src).isdigit() else src
+            cap = cv2.VideoCapture(index_or_path)
+            if cap.isOpened():
+                if self.config.width:
+                    cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.config.width)
+                    cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.config.height)
+                cap.set(cv2.CAP_PROP_FPS, self.config.fps)
+        else:
+            if initial and not os.path.isfile(src):
+                raise LivegazeError(f"--input {src}: no such file (expected a video or image file)")
+            if initial and os.path.getsize(src) == 0:
+                raise LivegazeError(f"--input {src}: file is empty (expected a video or image file)")
+            cap = cv2.VideoCapture(src)
+        if not cap.isOpened():
+            cap.release()
+            if initial and not self.reconnect:
+                raise LivegazeError(f"--input {src}: cannot open (expected a readable video file)")
+            if initial and self.is_camera:
+                log.warning("camera %s cannot be opened; retrying every %.1fs", src,
+                            self.config.retry_interval_s)
+            return False
+        if initial and not self.is_camera:
+            ok, probe = cap.read()
+            if not ok or probe is None or probe.size == 0:
+                cap.release()
+                raise LivegazeError(f"--input {src}: no decodable video frames")
+            cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        self._cap = cap
+        return True
+
+    def _fit(self, image: np.ndarray) -> np.ndarray:
+        image = to_bgr(image, str(self.config.source))
+        w, h = self.config.width, self.config.height
+        if w and h and (image.shape[1], image.shape[0]) != (w, h):
+            image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        return image
+
+    def _pace(self) -> None:
+        if not self.config.paced:
+            return
+        now = time.perf_counter()
+        if self._t0 is None:
+            self._t0 = now
+        due = self._t0 + self._count / self.config.fps
+        if due > now:
+            time.sleep(due - now)
+
+    def read(self) -> np.ndarray:
+        """The next frame; a placeholder while a camera is lost; EndOfStream at a file's end."""
+        self._pace()
+        self._count += 1
+        if self._still is not None:
+            if self.config.image_frames and self._count > self.config.image_frames:
+                raise EndOfStream()
+            return self._still.copy()
+        if self._lost_since is None and self._cap is not None:
+            ok, image = self._cap.read()
+            if ok and image is not None and image.size:
+                self._last = self._fit(image)
+                return self._last
+            if not self.reconnect:
+                if self.config.loop and self._count > 1:
+                    self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                    ok, image = self._cap.read()
+                    if ok:
+                        self._last = self._fit(image)
+                        return self._last
+                raise EndOfStream()
+            self._mark_lost()
+        elif self._lost_since is None:
+            self._mark_lost()
+        return self._while_lost()
+
+    def _mark_lost(self) -> None:
+        log.warning("camera %s stopped delivering frames; retrying every %.1fs",
+                    self.config.source, self.config.retry_interval_s)
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+        self._lost_since = time.perf_counter()
+        self._next_retry = self._lost_since + self.config.retry_interval_s
+
+    def _while_lost(self) -> np.ndarray:
+        now = time.perf_counter()
+        if now >= self._next_retry:
+            self._next_retry = now + self.config.retry_interval_s
+            if self._open():
+                ok, image = self._cap.read()
+                if ok and image is not None and image.size:
+                    log.warning("camera %s is back after %.1fs", self.config.source,
+                                now - self._lost_since)
+                    self._lost_since = None
+                    self.reconnects += 1
+                    self._last = self._fit(image)
+                    return self._last
+                self._cap.release()
+                self._cap = None
+        if not self.config.paced:
+            time.sleep(1.0 / self.config.fps)  # a lost camera still ticks at its frame rate
+        self.lost_frames += 1
+        return lost_placeholder(self._last, self.config.width or 640, self.config.height or 480)
+
+    def release(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+def lost_placeholder(last: np.ndarray | None, width: int, height: int) -> np.ndarray:
+    """The last good frame dimmed, with a notice, so viewers see why the picture stopped."""
+    frame = (last // 3) if last is not None else np.zeros((height, width, 3), np.uint8)
+    frame = np.ascontiguousarray(frame)
+    cv2.putText(frame, "camera lost - reconnecting", (16, frame.shape[0] // 2),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2, cv2.LINE_AA)
+    return frame
+
+
+def list_cameras(max_index: int = 10) -> list[dict]:
+    """Cameras OpenCV can open, with their default resolution."""
+    found = []
+    if sys.platform.startswith("linux"):  # V4L2 devices are listed in /dev; no need to probe indices
+        candidates = sorted(f"/dev/{p}" for p in os.listdir("/dev") if p.startswith("video"))
+    else:
+        candidates = [str(i) for i in range(max_index)]
+    for src in candidates:
+        cap = cv2.VideoCapture(int(src) if src.isdigit() else src)
+        if cap.isOpened():
+            found.append({"source": src, "width": int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                          "height": int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))})
+        cap.release()
+    return found

@@ -1,0 +1,227 @@
+"""The `livegaze` command line."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from livegaze.errors import LivegazeError
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxHEIGHT, like 1280x720")
+    if w <= 0 or h <= 0 or w % 2 or h % 2:
+        raise argparse.ArgumentTypeError(f"{text!r}: width and height must be even and positive")
+    return w, h
+
+
+def _add_source_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input", "-i", default="0",
+                   help="camera index (0), device (/dev/video2), video or image file [default: 0]")
+    p.add_argument("--width", type=int, default=0, help="capture width in pixels, even (0 = native)")
+    p.add_argument("--height", type=int, default=0, help="capture height in pixels, even (0 = native)")
+    p.add_argument("--fps", type=float, default=30.0, help="camera frame rate / pacing rate [default: 30]")
+    p.add_argument("--paced", action="store_true", help="play a file at --fps like a live camera")
+    p.add_argument("--loop", action="store_true", help="restart a file source at its end")
+
+
+def _add_corrector_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--corrector", default=None,
+                   help="geometric (default, no model needed) or gazegan (needs --checkpoint or --engine)")
+    p.add_argument("--checkpoint", help="GazeGAN training checkpoint (.pt): selects the gazegan corrector")
+    p.add_argument("--engine", help="prebuilt engine (.plan or .onnx): selects the gazegan corrector")
+    p.add_argument("--runner", default="auto",
+                   help="gazegan backend: auto, tensorrt, onnxruntime or torch [default: auto]")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="livegaze", description="Gaze correction for video calls.")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="correct a camera or file and send it to the virtual camera or a file",
+                         description="Camera -> gaze correction -> virtual camera (default), or a file "
+                                     "-> file with --input/--output.")
+    _add_source_options(run)
+    _add_corrector_options(run)
+    run.add_argument("--output", "-o", help="write the corrected video to this file (.mp4, .avi)")
+    run.add_argument("--virtual-camera", dest="virtual_camera", action="store_true", default=None,
+                     help="send to the virtual camera (default when no --output is given)")
+    run.add_argument("--no-virtual-camera", dest="virtual_camera", action="store_false")
+    run.add_argument("--device", help="virtual camera device, e.g. /dev/video10 (default: first free)")
+    run.add_argument("--preview", action="store_true", help="show the output in a window")
+    run.add_argument("--strength", type=float, default=1.0, help="correction strength 0..1 [default: 1]")
+    run.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0 = until the end)")
+    run.add_argument("--face-model", help="path to face_landmarker.task (default: packaged copy)")
+
+    demo = sub.add_parser("demo", help="the built-in demo: no camera, GPU or network needed",
+                          description="Builds a clip from packaged face photos, corrects it and writes "
+                                      "before_after.mp4 and contact_sheet.png.")
+    demo.add_argument("--output-dir", "-o", default="livegaze-demo", help="[default: ./livegaze-demo]")
+    demo.add_argument("--frames", type=int, default=90, help="clip length in frames [default: 90]")
+    demo.add_argument("--size", type=_size, default=(640, 480), help="frame size WxH [default: 640x480]")
+    _add_corrector_options(demo)
+
+    sub.add_parser("devices", help="list cameras, the virtual camera, correctors and model runners")
+
+    bench = sub.add_parser("bench", help="measure fps, latency and per-stage time of the pipeline")
+    bench.add_argument("--frames", type=int, default=150, help="frames per clip [default: 150]")
+    bench.add_argument("--sizes", default="640x480,1280x720", help="comma-separated sizes")
+    _add_corrector_options(bench)
+
+    sub.add_parser("download-model", help="download face_landmarker.task into the cache (needs internet)")
+
+    build = sub.add_parser("build-engine", help="checkpoint -> ONNX -> TensorRT FP16 engine (cached per GPU)")
+    build.add_argument("checkpoint", help="GazeGAN checkpoint written by python -m training.train")
+    build.add_argument("--output-dir", "-o", help="where to put the ONNX files [default: engine cache]")
+    build.add_argument("--force", action="store_true", help="rebuild even when a cached engine matches")
+
+    bench_engine = sub.add_parser("bench-engine", help="ms per face for every available runner and model")
+    bench_engine.add_argument("models", nargs="*", help="checkpoints or ONNX files (default: random-weight "
+                                                        "reference models)")
+    bench_engine.add_argument("--repeats", type=int, default=30)
+
+    tray = sub.add_parser("tray", help="the system tray app for calls (Zoom, Teams, Meet)")
+    tray.add_argument("--minimized", action="store_true", help="start without showing any window")
+    return parser
+
+
+def _corrector_options(args) -> tuple[str, dict]:
+    options = {}
+    if getattr(args, "checkpoint", None):
+        options["checkpoint"] = args.checkpoint
+    if getattr(args, "engine", None):
+        options["engine"] = args.engine
+    name = args.corrector or ("gazegan" if options else "geometric")
+    if name == "gazegan":
+        options["runner"] = args.runner
+    elif options:
+        raise LivegazeError(f"--corrector {name}: --checkpoint/--engine only apply to --corrector gazegan")
+    return name, options
+
+
+def cmd_run(args) -> int:
+    from livegaze.app import RunOptions, build_pipeline, run_until_done
+    from livegaze.capture import CaptureConfig
+
+    name, options = _corrector_options(args)
+    vcam = args.virtual_camera if args.virtual_camera is not None else not (args.output or args.preview)
+    opts = RunOptions(capture=CaptureConfig(source=args.input, width=args.width, height=args.height,
+                                            fps=args.fps, paced=args.paced, loop=args.loop),
+                      corrector=name, corrector_options=options, strength=args.strength,
+                      output=args.output, virtual_camera=vcam, vcam_device=args.device,
+                      preview=args.preview, face_model=args.face_model, max_frames=args.max_frames)
+    stats = run_until_done(build_pipeline(opts)).summary()
+    print(f"frames: {stats['delivered']} delivered, {stats['dropped']} dropped; "
+          f"{stats['mean_fps']:.1f} fps; latency p50 {stats['latency_p50_ms']:.1f} ms, "
+          f"p95 {stats['latency_p95_ms']:.1f} ms; {stats['statuses']}")
+    if args.output:
+        print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from tqdm import tqdm
+
+    from livegaze.demo import run_demo
+
+    name, options = _corrector_options(args)
+    with tqdm(total=args.frames, desc="demo", unit="frame") as bar:
+        summary = run_demo(args.output_dir, frames=args.frames, width=args.size[0], height=args.size[1],
+                           corrector=name, corrector_options=options, progress=bar.update)
+    print(f"corrected {summary['statuses'].get('corrected', 0)} of {summary['delivered']} frames "
+          f"at {summary['mean_fps']:.1f} fps")
+    print(f"wrote {summary['video']}\nwrote {summary['contact_sheet']}")
+    return 0
+
+
+def cmd_devices(args) -> int:
+    from livegaze.capture import list_cameras
+    from livegaze.correctors import available
+    from livegaze.sinks import VirtualCameraSink
+
+    cams = list_cameras()
+    print("cameras:", ", ".join(f"{c['source']} ({c['width']}x{c['height']})" for c in cams) or "none found")
+    sink = VirtualCameraSink()
+    try:
+        sink.open(640, 480, 30)
+        print(f"virtual camera: {sink.camera.device} ({sink.camera.backend})")
+    except LivegazeError as exc:
+        print(f"virtual camera: unavailable: {exc}")
+    finally:
+        sink.close()
+    print("correctors:", ", ".join(available() + (["gazegan"] if "gazegan" not in available() else [])))
+    try:
+        from engines.runners import describe_runners
+        for line in describe_runners():
+            print("runner", line)
+    except ImportError as exc:
+        print(f"runners: engines package unavailable ({exc})")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from livegaze.bench import bench_pipeline
+
+    sizes = [_size(s) for s in args.sizes.split(",") if s]
+    name, options = _corrector_options(args)
+    bench_pipeline(sizes=sizes, frames=args.frames, corrector=name, corrector_options=options)
+    return 0
+
+
+def cmd_download_model(args) -> int:
+    from livegaze.model_files import download_face_landmarker
+
+    print(f"saved {download_face_landmarker()}")
+    return 0
+
+
+def cmd_build_engine(args) -> int:
+    from engines.build import build_engine_cli
+
+    return build_engine_cli(args.checkpoint, output_dir=args.output_dir, force=args.force)
+
+
+def cmd_bench_engine(args) -> int:
+    from engines.bench import bench_engines
+
+    bench_engines(args.models, repeats=args.repeats)
+    return 0
+
+
+def cmd_tray(args) -> int:
+    from livegaze.tray.app import run_tray
+
+    return run_tray(minimized=args.minimized)
+
+
+COMMANDS = {"run": cmd_run, "demo": cmd_demo, "devices": cmd_devices, "bench": cmd_bench,
+            "download-model": cmd_download_model, "build-engine": cmd_build_engine,
+            "bench-engine": cmd_bench_engine, "tray": cmd_tray}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from livegaze.app import quiet_native_logs
+
+    quiet_native_logs()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
+                        format="livegaze: %(levelname)s: %(message)s")
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except LivegazeError as exc:
+        print(f"livegaze: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The corrector interface and its registry."""
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+import numpy as np
+
+from livegaze.align import AlignedFace
+from livegaze.errors import LivegazeError
+
+
+class Corrector(Protocol):
+    """Turns an aligned face into one whose eyes look into the camera.
+
+    `correct` returns the corrected size x size BGR image, or None when there is nothing to do
+    (eyes closed, say); the pipeline then passes the frame through untouched. A corrector that
+    sets `handles_strength` applies strength itself (0 = own gaze, 1 = full eye contact); for the
+    others the blend stage cross-fades by strength.
+    """
+
+    name: str
+    handles_strength: bool
+
+    def correct(self, face: AlignedFace, strength: float) -> np.ndarray | None: ...
+
+    def close(self) -> None: ...
+
+
+_REGISTRY: dict[str, Callable[..., Corrector]] = {}
+
+
+def register(name: str, factory: Callable[..., Corrector]) -> None:
+    """Make a corrector available under `name` (factory takes keyword options)."""
+    _REGISTRY[name] = factory
+
+
+def available() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def create(name: str, **options) -> Corrector:
+    """Build the corrector registered as `name`; unknown names get a one-line error."""
+    if name not in _REGISTRY and name == "gazegan":
+        import livegaze.correctors.gazegan  # noqa: F401  (registers itself; imports engines lazily)
+    if name not in _REGISTRY:
+        raise LivegazeError(f"--corrector {name}: unknown (expected one of {', '.join(available())})")
+    return _REGISTRY[name](**options)

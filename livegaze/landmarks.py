@@ -1,0 +1,158 @@
+"""Face landmarks with MediaPipe FaceLandmarker (Tasks API, video mode).
+
+Per frame: 478 points (468 mesh + 10 iris), the eye blendshapes and the head-pose matrix of the
+largest face. Eye 0 is the one on the image's left (the subject's right eye), eye 1 the other.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from livegaze.model_files import find_face_landmarker
+
+log = logging.getLogger(__name__)
+
+# Eyelid contours, ordered around the opening: outer/inner corner, upper lid, lower lid.
+EYE_CONTOURS = (
+    (33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7),
+    (362, 398, 384, 385, 386, 387, 388, 466, 263, 249, 390, 373, 374, 380, 381, 382),
+)
+EYE_CORNERS = ((33, 133), (362, 263))
+EYE_LIDS = ((159, 145), (386, 374))  # (upper, lower) at mid-eye
+IRIS_CENTRES = (468, 473)
+IRIS_RINGS = ((469, 470, 471, 472), (474, 475, 476, 477))
+BLINK_NAMES = ("eyeBlinkRight", "eyeBlinkLeft")  # subject's right eye is eye 0
+
+
+@dataclass
+class FaceLandmarks:
+    """One face in pixel coordinates of the frame it was found in."""
+
+    points: np.ndarray  # (478, 3) float32: x, y in pixels, z in pixel-scaled depth
+    blendshapes: dict[str, float] = field(default_factory=dict)
+    pose: np.ndarray | None = None  # 4x4 face-to-camera transform
+
+    def eye_contour(self, eye: int) -> np.ndarray:
+        return self.points[list(EYE_CONTOURS[eye]), :2]
+
+    def eye_centre(self, eye: int) -> np.ndarray:
+        """Centre of the eye opening: midpoint of the corners, shifted to mid-lid height."""
+        a, b = EYE_CORNERS[eye]
+        up, lo = EYE_LIDS[eye]
+        mid = (self.points[a, :2] + self.points[b, :2]) / 2
+        mid_y = (self.points[up, 1] + self.points[lo, 1]) / 2
+        return np.array([mid[0], (mid[1] + mid_y) / 2], np.float32)
+
+    def eye_size(self, eye: int) -> tuple[float, float]:
+        """(width, opening height) of the eye in pixels."""
+        a, b = EYE_CORNERS[eye]
+        up, lo = EYE_LIDS[eye]
+        width = float(np.linalg.norm(self.points[a, :2] - self.points[b, :2]))
+        height = float(np.linalg.norm(self.points[up, :2] - self.points[lo, :2]))
+        return width, height
+
+    def iris(self, eye: int) -> tuple[np.ndarray, float]:
+        """Iris centre (x, y) and radius in pixels."""
+        centre = self.points[IRIS_CENTRES[eye], :2]
+        ring = self.points[list(IRIS_RINGS[eye]), :2]
+        radius = float(np.mean(np.linalg.norm(ring - centre, axis=1)))
+        return centre.astype(np.float32), radius
+
+    def openness(self, eye: int) -> float:
+        """Opening height over eye width: about 0.25-0.35 open, under 0.1 closed."""
+        width, height = self.eye_size(eye)
+        return height / max(width, 1e-6)
+
+    def blink(self, eye: int) -> float:
+        return self.blendshapes.get(BLINK_NAMES[eye], 0.0)
+
+    def head_angles(self) -> tuple[float, float]:
+        """(yaw, pitch) in degrees from the pose matrix; (0, 0) when there is none."""
+        if self.pose is None:
+            return 0.0, 0.0
+        r = self.pose[:3, :3]
+        yaw = math.degrees(math.asin(max(-1.0, min(1.0, -r[2, 0]))))
+        pitch = math.degrees(math.atan2(r[2, 1], r[2, 2]))
+        return yaw, pitch
+
+    def area(self) -> float:
+        lo = self.points[:, :2].min(0)
+        hi = self.points[:, :2].max(0)
+        return float(np.prod(hi - lo))
+
+
+@dataclass
+class LandmarkerConfig:
+    """FaceLandmarker settings. num_faces > 1 lets the largest face win when several are in view."""
+
+    model_path: str | None = None
+    num_faces: int = 2
+    min_detection_confidence: float = 0.5
+    min_presence_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+
+
+class Landmarker:
+    """MediaPipe FaceLandmarker in video mode; `detect` returns the largest face or None."""
+
+    def __init__(self, config: LandmarkerConfig | None = None):
+        from mediapipe.tasks.python import BaseOptions, vision  # heavy import, only when used
+
+        self.config = config or LandmarkerConfig()
+        model = find_face_landmarker(self.config.model_path)
+        options = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_buffer=model.read_bytes()),
+            running_mode=vision.RunningMode.VIDEO,
+            num_faces=self.config.num_faces,
+            min_face_detection_confidence=self.config.min_detection_confidence,
+            min_face_presence_confidence=self.config.min_presence_confidence,
+            min_tracking_confidence=self.config.min_tracking_confidence,
+            output_face_blendshapes=True,
+            output_facial_transformation_matrixes=True,
+        )
+        self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        self._last_ms = -1
+
+    def detect(self, image_bgr: np.ndarray, t_ms: int | None = None) -> FaceLandmarks | None:
+        """Landmarks of the largest face in a BGR frame; timestamps must increase (bumped if not)."""
+        import mediapipe as mp
+
+        t_ms = self._last_ms + 33 if t_ms is None else int(t_ms)
+        if t_ms <= self._last_ms:
+            t_ms = self._last_ms + 1
+        self._last_ms = t_ms
+        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+        result = self._landmarker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb),
+                                                   t_ms)
+        if not result.face_landmarks:
+            return None
+        h, w = image_bgr.shape[:2]
+        faces = []
+        for i, marks in enumerate(result.face_landmarks):
+            pts = np.array([(p.x * w, p.y * h, p.z * w) for p in marks], np.float32)
+            shapes = {}
+            if result.face_blendshapes and i < len(result.face_blendshapes):
+                shapes = {c.category_name: float(c.score) for c in result.face_blendshapes[i]}
+            pose = None
+            if result.facial_transformation_matrixes and i < len(result.facial_transformation_matrixes):
+                pose = np.asarray(result.facial_transformation_matrixes[i], np.float32)
+            faces.append(FaceLandmarks(pts, shapes, pose))
+        return max(faces, key=FaceLandmarks.area)
+
+    def close(self) -> None:
+        if self._landmarker is not None:
+            try:
+                self._landmarker.close()
+            except Exception:  # mediapipe's close can fail during interpreter shutdown
+                pass
+            self._landmarker = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

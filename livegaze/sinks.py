@@ -1,0 +1,244 @@
+"""Where corrected frames go: a virtual camera, a video file, a preview window or nowhere.
+
+Every sink has `open(width, height, fps)`, `send(frame_bgr)` and `close()`, and is built by name
+from a small registry.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from typing import Callable, Protocol
+
+import cv2
+import numpy as np
+
+from livegaze.errors import LivegazeError, VirtualCameraUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class Sink(Protocol):
+    name: str
+
+    def open(self, width: int, height: int, fps: float) -> None: ...
+
+    def send(self, image: np.ndarray) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def virtual_camera_help() -> str:
+    """How to get a virtual camera device on this platform."""
+    if sys.platform.startswith("linux"):
+        return ("install v4l2loopback and load it: sudo apt install v4l2loopback-dkms && "
+                "sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label=livegaze")
+    if sys.platform == "darwin":
+        return "install OBS Studio 30+ and start its Virtual Camera once to register the device"
+    if sys.platform.startswith("win"):
+        return "install OBS Studio (its virtual camera) or Unity Capture, then restart livegaze"
+    return "this platform has no virtual camera backend in pyvirtualcam"
+
+
+class VirtualCameraSink:
+    """A pyvirtualcam device. Frames go in as BGR; pyvirtualcam converts to the device's native
+    format (I420 on v4l2loopback, NV12 on OBS), which Zoom, Teams and browsers accept."""
+
+    name = "virtualcam"
+
+    def __init__(self, device: str | None = None, backend: str | None = None):
+        self.device = device
+        self.backend = backend
+        self.camera = None
+
+    def open(self, width: int, height: int, fps: float) -> None:
+        import pyvirtualcam
+
+        if width % 2 or height % 2:
+            raise LivegazeError(f"virtual camera: frame size {width}x{height} must be even "
+                                "(set --width/--height)")
+        try:
+            self.camera = pyvirtualcam.Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.BGR,
+                                              device=self.device, backend=self.backend)
+        except Exception as exc:  # pyvirtualcam raises RuntimeError listing each backend's failure
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise VirtualCameraUnavailable(f"no virtual camera device ({first}); to fix: "
+                                           f"{virtual_camera_help()}") from exc
+        log.info("virtual camera %s (%s) at %dx%d %.0f fps", self.camera.device, self.camera.backend,
+                 width, height, fps)
+
+    def send(self, image: np.ndarray) -> None:
+        self.camera.send(image)
+
+    def close(self) -> None:
+        if self.camera is not None:
+            self.camera.close()
+            self.camera = None
+
+
+def check_writable(path: str, option: str = "--output") -> None:
+    """Fail early, with one line, if `path` cannot be created."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise LivegazeError(f"{option} {path}: directory {directory} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise LivegazeError(f"{option} {path}: directory {directory} is not writable")
+    if os.path.isdir(path):
+        raise LivegazeError(f"{option} {path}: is a directory (expected a file name like out.mp4)")
+
+
+class VideoFileSink:
+    """An MP4 (or AVI) file, written under a temporary name and renamed on a clean close, so an
+    interrupted run never leaves a half-written file under the requested name."""
+
+    name = "file"
+    FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+
+    def __init__(self, path: str):
+        ext = os.path.splitext(path)[1].lower()
+        if ext not in self.FOURCC:
+            raise LivegazeError(f"--output {path}: unsupported extension (expected one of "
+                                f"{', '.join(sorted(self.FOURCC))})")
+        check_writable(path)
+        self.path = path
+        self._tmp: str | None = None
+        self.writer: cv2.VideoWriter | None = None
+        self.size: tuple[int, int] | None = None
+        self.frames = 0
+
+    def open(self, width: int, height: int, fps: float) -> None:
+        ext = os.path.splitext(self.path)[1]
+        fd, self._tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(self.path)),
+                                         prefix=".livegaze-", suffix=ext)
+        os.close(fd)
+        self.writer = cv2.VideoWriter(self._tmp, cv2.VideoWriter_fourcc(*self.FOURCC[ext.lower()]),
+                                      float(fps), (width, height))
+        if not self.writer.isOpened():
+            self.abort()
+            raise LivegazeError(f"--output {self.path}: OpenCV cannot write this format")
+        self.size = (width, height)
+
+    def send(self, image: np.ndarray) -> None:
+        if (image.shape[1], image.shape[0]) != self.size:
+            image = cv2.resize(image, self.size)
+        self.writer.write(image)
+        self.frames += 1
+
+    def close(self) -> None:
+        """Finish the file and move it into place (nothing is written if no frame was sent)."""
+        if self.writer is None:
+            return
+        self.writer.release()
+        self.writer = None
+        if self.frames:
+            os.replace(self._tmp, self.path)
+        elif os.path.exists(self._tmp):
+            os.unlink(self._tmp)
+        self._tmp = None
+
+    def abort(self) -> None:
+        """Drop the partial file (used when the run fails)."""
+        if self.writer is not None:
+            self.writer.release()
+            self.writer = None
+        if self._tmp and os.path.exists(self._tmp):
+            os.unlink(self._tmp)
+        self._tmp = None
+
+
+class PreviewSink:
+    """An OpenCV window; needs a display."""
+
+    name = "preview"
+
+    def __init__(self, title: str = "livegaze"):
+        self.title = title
+        self.closed_by_user = False
+
+    def open(self, width: int, height: int, fps: float) -> None:
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
+                                                     or os.environ.get("WAYLAND_DISPLAY")):
+            raise LivegazeError("--preview: no display (DISPLAY is not set); use --output FILE instead")
+        cv2.namedWindow(self.title, cv2.WINDOW_NORMAL)
+
+    def send(self, image: np.ndarray) -> None:
+        cv2.imshow(self.title, image)
+        if cv2.waitKey(1) & 0xFF in (27, ord("q")):
+            self.closed_by_user = True
+
+    def close(self) -> None:
+        try:
+            cv2.destroyWindow(self.title)
+        except cv2.error:
+            pass
+
+
+class NullSink:
+    """Discards frames (benchmarks, tests); keeps the last one for inspection."""
+
+    name = "null"
+
+    def __init__(self, keep: bool = False):
+        self.keep = keep
+        self.frames = 0
+        self.last: np.ndarray | None = None
+        self.images: list[np.ndarray] = []
+
+    def open(self, width: int, height: int, fps: float) -> None:
+        self.size = (width, height)
+
+    def send(self, image: np.ndarray) -> None:
+        self.frames += 1
+        self.last = image
+        if self.keep:
+            self.images.append(image)
+
+    def close(self) -> None:
+        pass
+
+
+class TeeSink:
+    """Sends every frame to several sinks."""
+
+    name = "tee"
+
+    def __init__(self, *sinks: Sink):
+        self.sinks = list(sinks)
+
+    def open(self, width: int, height: int, fps: float) -> None:
+        opened = []
+        try:
+            for s in self.sinks:
+                s.open(width, height, fps)
+                opened.append(s)
+        except Exception:
+            for s in opened:
+                getattr(s, "abort", s.close)()
+            raise
+
+    def send(self, image: np.ndarray) -> None:
+        for s in self.sinks:
+            s.send(image)
+
+    def close(self) -> None:
+        for s in self.sinks:
+            s.close()
+
+    def abort(self) -> None:
+        for s in self.sinks:
+            getattr(s, "abort", s.close)()
+
+
+SINKS: dict[str, Callable[..., Sink]] = {
+    "virtualcam": VirtualCameraSink,
+    "file": VideoFileSink,
+    "preview": PreviewSink,
+    "null": NullSink,
+}
+
+
+def create_sink(name: str, **options) -> Sink:
+    if name not in SINKS:
+        raise LivegazeError(f"sink {name}: unknown (expected one of {', '.join(sorted(SINKS))})")
+    return SINKS[name](**options)

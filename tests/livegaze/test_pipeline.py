@@ -1,0 +1,129 @@
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from livegaze.app import RunOptions, build_pipeline, run_until_done
+from livegaze.capture import Capture, CaptureConfig
+from livegaze.correctors import register
+from livegaze.landmarks import Landmarker
+from livegaze.pipeline import Pipeline, PipelineConfig
+from livegaze.processor import FrameProcessor
+from livegaze.sinks import NullSink
+
+
+def _frames(path):
+    cap = cv2.VideoCapture(path)
+    out = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            return out
+        out.append(f)
+
+
+def test_file_to_file_corrects_every_frame(averted_clip, tmp_path):
+    path, truth = averted_clip
+    out = str(tmp_path / "out.mp4")
+    stats = run_until_done(build_pipeline(RunOptions(capture=CaptureConfig(source=path), output=out,
+                                                     virtual_camera=False)))
+    assert stats.delivered == len(truth) and stats.dropped == 0
+    assert stats.statuses.get("corrected", 0) >= 0.9 * len(truth)
+    written = _frames(out)
+    assert len(written) == len(truth)
+    diff = [np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(written, _frames(path))]
+    assert max(diff) > 0.05  # the eyes did change
+    summary = stats.summary()
+    assert {"landmarks", "track", "align", "correct", "blend"} <= set(summary["stage_ms"])
+    assert summary["latency_p95_ms"] > 0
+
+
+def test_frames_carry_sequence_and_capture_time(averted_clip):
+    sink = NullSink()
+    seen = []
+    pipeline = build_pipeline(RunOptions(capture=CaptureConfig(source=averted_clip[0]), virtual_camera=False,
+                                         passthrough=True), extra_sink=sink,
+                              on_frame=lambda f: seen.append((f.seq, f.t_capture)))
+    run_until_done(pipeline)
+    seqs = [s for s, _ in seen]
+    assert seqs == sorted(seqs) and seqs[0] == 1 and len(seqs) == sink.frames
+    assert all(b >= a for (_, a), (_, b) in zip(seen, seen[1:]))
+
+
+class ExplodingCorrector:
+    name = "exploding"
+    handles_strength = True
+
+    def __init__(self, **_):
+        self.calls = 0
+
+    def correct(self, face, strength):
+        self.calls += 1
+        if self.calls % 2:
+            raise RuntimeError("boom")
+        return None
+
+    def close(self):
+        pass
+
+
+def test_corrector_error_and_no_face_pass_frames_through_untouched(averted_clip, blank_clip):
+    register("exploding", ExplodingCorrector)
+    for source, expected in ((averted_clip[0], "error"), (blank_clip, "no_face")):
+        sink = NullSink(keep=True)
+        originals = []
+        pipeline = build_pipeline(RunOptions(capture=CaptureConfig(source=source), corrector="exploding",
+                                             virtual_camera=False), extra_sink=sink,
+                                  on_frame=lambda f: originals.append(f.original))
+        stats = run_until_done(pipeline)
+        assert stats.statuses[expected] > 0
+        assert all(np.array_equal(a, b) for a, b in zip(sink.images, originals))
+        assert sink.frames == stats.captured
+
+
+class SlowSink(NullSink):
+    def send(self, image):
+        time.sleep(0.05)  # a consumer slower than the 200 fps source
+        super().send(image)
+
+
+def test_live_source_drops_instead_of_queueing(averted_clip):
+    cap = Capture(CaptureConfig(source=averted_clip[0], paced=True, fps=200))
+    pipeline = Pipeline(cap, FrameProcessor(None, None), SlowSink(), PipelineConfig(buffer=2))
+    stats = pipeline.run()
+    assert stats.dropped > 0
+    assert stats.delivered + stats.dropped == stats.captured
+    assert max(stats.latencies_ms) < 400  # bounded buffers: no seconds of lag
+
+
+def test_stop_from_another_thread_finishes_cleanly(averted_clip, tmp_path):
+    out = str(tmp_path / "stopped.mp4")
+    pipeline = build_pipeline(RunOptions(capture=CaptureConfig(source=averted_clip[0], loop=True, paced=True),
+                                         output=out, virtual_camera=False, passthrough=True))
+    timer = threading.Timer(0.5, pipeline.stop)
+    timer.start()
+    stats = run_until_done(pipeline)
+    assert stats.delivered > 0
+    assert len(_frames(out)) == stats.delivered
+
+
+def test_sigterm_closes_the_output_file(averted_clip, tmp_path):
+    out = tmp_path / "sigterm.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "livegaze", "run", "--input", averted_clip[0], "--loop",
+                             "--paced", "--output", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(p.name.startswith(".livegaze-") for p in tmp_path.iterdir()):
+        time.sleep(0.1)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    frames = _frames(str(out))
+    assert len(frames) > 5
+    assert [p.name for p in tmp_path.iterdir()] == ["sigterm.mp4"]

@@ -1,0 +1,42 @@
+import threading
+
+import pytest
+
+from livegaze.ringbuffer import Closed, RingBuffer
+
+
+def test_live_buffer_drops_oldest_and_counts():
+    ring = RingBuffer(2)
+    for i in range(5):
+        ring.put(i)
+    assert ring.dropped == 3
+    assert [ring.get(0), ring.get(0)] == [3, 4]
+    assert ring.get(timeout=0.01) is None
+
+
+def test_lossless_buffer_blocks_producer_until_consumed():
+    ring = RingBuffer(1, lossless=True)
+    ring.put("a")
+    done = threading.Event()
+    t = threading.Thread(target=lambda: (ring.put("b"), done.set()))
+    t.start()
+    assert not done.wait(0.2)  # producer is waiting for space
+    assert ring.get(1) == "a"
+    assert done.wait(2)
+    assert ring.get(1) == "b" and ring.dropped == 0
+    t.join()
+
+
+def test_closed_buffer_drains_then_raises():
+    ring = RingBuffer(3)
+    ring.put(1)
+    ring.close()
+    ring.put(2)  # ignored after close
+    assert ring.get(0) == 1
+    with pytest.raises(Closed):
+        ring.get(0)
+
+
+def test_capacity_must_be_positive():
+    with pytest.raises(ValueError):
+        RingBuffer(0)
