@@ -1,0 +1,1 @@
+"""GazeGAN (Zhang et al., ACM MM 2020) in PyTorch: networks, losses, data, training and evaluation."""

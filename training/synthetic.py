@@ -1,0 +1,122 @@
+"""A small synthetic CelebAGaze set for tests: the packaged real face photos (scikit-image's
+astronaut, matplotlib's Grace Hopper) aligned as the live app aligns faces, with procedurally
+drawn eyes at known gaze offsets. Domain X looks into the camera, domain Y elsewhere.
+
+    python -m training.synthetic DST --per-domain 200
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import cv2
+import numpy as np
+
+EYE_SEMI_AXES = (17.0, 8.0)  # drawn eye opening, half width and half height, at 256 px
+
+
+def base_faces(size: int = 256) -> list[np.ndarray]:
+    """The packaged photos aligned to size x size with the eyes at the live app's fixed points."""
+    # The landmarker is shared with the live app (this is data preparation, not the model).
+    from livegaze.align import Aligner, AlignConfig
+    from livegaze.synthetic import PHOTOS, averted_photo, photo_landmarks
+
+    faces = []
+    aligner = Aligner(AlignConfig(size=size))
+    for name in PHOTOS:
+        image = averted_photo(name, (0.0, 0.0))[0]
+        face = photo_landmarks(name)
+        # landmarks of the crop = landmarks of the photo shifted by the crop origin
+        full = __import__("livegaze.synthetic", fromlist=["photo"]).photo(name)
+        offset = _crop_origin(full, image)
+        eyes = np.stack([face.eye_centre(0), face.eye_centre(1)]) - offset
+        faces.append(aligner.align(image, eyes).image)
+    return faces
+
+
+def _crop_origin(full: np.ndarray, crop: np.ndarray) -> np.ndarray:
+    res = cv2.matchTemplate(full, crop[: min(64, crop.shape[0]), : min(64, crop.shape[1])], cv2.TM_SQDIFF)
+    y, x = np.unravel_index(np.argmin(res), res.shape)
+    return np.array([x, y], np.float32)
+
+
+def draw_eye(image: np.ndarray, centre, gaze, iris_colour, scale: float = 1.0) -> None:
+    """Sclera ellipse, iris and pupil at `gaze` (fraction of the semi-axes), clipped by the lids."""
+    ax, ay = EYE_SEMI_AXES[0] * scale, EYE_SEMI_AXES[1] * scale
+    cx, cy = centre
+    h, w = image.shape[:2]
+    lid = np.zeros((h, w), np.uint8)
+    cv2.ellipse(lid, (int(round(cx * 4)), int(round(cy * 4))), (int(ax * 4), int(ay * 4)), 0, 0, 360, 255, -1,
+                cv2.LINE_AA, shift=2)
+    eye = image.copy()
+    cv2.ellipse(eye, (int(round(cx * 4)), int(round(cy * 4))), (int(ax * 4), int(ay * 4)), 0, 0, 360,
+                (235, 238, 240), -1, cv2.LINE_AA, shift=2)
+    ix, iy = cx + gaze[0] * ax * 0.75, cy + gaze[1] * ay * 0.9
+    r = ay * 1.0
+    cv2.circle(eye, (int(round(ix * 4)), int(round(iy * 4))), int(r * 4), iris_colour, -1, cv2.LINE_AA, shift=2)
+    cv2.circle(eye, (int(round(ix * 4)), int(round(iy * 4))), int(r * 0.45 * 4), (15, 15, 15), -1, cv2.LINE_AA,
+               shift=2)
+    alpha = (lid.astype(np.float32) / 255)[..., None]
+    image[:] = (eye * alpha + image * (1 - alpha)).astype(np.uint8)
+    cv2.ellipse(image, (int(round(cx * 4)), int(round(cy * 4))), (int(ax * 4), int(ay * 4)), 0, 180, 360,
+                (40, 40, 60), 2, cv2.LINE_AA, shift=2)
+
+
+def make_sample(face: np.ndarray, rng: np.random.Generator, looking: bool, size: int = 256):
+    """One face: random shift/scale/brightness, eyes drawn at a camera-facing or averted gaze.
+    Returns the image, eye centres (2,2) and the gaze (dx, dy) as fractions of the semi-axes."""
+    from livegaze.align import AlignConfig
+
+    eyes = AlignConfig(size=size).eye_points().astype(np.float64)
+    s = rng.uniform(0.95, 1.05)
+    t = rng.uniform(-6, 6, 2)
+    m = np.array([[s, 0, (1 - s) * size / 2 + t[0]], [0, s, (1 - s) * size / 2 + t[1]]])
+    image = cv2.warpAffine(face, m, (size, size), borderMode=cv2.BORDER_REFLECT)
+    image = cv2.convertScaleAbs(image, alpha=rng.uniform(0.85, 1.15), beta=rng.uniform(-10, 10))
+    eyes = eyes @ m[:, :2].T + m[:, 2]
+    if looking:
+        gaze = rng.normal(0, 0.04, 2)
+    else:
+        angle = rng.uniform(0, 2 * np.pi)
+        gaze = rng.uniform(0.45, 0.8) * np.array([np.cos(angle), np.sin(angle)])
+    colour = tuple(int(c) for c in rng.integers(20, 140, 3))
+    for c in eyes:
+        draw_eye(image, c, gaze, colour, scale=s)
+    return image, eyes, gaze
+
+
+def write_dataset(dst: str, per_domain: int = 60, seed: int = 0, size: int = 256) -> dict:
+    """Write DST/{0,1}/*.jpg and DST/{0,1}.txt; returns {name: gaze} for checking results."""
+    rng = np.random.default_rng(seed)
+    faces = base_faces(size)
+    truth = {}
+    for domain, looking in ((1, True), (0, False)):
+        os.makedirs(os.path.join(dst, str(domain)), exist_ok=True)
+        lines = []
+        for i in range(per_domain):
+            image, eyes, gaze = make_sample(faces[i % len(faces)], rng, looking, size)
+            name = f"{domain}_{i:05d}.jpg"
+            cv2.imwrite(os.path.join(dst, str(domain), name), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            lines.append(f"{name} " + " ".join(str(int(round(v))) for v in eyes.reshape(-1)))
+            truth[name] = gaze
+        tmp = os.path.join(dst, f".{domain}.txt.tmp")
+        with open(tmp, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        os.replace(tmp, os.path.join(dst, f"{domain}.txt"))
+    return truth
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.synthetic", description=__doc__.split("\n\n")[0])
+    p.add_argument("dst")
+    p.add_argument("--per-domain", type=int, default=200)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    write_dataset(args.dst, args.per_domain, args.seed)
+    print(f"wrote {2 * args.per_domain} faces to {args.dst}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

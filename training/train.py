@@ -1,0 +1,357 @@
+"""`python -m training.train`: GazeGAN training, phase `pam` (mirror learning on eye crops), then
+phase `gaze` (D_x, D_y, G_x, G_y + E_r jointly, with Synthesis-As-Training and l_fp).
+
+One GPU or the CPU as is; several GPUs with `torchrun --nproc_per_node N -m training.train ...`.
+Logs: tqdm, TensorBoard (RUN_DIR/tb), RUN_DIR/losses.jsonl; RUN_DIR/config.json holds the resolved
+config, RUN_DIR/last.pt the latest checkpoint (resumed automatically).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import sys
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from training import checkpoint, losses
+from training.config import TrainConfig, from_args, parser
+from training.data import DatasetError, GazeDataset, loader, read_labels, split
+from training.networks import (AngleEncoder, Discriminator, InpaintGenerator, PAMAutoencoder, boxes_mask,
+                               crop_eyes)
+
+log = logging.getLogger("training")
+
+
+class Trainer:
+    """Holds the six networks, their optimisers and the step counters."""
+
+    def __init__(self, cfg: TrainConfig):
+        cfg.validate()
+        self.cfg = cfg
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        want_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
+        if self.world > 1:
+            dist.init_process_group("nccl" if want_cuda else "gloo")
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        self.device = torch.device(f"cuda:{local}" if want_cuda else "cpu")
+        if want_cuda:
+            torch.cuda.set_device(self.device)
+        torch.manual_seed(cfg.seed)
+        random.seed(cfg.seed)
+        np.random.seed(cfg.seed)
+        self.cuda = self.device.type == "cuda"
+        self.memory_format = torch.channels_last if (self.cuda and cfg.channels_last) else torch.contiguous_format
+        self.nets = {
+            "pam": PAMAutoencoder(cfg.crop, cfg.base, cfg.fc),
+            "gx": InpaintGenerator(cfg.size, cfg.base, cfg.fc, cfg.fc, code=0),
+            "gy": InpaintGenerator(cfg.size, cfg.base, cfg.fc, cfg.fc, code=2),
+            "er": AngleEncoder(cfg.crop, cfg.er_base),
+            "dx": Discriminator(cfg.size, cfg.crop, cfg.d_base),
+            "dy": Discriminator(cfg.size, cfg.crop, cfg.d_base),
+        }
+        for net in self.nets.values():
+            net.to(self.device, memory_format=self.memory_format)
+        betas = (cfg.beta1, cfg.beta2)
+        adam = lambda params, lr: torch.optim.Adam(params, lr=lr, betas=betas)  # noqa: E731
+        self.opt = {
+            "pam": adam(self.nets["pam"].parameters(), cfg.pam_lr),
+            "gx": adam(self.nets["gx"].parameters(), cfg.lr),
+            "gy": adam(list(self.nets["gy"].parameters()) + list(self.nets["er"].parameters()), cfg.lr),
+            "dx": adam(self.nets["dx"].parameters(), cfg.lr),
+            "dy": adam(self.nets["dy"].parameters(), cfg.lr),
+        }
+        self.pam_step = 0
+        self.step = 0
+        self.box_area = cfg.box_h * cfg.box_w
+        self.vgg = losses.load_vgg_loss(cfg.vgg_weights or None)
+        if self.vgg is not None:
+            self.vgg.to(self.device)
+        self.train_nets = dict(self.nets)
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+            ids = [self.device.index] if self.cuda else None
+            self.train_nets = {k: DDP(v, device_ids=ids) for k, v in self.nets.items()}
+        self.writer = None
+
+    # --- bookkeeping -------------------------------------------------------------------------
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def autocast(self):
+        if self.cuda and self.cfg.amp:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return nullcontext()
+
+    def lr_factor(self, step: int, total: int, decay_start: int) -> float:
+        if step < decay_start:
+            return 1.0
+        return max(0.0, (total - step) / max(total - decay_start, 1))
+
+    def set_lr(self, names, base_lr, step, total, decay_start):
+        factor = self.lr_factor(step, total, decay_start)
+        for name in names:
+            for group in self.opt[name].param_groups:
+                group["lr"] = base_lr * factor
+
+    def state(self) -> dict:
+        return {"pam_step": self.pam_step, "step": self.step, "config": json.loads(self.cfg.to_json()),
+                "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state()[1].tolist(),
+                        "python": random.getstate()[1]}}
+
+    def save(self, path: str) -> None:
+        if self.main:
+            checkpoint.save(path, self.nets, self.opt, **self.state())
+
+    def restore(self, path: str) -> None:
+        payload = checkpoint.load(path, map_location=self.device)
+        for name, net in self.nets.items():
+            net.load_state_dict(payload["state"][name])
+        for name, opt in self.opt.items():
+            if name in payload["optim"]:
+                opt.load_state_dict(payload["optim"][name])
+        self.pam_step, self.step = int(payload["pam_step"]), int(payload["step"])
+        torch.set_rng_state(payload["rng"]["torch"])
+        log.info("resumed from %s at pam step %d, gaze step %d", path, self.pam_step, self.step)
+
+    def load_pam(self, path: str) -> None:
+        payload = checkpoint.load(path, map_location=self.device)
+        self.nets["pam"].load_state_dict(payload["state"]["pam"])
+        self.pam_step = self.cfg.pam_iters
+
+    def to_device(self, batch: dict) -> dict:
+        out = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        out["image"] = out["image"].contiguous(memory_format=self.memory_format)
+        return out
+
+    # --- one optimisation step of each phase -------------------------------------------------
+    def pam_update(self, batch: dict) -> dict:
+        """l_pre on both eyes of a batch (section 3.3)."""
+        pam = self.train_nets["pam"]
+        crops = crop_eyes(batch["image"], batch["boxes"], self.cfg.crop)
+        with self.autocast():
+            loss = losses.mirror_loss(pam, crops[:, 0], crops[:, 1])
+        self.opt["pam"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt["pam"].step()
+        return {"pam/l_pre": loss.item()}
+
+    def gaze_forward(self, xb: dict, yb: dict) -> dict:
+        """All generator outputs of one step (eqs. 1, 3, 5)."""
+        n, cfg = self.train_nets, self.cfg
+        ec = self.nets["pam"].encoder
+        x, bx, y, by = xb["image"], xb["boxes"], yb["image"], yb["boxes"]
+        b = x.shape[0]
+        mx, my = boxes_mask(bx, cfg.size), boxes_mask(by, cfg.size)
+        x_crops, y_crops = crop_eyes(x, bx, cfg.crop), crop_eyes(y, by, cfg.crop)
+        with torch.no_grad():
+            c_x = ec(x_crops.flatten(0, 1)).view(b, -1)
+            c_y = ec(y_crops.flatten(0, 1)).view(b, -1)
+        x_t = n["gx"](x, mx, c_x)
+        yx_t = n["gx"](y, my, c_y)
+        r_y = n["er"](y_crops)
+        y_t = n["gy"](y, my, c_y, r_y)
+        yx_in = yx_t.detach()
+        yx_crops = crop_eyes(yx_in, by, cfg.crop)
+        with torch.no_grad():
+            c_yx = ec(yx_crops.flatten(0, 1)).view(b, -1)
+        r_yx = n["er"](yx_crops)
+        y_hat = n["gy"](yx_in, my, c_yx, r_yx)
+        return dict(x=x, y=y, bx=bx, by=by, mx=mx, my=my, x_crops=x_crops, y_crops=y_crops, x_t=x_t,
+                    yx_t=yx_t, y_t=y_t, y_hat=y_hat, r_y=r_y, r_yx=r_yx)
+
+    def gaze_update(self, xb: dict, yb: dict) -> dict:
+        """D_x, D_y, then G_x and G_y + E_r (official order), eqs. 7-11."""
+        n, cfg, crop = self.train_nets, self.cfg, self.cfg.crop
+        with self.autocast():
+            o = self.gaze_forward(xb, yb)
+            # discriminators
+            for d in ("dx", "dy"):
+                self.nets[d].requires_grad_(True)
+            x_t, y_t, y_hat = o["x_t"].detach(), o["y_t"].detach(), o["y_hat"].detach()
+            l_dx = losses.d_adversarial(n["dx"](o["x"], o["x_crops"]),
+                                        n["dx"](x_t, crop_eyes(x_t, o["bx"], crop)),
+                                        n["dx"](y_hat, crop_eyes(y_hat, o["by"], crop)))
+            l_dy = losses.d_adversarial(n["dy"](o["y"], o["y_crops"]), n["dy"](y_t, crop_eyes(y_t, o["by"], crop)))
+        for k in ("dx", "dy"):
+            self.opt[k].zero_grad(set_to_none=True)
+        (l_dx + l_dy).backward()
+        self.opt["dx"].step()
+        self.opt["dy"].step()
+        with self.autocast():
+            for d in ("dx", "dy"):
+                self.nets[d].requires_grad_(False)
+            x_t_crops = crop_eyes(o["x_t"], o["bx"], crop)
+            y_t_crops = crop_eyes(o["y_t"], o["by"], crop)
+            y_hat_crops = crop_eyes(o["y_hat"], o["by"], crop)
+            adv_x = losses.g_adversarial(n["dx"](o["x_t"], x_t_crops))
+            rec_x = losses.recon_x(o["x_t"], o["x"], o["mx"], self.box_area)
+            l_gx = adv_x + cfg.lambda_recon_x * rec_x
+            adv_y = losses.g_adversarial(n["dy"](o["y_t"], y_t_crops))
+            adv_yx = losses.g_adversarial(n["dx"](o["y_hat"], y_hat_crops))
+            rec_y = losses.recon_y(o["y_t"], o["y"], o["my"], self.box_area)
+            sat = losses.synthesis_as_training(o["y_hat"], o["yx_t"], o["my"], self.box_area)
+            fp = losses.latent_reconstruction(o["r_y"], n["er"](y_t_crops), o["r_yx"], n["er"](y_hat_crops))
+            l_gy = (adv_y + cfg.lambda_adv_x_on_y * adv_yx + cfg.lambda_recon_y * rec_y
+                    + cfg.lambda_sat * sat + cfg.lambda_fp * fp)
+            out = {}
+            if self.vgg is not None:
+                v_x = self.vgg(x_t_crops, o["x_crops"])
+                v_y = self.vgg(y_t_crops, o["y_crops"])
+                l_gx = l_gx + cfg.lambda_vgg * v_x
+                l_gy = l_gy + cfg.lambda_vgg * v_y
+                out.update({"gx/vgg": v_x.item(), "gy/vgg": v_y.item()})
+        for k in ("gx", "gy"):
+            self.opt[k].zero_grad(set_to_none=True)
+        (l_gx + l_gy).backward()
+        self.opt["gx"].step()
+        self.opt["gy"].step()
+        out.update({"d/x": l_dx.item(), "d/y": l_dy.item(), "gx/adv": adv_x.item(), "gx/recon": rec_x.item(),
+                    "gy/adv": adv_y.item(), "gy/adv_x": adv_yx.item(), "gy/recon": rec_y.item(),
+                    "gy/sat": sat.item(), "gy/fp": fp.item()})
+        self._last = o
+        return out
+
+    # --- loops -------------------------------------------------------------------------------
+    def datasets(self):
+        cfg = self.cfg
+        ys, xs = read_labels(cfg.data, 0), read_labels(cfg.data, 1)
+        (y_train, _), (x_train, _) = split(ys, cfg.test_y), split(xs, cfg.test_x)
+        make = lambda recs: GazeDataset(recs, cfg.size, cfg.box_h, cfg.box_w)  # noqa: E731
+        return make(x_train), make(y_train)
+
+    def _loader(self, ds, start, stop, salt):
+        return loader(ds, self.cfg.batch, self.cfg.seed * 1000 + salt, start, stop, self.cfg.workers,
+                      self.cfg.flip, self.rank, self.world)
+
+    def log_losses(self, phase: str, step: int, values: dict) -> None:
+        if not self.main:
+            return
+        with open(os.path.join(self.cfg.run_dir, "losses.jsonl"), "a") as f:
+            f.write(json.dumps({"phase": phase, "step": step, **values}) + "\n")
+        if self.writer is not None and step % self.cfg.log_every == 0:
+            for k, v in values.items():
+                self.writer.add_scalar(k, v, step if phase == "gaze" else step)
+
+    def run(self) -> None:
+        cfg = self.cfg
+        x_ds, y_ds = self.datasets()
+        if self.main:
+            os.makedirs(cfg.run_dir, exist_ok=True)
+            from torch.utils.tensorboard import SummaryWriter
+            self.writer = SummaryWriter(os.path.join(cfg.run_dir, "tb"))
+        last = os.path.join(cfg.run_dir, "last.pt")
+        if cfg.phase in ("pam", "all") and self.pam_step < cfg.pam_iters:
+            self.train_pam(y_ds, x_ds, last)
+        if cfg.phase in ("gaze", "all"):
+            if cfg.pam_checkpoint:
+                self.load_pam(cfg.pam_checkpoint)
+            elif self.pam_step == 0:
+                log.warning("E_c is untrained: run phase pam first or pass --pam-checkpoint")
+            self.train_gaze(x_ds, y_ds, last)
+        if self.writer is not None:
+            self.writer.close()
+
+    def train_pam(self, y_ds, x_ds, last: str) -> None:
+        cfg = self.cfg
+        both = GazeDataset(y_ds.records + x_ds.records, cfg.size, cfg.box_h, cfg.box_w)
+        bar = tqdm(total=cfg.pam_iters, initial=self.pam_step, desc="pam", disable=not self.main)
+        for batch in self._loader(both, self.pam_step, cfg.pam_iters, 1):
+            self.set_lr(["pam"], cfg.pam_lr, self.pam_step, cfg.pam_iters, cfg.pam_iters // 10)
+            values = self.pam_update(self.to_device(batch))
+            self.pam_step += 1
+            self.log_losses("pam", self.pam_step, values)
+            bar.update(1)
+            bar.set_postfix(l_pre=f"{values['pam/l_pre']:.3f}")
+            if self.pam_step % cfg.ckpt_every == 0 or self.pam_step == cfg.pam_iters:
+                self.save(last)
+        bar.close()
+
+    def train_gaze(self, x_ds, y_ds, last: str) -> None:
+        cfg = self.cfg
+        bar = tqdm(total=cfg.iters, initial=self.step, desc="gaze", disable=not self.main)
+        batches = zip(self._loader(x_ds, self.step, cfg.iters, 2), self._loader(y_ds, self.step, cfg.iters, 3))
+        for xb, yb in batches:
+            self.set_lr(["gx", "gy", "dx", "dy"], cfg.lr, self.step, cfg.iters, cfg.decay_start)
+            values = self.gaze_update(self.to_device(xb), self.to_device(yb))
+            self.step += 1
+            self.log_losses("gaze", self.step, values)
+            bar.update(1)
+            bar.set_postfix(rec_x=f"{values['gx/recon']:.3f}", rec_y=f"{values['gy/recon']:.3f}")
+            if self.main and self.writer is not None and self.step % cfg.image_every == 0:
+                self.log_images()
+            if self.step % cfg.ckpt_every == 0 or self.step == cfg.iters:
+                self.save(last)
+        bar.close()
+
+    @torch.no_grad()
+    def log_images(self) -> None:
+        """Input / masked / corrected (G_x) / animation strip (G_y with interpolated r)."""
+        from training.animate import animation_strip
+        o = self._last
+        y, my = o["y"][:4].float(), o["my"][:4]
+        strip = animation_strip(self.nets, y, o["by"][:4], self.cfg, alphas=(0.0, 0.5, 1.0, 1.5))
+        rows = [y, y * (1 - my), o["yx_t"][:4].float()] + [s.float() for s in strip]
+        grid = torch.cat([torch.cat(list(r), dim=2) for r in rows], dim=1)
+        self.writer.add_image("samples/input-masked-corrected-animation", (grid + 1) / 2, self.step)
+
+
+def truncate_log(run_dir: str, pam_step: int, step: int) -> None:
+    """After a resume, drop loss lines logged past the checkpoint (they will be redone)."""
+    path = os.path.join(run_dir, "losses.jsonl")
+    if not os.path.isfile(path):
+        return
+    with open(path) as f:
+        lines = [json.loads(l) for l in f if l.strip()]
+    keep = [l for l in lines if (l["phase"] == "pam" and l["step"] <= pam_step)
+            or (l["phase"] == "gaze" and l["step"] <= step)]
+    with open(path, "w") as f:
+        f.writelines(json.dumps(l) + "\n" for l in keep)
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    cfg = from_args(args)
+    logging.basicConfig(level=logging.INFO, format="train: %(message)s")
+    try:
+        cfg.validate()
+    except ValueError as exc:
+        print(f"train: error: {exc}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        print(cfg.to_json())
+        return 0
+    if not cfg.data:
+        print("train: error: --data is required (a CelebAGaze-layout folder; see python -m training.prepare)",
+              file=sys.stderr)
+        return 2
+    try:
+        trainer = Trainer(cfg)
+        trainer.datasets()  # fail fast on a bad dataset, before anything is written
+        os.makedirs(cfg.run_dir, exist_ok=True)
+        with open(os.path.join(cfg.run_dir, "config.json"), "w") as f:
+            f.write(cfg.to_json())
+        last = os.path.join(cfg.run_dir, "last.pt")
+        resume = last if args.resume == "auto" and os.path.isfile(last) else (
+            args.resume if args.resume not in ("auto", "no") else None)
+        if resume:
+            trainer.restore(resume)
+            truncate_log(cfg.run_dir, trainer.pam_step, trainer.step)
+        trainer.run()
+    except (DatasetError, FileNotFoundError, ValueError) as exc:
+        print(f"train: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
