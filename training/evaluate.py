@@ -1,0 +1,141 @@
+"""`python -m training.evaluate CKPT DATA`: the paper's protocol on the test split.
+
+Table 1: MS-SSIM / LPIPS of the background (face without the eye boxes) of G_x corrections of Y.
+Table 2: G_x reconstructions of X, on the eye regions.  Table 3: G_y reconstructions of Y, eye regions.
+LPIPS runs only where its backbone weights are on disk (the `lpips` package and torchvision's
+AlexNet in the torch hub cache); otherwise it is skipped with a message.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import torch
+import torch.nn.functional as F
+
+from training import checkpoint
+from training.data import DatasetError, GazeDataset, read_labels, split
+from training.networks import boxes_mask, crop_eyes
+
+
+def _gauss(size=11, sigma=1.5, device="cpu"):
+    x = torch.arange(size, dtype=torch.float32, device=device) - size // 2
+    g = torch.exp(-x ** 2 / (2 * sigma ** 2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :]).expand(3, 1, size, size).contiguous()
+
+
+def _ssim_parts(a, b, win):
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    mu_a, mu_b = F.conv2d(a, win, groups=3), F.conv2d(b, win, groups=3)
+    saa = F.conv2d(a * a, win, groups=3) - mu_a ** 2
+    sbb = F.conv2d(b * b, win, groups=3) - mu_b ** 2
+    sab = F.conv2d(a * b, win, groups=3) - mu_a * mu_b
+    cs = (2 * sab + c2) / (saa + sbb + c2)
+    lum = (2 * mu_a * mu_b + c1) / (mu_a ** 2 + mu_b ** 2 + c1)
+    return (lum * cs).mean(dim=(1, 2, 3)), cs.mean(dim=(1, 2, 3))
+
+
+def ms_ssim(a: torch.Tensor, b: torch.Tensor, scales: int | None = None) -> torch.Tensor:
+    """Multi-scale SSIM (Wang et al. 2003) per image; inputs in [0, 1], (B,3,H,W). Uses as many of
+    the standard five scales as the image size allows (11 px window at the coarsest)."""
+    weights = torch.tensor([0.0448, 0.2856, 0.3001, 0.2363, 0.1333], device=a.device)
+    win = _gauss(device=a.device)
+    n = scales or max(1, min(5, int(torch.log2(torch.tensor(min(a.shape[-2:]) / 11.0)).item()) + 1))
+    w = weights[:n] / weights[:n].sum()
+    out = torch.ones(a.shape[0], device=a.device)
+    for i in range(n):
+        ssim, cs = _ssim_parts(a, b, win)
+        if i == n - 1:
+            out = out * ssim.clamp(min=1e-6) ** w[i]
+        else:
+            out = out * cs.clamp(min=1e-6) ** w[i]
+            a, b = F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)
+    return out
+
+
+def lpips_metric():
+    """An LPIPS function, or (None, reason) when its weights are not on this machine."""
+    try:
+        import lpips  # noqa: F401
+        import torchvision  # noqa: F401
+    except ImportError as exc:
+        return None, f"LPIPS skipped: {exc.name} is not installed (pip install lpips torchvision)"
+    import os
+    hub = os.path.join(torch.hub.get_dir(), "checkpoints")
+    if not any(f.startswith("alexnet") for f in (os.listdir(hub) if os.path.isdir(hub) else [])):
+        return None, f"LPIPS skipped: AlexNet weights not in {hub} (download once with internet)"
+    import lpips
+    model = lpips.LPIPS(net="alex", verbose=False).eval()
+    return (lambda a, b: model(a * 2 - 1, b * 2 - 1).flatten()), None
+
+
+@torch.no_grad()
+def evaluate(ckpt: str, data: str, batch: int = 16) -> dict:
+    payload = checkpoint.load(ckpt)
+    cfg = payload["config"]
+    nets = {k: checkpoint.rebuild(payload, k) for k in ("pam", "gx", "gy", "er")}
+    ec, gx, gy, er = nets["pam"].encoder, nets["gx"], nets["gy"], nets["er"]
+    _, y_test = split(read_labels(data, 0), cfg["test_y"])
+    _, x_test = split(read_labels(data, 1), cfg["test_x"])
+    lp, lp_reason = lpips_metric()
+    results = {}
+    for table, records, domain in (("table1_background", y_test, "y"), ("table2_gx_on_x", x_test, "x"),
+                                   ("table3_gy_on_y", y_test, "y")):
+        ds = GazeDataset(records, cfg["size"], cfg["box_h"], cfg["box_w"])
+        scores, lps = [], []
+        for start in range(0, len(ds), batch):
+            items = [ds[i] for i in range(start, min(start + batch, len(ds)))]
+            img = torch.stack([it["image"] for it in items])
+            boxes = torch.stack([it["boxes"] for it in items])
+            m = boxes_mask(boxes, cfg["size"])
+            crops = crop_eyes(img, boxes, cfg["crop"])
+            c = ec(crops.flatten(0, 1)).view(len(items), -1)
+            if table == "table3_gy_on_y":
+                out = gy(img, m, c, er(crops))
+            else:
+                out = gx(img, m, c)
+            if table == "table1_background":
+                a, b = (img * (1 - m) + 1) / 2, (out * (1 - m) + 1) / 2
+            else:  # the eye regions, as 64x64 crops side by side
+                a = (crop_eyes(img, boxes, 64).flatten(0, 1) + 1) / 2
+                b = (crop_eyes(out, boxes, 64).flatten(0, 1) + 1) / 2
+            scores.append(ms_ssim(a, b))
+            if lp is not None:
+                lps.append(lp(a, b))
+        entry = {"ms_ssim": float(torch.cat(scores).mean()), "count": len(ds)}
+        entry["lpips"] = float(torch.cat(lps).mean()) if lps else None
+        results[table] = entry
+    if lp_reason:
+        results["note"] = lp_reason
+    return results
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
+    p.add_argument("checkpoint")
+    p.add_argument("data")
+    p.add_argument("--json", help="also write the results to this file")
+    args = p.parse_args(argv)
+    try:
+        results = evaluate(args.checkpoint, args.data)
+    except (DatasetError, FileNotFoundError, ValueError) as exc:
+        print(f"evaluate: error: {exc}", file=sys.stderr)
+        return 2
+    if results.get("note"):
+        print(results["note"])
+    for table, r in results.items():
+        if table != "note":
+            lp = "n/a" if r["lpips"] is None else f"{r['lpips']:.4f}"
+            print(f"{table:>20}: MS-SSIM {r['ms_ssim']:.3f}  LPIPS {lp}  ({r['count']} faces)")
+    if args.json:
+        with open(args.json + ".tmp", "w") as f:
+            json.dump(results, f, indent=2)
+        import os
+        os.replace(args.json + ".tmp", args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""`python -m training.prepare SRC DST`: build the CelebAGaze layout from any folder of face photos.
+
+Each photo: the live app's landmarker finds the face, the live app's aligner crops it to 256x256
+with the eyes at fixed points (so training sees faces exactly as the live pipeline will), and the
+gaze is estimated from the iris position in the eye opening, corrected for head pose. Photos
+looking at the camera go to 1/ (domain X), those looking away to 0/ (domain Y); the ones in
+between are listed in DST/uncertain.txt with their scores for a human to sort.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def gaze_score(face) -> float:
+    """How far the irises sit from the camera-facing position, in eye widths (0 = eye contact)."""
+    from livegaze.correctors.geometric import GeometricCorrector
+
+    targets = GeometricCorrector().targets(face.points[:, :2], face)
+    offsets = [np.linalg.norm(face.iris(e)[0] - targets[e]) / max(face.eye_size(e)[0], 1.0) for e in range(2)]
+    return float(np.mean(offsets))
+
+
+def prepare(src: str, dst: str, x_max: float = 0.06, y_min: float = 0.10, size: int = 256,
+            min_openness: float = 0.15) -> dict:
+    # The data tool shares the live app's landmarker and aligner (the model never imports them).
+    from livegaze.align import AlignConfig, Aligner
+    from livegaze.landmarks import Landmarker
+
+    if not os.path.isdir(src):
+        raise FileNotFoundError(f"{src}: no such folder (expected a folder of face photos)")
+    files = sorted(os.path.join(r, f) for r, _, fs in os.walk(src) for f in fs
+                   if f.lower().endswith(IMAGE_EXTENSIONS))
+    if not files:
+        raise FileNotFoundError(f"{src}: no photos found (expected {', '.join(IMAGE_EXTENSIONS)})")
+    for d in ("0", "1"):
+        os.makedirs(os.path.join(dst, d), exist_ok=True)
+    aligner = Aligner(AlignConfig(size=size))
+    lines = {0: [], 1: []}
+    uncertain, counts = [], {"unreadable": 0, "no_face": 0, "eyes_closed": 0, "x": 0, "y": 0, "uncertain": 0}
+    with Landmarker() as lm:
+        for i, path in enumerate(tqdm(files, desc="prepare", unit="photo")):
+            image = cv2.imread(path)
+            if image is None:
+                counts["unreadable"] += 1
+                continue
+            face = lm.detect(image, i * 1000)  # far-apart timestamps: every photo is a new scene
+            if face is None:
+                counts["no_face"] += 1
+                continue
+            if min(face.openness(0), face.openness(1)) < min_openness:
+                counts["eyes_closed"] += 1
+                continue
+            centres = np.stack([face.eye_centre(0), face.eye_centre(1)])
+            aligned = aligner.align(image, centres)
+            score = gaze_score(face)
+            name = f"{i:06d}.jpg"
+            eyes = aligned.eye_centres.reshape(-1)
+            label = f"{name} " + " ".join(str(int(round(v))) for v in eyes)
+            if score <= x_max:
+                domain = 1
+            elif score >= y_min:
+                domain = 0
+            else:
+                uncertain.append(f"{path}\t{score:.3f}")
+                counts["uncertain"] += 1
+                continue
+            cv2.imwrite(os.path.join(dst, str(domain), name), aligned.image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            lines[domain].append(label)
+            counts["x" if domain else "y"] += 1
+    for domain, rows in lines.items():
+        tmp = os.path.join(dst, f".{domain}.txt.tmp")
+        with open(tmp, "w") as f:
+            f.write("".join(r + "\n" for r in rows))
+        os.replace(tmp, os.path.join(dst, f"{domain}.txt"))
+    with open(os.path.join(dst, "uncertain.txt"), "w") as f:
+        f.write("# photo\tgaze score (eye widths from eye contact); move into 0/ or 1/ by hand\n")
+        f.writelines(u + "\n" for u in uncertain)
+    return counts
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.prepare", description=__doc__.split("\n\n")[0])
+    p.add_argument("src", help="folder of face photos (searched recursively)")
+    p.add_argument("dst", help="output folder in the CelebAGaze layout")
+    p.add_argument("--x-max", type=float, default=0.06, help="gaze score at most this -> X, looking at the camera")
+    p.add_argument("--y-min", type=float, default=0.10, help="gaze score at least this -> Y, looking away")
+    p.add_argument("--size", type=int, default=256)
+    args = p.parse_args(argv)
+    if args.x_max >= args.y_min:
+        print("prepare: error: --x-max must be below --y-min", file=sys.stderr)
+        return 2
+    try:
+        counts = prepare(args.src, args.dst, args.x_max, args.y_min, args.size)
+    except FileNotFoundError as exc:
+        print(f"prepare: error: {exc}", file=sys.stderr)
+        return 2
+    print("prepare: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
