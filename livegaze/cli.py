@@ -179,21 +179,35 @@ def cmd_download_model(args) -> int:
     return 0
 
 
+def _not_built(what: str) -> LivegazeError:
+    return LivegazeError(f"{what}: not available in livegaze {__import__('livegaze').__version__} yet "
+                         "(use the default geometric corrector; trained-model engines come in a later release)")
+
+
 def cmd_build_engine(args) -> int:
-    from engines.build import build_engine_cli
+    try:
+        from engines.build import build_engine_cli
+    except ModuleNotFoundError:
+        raise _not_built("build-engine")
 
     return build_engine_cli(args.checkpoint, output_dir=args.output_dir, force=args.force)
 
 
 def cmd_bench_engine(args) -> int:
-    from engines.bench import bench_engines
+    try:
+        from engines.bench import bench_engines
+    except ModuleNotFoundError:
+        raise _not_built("bench-engine")
 
     bench_engines(args.models, repeats=args.repeats)
     return 0
 
 
 def cmd_tray(args) -> int:
-    from livegaze.tray.app import run_tray
+    try:
+        from livegaze.tray.app import run_tray
+    except ModuleNotFoundError:
+        raise _not_built("tray")
 
     return run_tray(minimized=args.minimized)
 

@@ -84,3 +84,10 @@ def test_help_explains_every_command():
     run_help = livegaze("run", "--help").stdout
     for opt in ("--input", "--output", "--strength", "--checkpoint", "--virtual-camera", "--fps"):
         assert opt in run_help
+
+
+@pytest.mark.parametrize("args", [["build-engine", "x.pt"], ["tray"], ["bench-engine"]])
+def test_unbuilt_commands_say_so_in_one_line(args):
+    result = livegaze(*args)
+    assert result.returncode == 2
+    assert "not available" in _error_line(result)

@@ -1,0 +1,1 @@
+"""Checkpoint -> ONNX -> TensorRT engines and the runners that execute them (not built yet)."""
