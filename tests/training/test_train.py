@@ -39,7 +39,6 @@ def test_sigkilled_run_resumes_as_if_never_stopped(synth_data, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert os.path.exists(os.path.join(run, "last.pt"))
-    assert not [p for p in os.listdir(run) if p.startswith(".ckpt-")] or True  # a temp file may be mid-write
     resumed = _train(common + ["--run-dir", run])
     assert resumed.wait(300) == 0, resumed.stderr.read().decode()
     a, b = _losses(str(tmp_path / "ref")), _losses(run)
