@@ -126,12 +126,10 @@ class Landmarker:
         if t_ms <= self._last_ms:
             t_ms = self._last_ms + 1
         self._last_ms = t_ms
-        h, w = image_bgr.shape[:2]
-        scale = 1.0
+        h, w = image_bgr.shape[:2]  # landmarks come back normalised, so scale them by the original size
         if w > self.config.max_input_width:
-            scale = self.config.max_input_width / w
-            image_bgr = cv2.resize(image_bgr, (self.config.max_input_width, round(h * scale)),
-                                   interpolation=cv2.INTER_AREA)
+            small_h = round(h * self.config.max_input_width / w)
+            image_bgr = cv2.resize(image_bgr, (self.config.max_input_width, small_h), interpolation=cv2.INTER_AREA)
         rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
         result = self._landmarker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb),
                                                    t_ms)

@@ -68,12 +68,17 @@ def averted_photo(name: str, gaze: tuple[float, float]) -> tuple[np.ndarray, np.
         new = centre + np.asarray(gaze, np.float32) * eye_width(face, eye)
         image = move_iris(image, face.points[list(EYE_CONTOURS[eye]), :2], centre, radius, new)
         centres.append(new)
-    # Crop to head and shoulders so the face fills a webcam-like share of the frame.
+    x0, y0, x1, y1 = head_box(face, image.shape)
+    return np.ascontiguousarray(image[y0:y1, x0:x1]), np.array(centres, np.float32) - [x0, y0]
+
+
+def head_box(face: FaceLandmarks, shape) -> tuple[int, int, int, int]:
+    """Head-and-shoulders crop (x0, y0, x1, y1) so the face fills a webcam-like share of the frame."""
     lo, hi = face.points[:, :2].min(0), face.points[:, :2].max(0)
     centre, half = (lo + hi) / 2, (hi - lo).max() * 1.1
     x0, y0 = np.maximum(np.floor(centre - half), 0).astype(int)
-    x1, y1 = np.minimum(np.ceil(centre + half), image.shape[1::-1]).astype(int)
-    return np.ascontiguousarray(image[y0:y1, x0:x1]), np.array(centres, np.float32) - [x0, y0]
+    x1, y1 = np.minimum(np.ceil(centre + half), shape[1::-1]).astype(int)
+    return int(x0), int(y0), int(x1), int(y1)
 
 
 @dataclass

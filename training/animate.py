@@ -17,10 +17,11 @@ from training.networks import boxes_mask, crop_eyes
 
 
 @torch.no_grad()
-def animation_strip(nets: dict, y: torch.Tensor, boxes: torch.Tensor, cfg, alphas=(0.0, 0.5, 1.0)) -> list:
+def animation_strip(nets: dict, y: torch.Tensor, boxes: torch.Tensor, crop: int = 64,
+                    alphas=(0.0, 0.5, 1.0)) -> list:
     """G_y outputs for r = a * r(corrected) + (1 - a) * r(input), one tensor per alpha."""
     ec, gx, gy, er = nets["pam"].encoder, nets["gx"], nets["gy"], nets["er"]
-    size, crop = y.shape[-1], cfg.crop if hasattr(cfg, "crop") else 64
+    size = y.shape[-1]
     b = y.shape[0]
     m = boxes_mask(boxes, size)
     crops = crop_eyes(y, boxes, crop)
@@ -62,10 +63,7 @@ def main(argv=None) -> int:
     y = torch.stack([it["image"] for it in items])
     boxes = torch.stack([it["boxes"] for it in items])
     alphas = [float(a) for a in args.alphas.split(",")]
-
-    class C:
-        crop = cfg["crop"]
-    frames = animation_strip(nets, y, boxes, C, alphas)
+    frames = animation_strip(nets, y, boxes, cfg["crop"], alphas)
     rows = [np.hstack([to_uint8(y[i])] + [to_uint8(f[i]) for f in frames]) for i in range(len(items))]
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     Image.fromarray(np.vstack(rows)).save(args.out + ".png.tmp", format="PNG")

@@ -20,25 +20,15 @@ def base_faces(size: int = 256) -> list[np.ndarray]:
     """The packaged photos aligned to size x size with the eyes at the live app's fixed points."""
     # The landmarker is shared with the live app (this is data preparation, not the model).
     from livegaze.align import Aligner, AlignConfig
-    from livegaze.synthetic import PHOTOS, averted_photo, photo_landmarks
+    from livegaze.synthetic import PHOTOS, photo, photo_landmarks
 
-    faces = []
     aligner = Aligner(AlignConfig(size=size))
+    faces = []
     for name in PHOTOS:
-        image = averted_photo(name, (0.0, 0.0))[0]
         face = photo_landmarks(name)
-        # landmarks of the crop = landmarks of the photo shifted by the crop origin
-        full = __import__("livegaze.synthetic", fromlist=["photo"]).photo(name)
-        offset = _crop_origin(full, image)
-        eyes = np.stack([face.eye_centre(0), face.eye_centre(1)]) - offset
-        faces.append(aligner.align(image, eyes).image)
+        eyes = np.stack([face.eye_centre(0), face.eye_centre(1)])
+        faces.append(aligner.align(photo(name), eyes).image)
     return faces
-
-
-def _crop_origin(full: np.ndarray, crop: np.ndarray) -> np.ndarray:
-    res = cv2.matchTemplate(full, crop[: min(64, crop.shape[0]), : min(64, crop.shape[1])], cv2.TM_SQDIFF)
-    y, x = np.unravel_index(np.argmin(res), res.shape)
-    return np.array([x, y], np.float32)
 
 
 def draw_eye(image: np.ndarray, centre, gaze, iris_colour, scale: float = 1.0) -> None:

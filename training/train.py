@@ -242,7 +242,7 @@ class Trainer:
             f.write(json.dumps({"phase": phase, "step": step, **values}) + "\n")
         if self.writer is not None and step % self.cfg.log_every == 0:
             for k, v in values.items():
-                self.writer.add_scalar(k, v, step if phase == "gaze" else step)
+                self.writer.add_scalar(k, v, step)
 
     def run(self) -> None:
         cfg = self.cfg
@@ -301,7 +301,7 @@ class Trainer:
         from training.animate import animation_strip
         o = self._last
         y, my = o["y"][:4].float(), o["my"][:4]
-        strip = animation_strip(self.nets, y, o["by"][:4], self.cfg, alphas=(0.0, 0.5, 1.0, 1.5))
+        strip = animation_strip(self.nets, y, o["by"][:4], self.cfg.crop, alphas=(0.0, 0.5, 1.0, 1.5))
         rows = [y, y * (1 - my), o["yx_t"][:4].float()] + [s.float() for s in strip]
         grid = torch.cat([torch.cat(list(r), dim=2) for r in rows], dim=1)
         self.writer.add_image("samples/input-masked-corrected-animation", (grid + 1) / 2, self.step)
