@@ -1,4 +1,7 @@
-"""The live pipeline: capture -> locate -> correct -> sink, one thread each, joined by ring buffers.
+"""The live pipeline: capture -> locate -> correct -> sink on threads joined by ring buffers.
+
+`locate` (landmarks) runs on one thread per MediaPipe instance, each taking the next frame; an
+ordering step hands their results to `correct` strictly in capture order.
 
 Live sources (cameras, paced files) use drop-oldest buffers so the output follows the camera
 with the least lag; offline conversions use lossless buffers so every frame is written. This is
@@ -99,6 +102,7 @@ class Pipeline:
         self.sink = sink
         self.config = config or PipelineConfig()
         self.on_frame = on_frame
+        processor.keep_original = on_frame is not None
         lossless = self.config.lossless if self.config.lossless is not None else not capture.live
         self.rings = [RingBuffer(self.config.buffer, lossless) for _ in range(3)]
         self.stats = PipelineStats(window=self.config.stats_window)
@@ -114,9 +118,15 @@ class Pipeline:
         self.sink.open(w, h, self.capture.fps)
         self._sink_open = True
         self.stats.started = time.perf_counter()
-        stages = [
-            ("capture", lambda: self._capture_loop(first)),
-            ("locate", lambda: self._stage_loop(self.rings[0], self.rings[1], self.processor.locate)),
+        workers = max(1, len(self.processor.landmarkers))
+        self._tickets: collections.deque = collections.deque()
+        self._take_lock = threading.Lock()
+        self._ticket_cond = threading.Condition()
+        self._workers_left = workers
+        stages = [("capture", lambda: self._capture_loop(first))]
+        stages += [(f"locate{k}", lambda k=k: self._locate_loop(k)) for k in range(workers)]
+        stages += [
+            ("order", self._order_loop),
             ("correct", lambda: self._stage_loop(self.rings[1], self.rings[2], self.processor.correct)),
             ("output", self._output_loop),
         ]
@@ -152,6 +162,46 @@ class Pipeline:
                     break
         finally:
             self.rings[0].close()
+
+    def _locate_loop(self, worker: int) -> None:
+        """Take the next frame (in capture order, under a lock, with a ticket), find landmarks."""
+        try:
+            while True:
+                with self._take_lock:
+                    try:
+                        frame = self.rings[0].get(timeout=0.05)
+                    except Closed:
+                        break
+                    if frame is None:
+                        continue
+                    ticket = [frame, threading.Event()]
+                    with self._ticket_cond:
+                        self._tickets.append(ticket)
+                self.processor.locate(frame, worker)
+                with self._ticket_cond:
+                    ticket[1].set()
+                    self._ticket_cond.notify_all()
+        finally:
+            with self._ticket_cond:
+                self._workers_left -= 1
+                self._ticket_cond.notify_all()
+
+    def _order_loop(self) -> None:
+        """Release located frames in the order they were taken, whichever worker finished first."""
+        try:
+            while True:
+                with self._ticket_cond:
+                    self._ticket_cond.wait_for(lambda: (self._tickets and self._tickets[0][1].is_set())
+                                               or (not self._tickets and self._workers_left == 0), 0.1)
+                    if self._tickets and self._tickets[0][1].is_set():
+                        frame = self._tickets.popleft()[0]
+                    elif not self._tickets and self._workers_left == 0:
+                        break
+                    else:
+                        continue
+                self.rings[1].put(frame)
+        finally:
+            self.rings[1].close()
 
     def _stage_loop(self, src: RingBuffer, dst: RingBuffer, work) -> None:
         try:

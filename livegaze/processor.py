@@ -1,5 +1,6 @@
-"""The per-frame work between capture and sink, in two steps that can run on two threads:
-`locate` (landmarks + tracking) and `correct` (align + corrector + blend).
+"""The per-frame work between capture and sink, in two steps:
+`locate` (landmarks; several frames at once, one MediaPipe instance per worker thread) and
+`correct` (tracking + align + corrector + blend; strictly in frame order).
 
 Whatever goes wrong for one frame (no face, eyes closed, a corrector error) leaves that frame
 untouched; `frame.status` says why.
@@ -33,20 +34,24 @@ class LiveSettings:
 class FrameProcessor:
     """Landmarks -> tracking -> align -> correct -> blend for one frame at a time."""
 
-    def __init__(self, landmarker: Landmarker | None, corrector: Corrector | None,
+    def __init__(self, landmarkers: Landmarker | list[Landmarker] | None, corrector: Corrector | None,
                  tracker: EyeTracker | None = None, aligner: Aligner | None = None,
                  blender: Blender | None = None, settings: LiveSettings | None = None):
-        self.landmarker = landmarker
+        if landmarkers is not None and not isinstance(landmarkers, list):
+            landmarkers = [landmarkers]
+        self.landmarkers = landmarkers or []
         self.corrector = corrector
         self.tracker = tracker or EyeTracker(TrackerConfig())
         self.aligner = aligner or Aligner(AlignConfig())
         self.blender = blender or Blender(BlendConfig())
         self.settings = settings or LiveSettings()
         self.errors = 0
+        # Blend into a copy only when someone wants the untouched frame too (previews, demo).
+        self.keep_original = True
 
     @property
     def passthrough(self) -> bool:
-        return self.landmarker is None or self.corrector is None
+        return not self.landmarkers or self.corrector is None
 
     def set_corrector(self, corrector: Corrector) -> None:
         """Swap the corrector between frames (the tray's model choice)."""
@@ -54,26 +59,29 @@ class FrameProcessor:
         if old is not None and old is not corrector:
             old.close()
 
-    def locate(self, frame: Frame) -> Frame:
+    def locate(self, frame: Frame, worker: int = 0) -> Frame:
+        """Landmarks of one frame with landmarker number `worker` (each thread owns one)."""
         if self.passthrough:
             frame.status = "passthrough"
             return frame
         t0 = time.perf_counter()
         try:
-            frame.face = self.landmarker.detect(frame.image, int(frame.t_capture * 1000))
+            frame.face = self.landmarkers[worker].detect(frame.image, int(frame.t_capture * 1000))
         except Exception as exc:  # a bad frame must not stop the stream
             log.warning("frame %d: landmarks failed (%s)", frame.seq, exc)
             frame.face = None
-        t1 = time.perf_counter()
-        frame.eyes = self.tracker.update(frame.face, frame.t_capture)
-        frame.timings["landmarks"] = (t1 - t0) * 1000
-        frame.timings["track"] = (time.perf_counter() - t1) * 1000
-        if frame.face is None or frame.eyes is None:
-            frame.status = "no_face"
+        frame.timings["landmarks"] = (time.perf_counter() - t0) * 1000
         return frame
 
     def correct(self, frame: Frame) -> Frame:
-        if frame.status in ("passthrough", "no_face"):
+        """Tracking (needs frames in order), then align, correct and blend."""
+        if frame.status == "passthrough":
+            return frame
+        t0 = time.perf_counter()
+        frame.eyes = self.tracker.update(frame.face, frame.t_capture)
+        frame.timings["track"] = (time.perf_counter() - t0) * 1000
+        if frame.face is None or frame.eyes is None:
+            frame.status = "no_face"
             return frame
         settings = self.settings
         if not settings.enabled or settings.strength <= 0:
@@ -92,7 +100,8 @@ class FrameProcessor:
                 frame.status = "unchanged"
                 return frame
             opacity = 1.0 if self.corrector.handles_strength else settings.strength
-            frame.image = self.blender.blend(frame.image, face, corrected, opacity)
+            out = None if self.keep_original else frame.image
+            frame.image = self.blender.blend(frame.image, face, corrected, opacity, out=out)
             frame.timings["blend"] = (time.perf_counter() - t2) * 1000
             frame.status = "corrected"
         except Exception as exc:
@@ -106,7 +115,7 @@ class FrameProcessor:
         return self.correct(self.locate(frame))
 
     def close(self) -> None:
-        if self.landmarker is not None:
-            self.landmarker.close()
+        for landmarker in self.landmarkers:
+            landmarker.close()
         if self.corrector is not None:
             self.corrector.close()

@@ -78,8 +78,7 @@ class GeometricCorrector:
         if face.points is None or strength <= 0:
             return None
         points = face.points
-        image = face.image
-        moved = False
+        image = None  # copied once, on the first eye that moves; None means nothing moved
         for eye, target in enumerate(self.targets(points, face.face)):
             contour = points[list(EYE_CONTOURS[eye])]
             width = float(np.linalg.norm(contour[0] - contour[8]))
@@ -94,9 +93,10 @@ class GeometricCorrector:
                 delta *= limit / np.linalg.norm(delta)
             if np.linalg.norm(delta) < 0.25:
                 continue
-            image = move_iris(image, contour, centre, radius, centre + delta)
-            moved = True
-        return image if moved else None
+            if image is None:
+                image = face.image.copy()
+            move_iris(image, contour, centre, radius, centre + delta, out=image)
+        return image
 
     def close(self) -> None:
         pass

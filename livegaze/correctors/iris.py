@@ -19,13 +19,15 @@ def _disk(shape: tuple[int, int], centre: np.ndarray, radius: float, soft: float
 
 
 def move_iris(image: np.ndarray, contour: np.ndarray, centre: np.ndarray, radius: float,
-              new_centre: np.ndarray, feather: float = 1.0) -> np.ndarray:
-    """Return a copy of `image` with the iris at `centre` moved to `new_centre`.
+              new_centre: np.ndarray, feather: float = 1.0, out: np.ndarray | None = None) -> np.ndarray:
+    """Return `image` with the iris at `centre` moved to `new_centre`, written into `out` (which
+    may be `image` itself) or into a copy.
 
     contour: eyelid polygon (N, 2); centre/new_centre: (x, y); radius: iris radius; all in the
     image's pixel coordinates. Only pixels inside the eye opening change.
     """
-    out = image.copy()
+    if out is None:
+        out = image.copy()
     contour = np.asarray(contour, np.float32)
     centre = np.asarray(centre, np.float32)
     new_centre = np.asarray(new_centre, np.float32)
