@@ -185,19 +185,13 @@ def _not_built(what: str) -> LivegazeError:
 
 
 def cmd_build_engine(args) -> int:
-    try:
-        from engines.build import build_engine_cli
-    except ModuleNotFoundError:
-        raise _not_built("build-engine")
+    from engines.build import build_engine_cli
 
     return build_engine_cli(args.checkpoint, output_dir=args.output_dir, force=args.force)
 
 
 def cmd_bench_engine(args) -> int:
-    try:
-        from engines.bench import bench_engines
-    except ModuleNotFoundError:
-        raise _not_built("bench-engine")
+    from engines.bench import bench_engines
 
     bench_engines(args.models, repeats=args.repeats)
     return 0

@@ -169,21 +169,32 @@ class Discriminator(Recorded):
         return self.head(torch.cat([g, l_], 1)).squeeze(1)
 
 
-def crop_eyes(image: torch.Tensor, boxes: torch.Tensor, crop: int = 64) -> torch.Tensor:
-    """Differentiable eye crops: (B,3,S,S) and boxes (B,2,4) [x0,y0,x1,y1 px] -> (B,2,3,crop,crop),
-    each box resized to crop x crop (aspect ratio not kept), as the official code does."""
-    b, _, h, w = image.shape
-    boxes = boxes.to(image.dtype)
+def eye_grid(boxes: torch.Tensor, size: int, crop: int = 64, dtype=torch.float32) -> torch.Tensor:
+    """Sampling grid (B*2, crop, crop, 2) that resizes each box [x0,y0,x1,y1 px] to crop x crop."""
+    b = boxes.shape[0]
+    boxes = boxes.to(dtype)
     x0, y0, x1, y1 = boxes.unbind(-1)
-    # Align-corners-free normalised coordinates of the box edges.
-    sx, sy = (x1 - x0) / w, (y1 - y0) / h
-    cx, cy = (x0 + x1) / w - 1, (y0 + y1) / h - 1
-    theta = torch.zeros(b, 2, 2, 3, dtype=image.dtype, device=image.device)
+    # Normalised (align_corners=False) scale and centre of each box.
+    sx, sy = (x1 - x0) / size, (y1 - y0) / size
+    cx, cy = (x0 + x1) / size - 1, (y0 + y1) / size - 1
+    theta = torch.zeros(b, 2, 2, 3, dtype=dtype, device=boxes.device)
     theta[..., 0, 0], theta[..., 0, 2] = sx, cx
     theta[..., 1, 1], theta[..., 1, 2] = sy, cy
-    grid = F.affine_grid(theta.flatten(0, 1), [b * 2, 3, crop, crop], align_corners=False)
+    return F.affine_grid(theta.flatten(0, 1), [b * 2, 3, crop, crop], align_corners=False)
+
+
+def sample_crops(image: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """(B,3,S,S) and an eye_grid -> (B,2,3,crop,crop)."""
+    b = image.shape[0]
     src = image.unsqueeze(1).expand(b, 2, *image.shape[1:]).flatten(0, 1)
-    return F.grid_sample(src, grid, mode="bilinear", align_corners=False).view(b, 2, 3, crop, crop)
+    out = F.grid_sample(src, grid.to(image.dtype), mode="bilinear", align_corners=False)
+    return out.view(b, 2, 3, grid.shape[1], grid.shape[2])
+
+
+def crop_eyes(image: torch.Tensor, boxes: torch.Tensor, crop: int = 64) -> torch.Tensor:
+    """Differentiable eye crops: (B,3,S,S) and boxes (B,2,4) -> (B,2,3,crop,crop), each box resized to
+    crop x crop (aspect ratio not kept), as the official code does."""
+    return sample_crops(image, eye_grid(boxes, image.shape[-1], crop, image.dtype))
 
 
 def boxes_mask(boxes: torch.Tensor, size: int) -> torch.Tensor:

@@ -41,11 +41,7 @@ def available() -> list[str]:
 def create(name: str, **options) -> Corrector:
     """Build the corrector registered as `name`; unknown names get a one-line error."""
     if name not in _REGISTRY and name == "gazegan":
-        try:
-            import livegaze.correctors.gazegan  # noqa: F401  (registers itself; imports engines lazily)
-        except ModuleNotFoundError:
-            raise LivegazeError("--corrector gazegan: not available in this version yet "
-                                "(the default geometric corrector needs no model)")
+        import livegaze.correctors.gazegan  # noqa: F401  (registers itself; imports engines lazily)
     if name not in _REGISTRY:
         raise LivegazeError(f"--corrector {name}: unknown (expected one of {', '.join(available())})")
     return _REGISTRY[name](**options)

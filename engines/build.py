@@ -1,0 +1,140 @@
+"""`livegaze build-engine ckpt.pt`: checkpoint -> ONNX (fp32 + fp16) -> TensorRT FP16 plan, cached.
+
+TensorRT 10.12 and later deprecate weak typing: there the FP16 ONNX is built as a strongly typed
+network (precision comes from the ONNX types); older versions build the fp32 ONNX with the FP16
+builder flag. A timing cache next to the plans makes rebuilds fast.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from engines import gpu
+from engines.cache import EngineCache, atomic_write, cache_root, engine_meta, file_sha256, mismatch
+
+log = logging.getLogger(__name__)
+
+
+def _version_tuple(v: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in v.split(".")[:2] if p.isdigit())
+
+
+def ensure_onnx(checkpoint: str, out_dir: str | None = None, force: bool = False) -> dict:
+    """ONNX files of a checkpoint ({graph: path}), exported once per checkpoint hash."""
+    if not os.path.isfile(checkpoint):
+        raise FileNotFoundError(f"{checkpoint}: no such checkpoint")
+    sha = file_sha256(checkpoint)
+    folder = Path(out_dir) if out_dir else cache_root() / f"onnx-{sha[:16]}"
+    done = folder / "export.json"
+    if not force and done.is_file():
+        paths = json.loads(done.read_text())["paths"]
+        if all(Path(p).is_file() for p in paths.values()):
+            return {k: Path(v) for k, v in paths.items()}
+    from engines.export import export_checkpoint
+
+    folder.mkdir(parents=True, exist_ok=True)
+    reports = export_checkpoint(checkpoint, str(folder))
+    paths = {}
+    for r in reports:
+        paths[r.name], paths[f"{r.name}_fp16"] = r.path, r.path_fp16
+    record = {"checkpoint_sha256": sha, "paths": paths,
+              "checks": {r.name: {"max_abs_diff_fp32": r.max_abs_diff_fp32, "psnr_fp16_db": r.psnr_fp16_db}
+                         for r in reports}}
+    atomic_write(done, json.dumps(record, indent=2).encode())
+    return {k: Path(v) for k, v in paths.items()}
+
+
+def build_plan(onnx_fp32: str, onnx_fp16: str, timing_cache: Path) -> bytes:
+    """Serialize a TensorRT FP16 engine for the GPU in this machine."""
+    import tensorrt as trt
+
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    strongly_typed = _version_tuple(trt.__version__) >= (10, 12)
+    flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) if strongly_typed else 0
+    network = builder.create_network(flags)
+    parser = trt.OnnxParser(network, logger)
+    source = onnx_fp16 if strongly_typed else onnx_fp32
+    if not parser.parse_from_file(source):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise RuntimeError(f"{source}: TensorRT cannot parse it ({errors})")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, 1 << 30)
+    if not strongly_typed:
+        config.set_flag(trt.BuilderFlag.FP16)
+    cache = config.create_timing_cache(timing_cache.read_bytes() if timing_cache.is_file() else b"")
+    config.set_timing_cache(cache, ignore_mismatch=False)
+    plan = builder.build_serialized_network(network, config)
+    if plan is None:
+        raise RuntimeError(f"{source}: TensorRT failed to build an engine")
+    atomic_write(timing_cache, bytes(config.get_timing_cache().serialize()))
+    return bytes(plan)
+
+
+def _here() -> tuple[str, dict]:
+    version, why = gpu.tensorrt_version()
+    device, why_dev = gpu.cuda_device()
+    if not (version and device):
+        raise RuntimeError(why or why_dev)
+    return version, device
+
+
+def ensure_plan(checkpoint: str, graph: str = "gx", force: bool = False) -> Path:
+    """The cached plan for this checkpoint, graph, TensorRT and GPU; built when missing."""
+    version, device = _here()
+    onnx = ensure_onnx(checkpoint)
+    from engines.runners import onnx_meta
+    size = onnx_meta(str(onnx[graph])).get("size", 256)
+    meta = engine_meta(file_sha256(checkpoint), {"image": [1, 3, size, size]}, "fp16", version,
+                       device["name"], device["compute_capability"], graph)
+    cache = EngineCache()
+    cached = None if force else cache.lookup(meta)
+    if cached is not None:
+        return cached
+    plan = build_plan(str(onnx[graph]), str(onnx[f"{graph}_fp16"]), cache.root / "timing.cache")
+    return cache.store(meta, plan)
+
+
+def check_plan_matches(plan_path: str) -> None:
+    """Refuse a plan built for another TensorRT or GPU (its .json sidecar says which)."""
+    sidecar = Path(plan_path).with_suffix(".json")
+    if not Path(plan_path).is_file():
+        raise FileNotFoundError(f"--engine {plan_path}: no such file")
+    version, device = _here()
+    if not sidecar.is_file():
+        raise RuntimeError(f"--engine {plan_path}: no {sidecar.name} beside it to say which GPU and TensorRT "
+                           "built it; rebuild with livegaze build-engine")
+    why = mismatch(json.loads(sidecar.read_text()), version, device["name"], device["compute_capability"])
+    if why:
+        raise RuntimeError(f"--engine {plan_path}: {why}; rebuild it with livegaze build-engine")
+
+
+def build_engine_cli(checkpoint: str, output_dir: str | None = None, force: bool = False) -> int:
+    """ONNX always; the TensorRT plan where TensorRT and a GPU exist, else one line saying what's missing."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("build-engine: error: exporting needs torch: pip install 'livegaze[train]'", file=sys.stderr)
+        return 2
+    try:
+        paths = ensure_onnx(checkpoint, output_dir, force=force)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"build-engine: error: {exc}", file=sys.stderr)
+        return 2
+    folder = Path(next(iter(paths.values()))).parent
+    checks = json.loads((folder / "export.json").read_text())["checks"]
+    for name, c in checks.items():
+        print(f"onnx {name}: {paths[name]} (max |onnx - torch| {c['max_abs_diff_fp32']:.1e}); "
+              f"{paths[name + '_fp16']} (fp16 PSNR {c['psnr_fp16_db']:.1f} dB in the eye boxes)")
+    try:
+        _here()
+    except RuntimeError as exc:
+        print(f"tensorrt: skipped: {exc}. The ONNX files run with: livegaze run --engine {paths['gx']}")
+        return 0
+    for graph in [g for g in paths if not g.endswith("_fp16")]:
+        plan = ensure_plan(checkpoint, graph, force=force)
+        print(f"tensorrt {graph}: {plan}")
+    return 0

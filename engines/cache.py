@@ -1,0 +1,87 @@
+"""Built engines, cached per checkpoint, shapes, precision, TensorRT version and GPU.
+
+Layout: CACHE/engines/<key>.plan plus manifest.json mapping key -> metadata. Every write goes to a
+temporary name first. A plan whose recorded TensorRT version or GPU differs from the running one is
+never loaded: the caller is told why and rebuilds.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import platformdirs
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("LIVEGAZE_CACHE", platformdirs.user_cache_dir("livegaze"))) / "engines"
+
+
+def file_sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def engine_meta(checkpoint_sha: str, shapes: dict, precision: str, trt_version: str, gpu_name: str,
+                compute_capability: str, graph: str = "gx") -> dict:
+    return {"checkpoint_sha256": checkpoint_sha, "graph": graph, "shapes": shapes, "precision": precision,
+            "tensorrt": trt_version, "gpu": gpu_name, "compute_capability": compute_capability}
+
+
+def engine_key(meta: dict) -> str:
+    return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+class EngineCache:
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root) if root else cache_root()
+        self.manifest_path = self.root / "manifest.json"
+
+    def manifest(self) -> dict:
+        try:
+            return json.loads(self.manifest_path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def lookup(self, meta: dict) -> Path | None:
+        """The cached plan for exactly this metadata, or None."""
+        entry = self.manifest().get(engine_key(meta))
+        if not entry or entry.get("meta") != meta:
+            return None
+        path = self.root / entry["file"]
+        return path if path.is_file() else None
+
+    def store(self, meta: dict, plan: bytes) -> Path:
+        key = engine_key(meta)
+        path = self.root / f"{key}.plan"
+        atomic_write(path, plan)
+        atomic_write(path.with_suffix(".json"), json.dumps(meta, indent=2).encode())
+        manifest = self.manifest()
+        manifest[key] = {"file": path.name, "meta": meta}
+        atomic_write(self.manifest_path, json.dumps(manifest, indent=2, sort_keys=True).encode())
+        return path
+
+
+def mismatch(plan_meta: dict, trt_version: str, gpu_name: str, compute_capability: str) -> str | None:
+    """Why a plan built elsewhere must not run here, or None when it may."""
+    for field, here in (("tensorrt", trt_version), ("gpu", gpu_name), ("compute_capability", compute_capability)):
+        if plan_meta.get(field) != here:
+            return f"built for {field} {plan_meta.get(field)!r}, this machine has {here!r}"
+    return None

@@ -1,0 +1,63 @@
+"""The exported graphs: whole corrector steps with the eye geometry baked in as constants.
+
+In the live app the eyes always land on the same aligned pixels, so the mask, the eye boxes and the
+crop sampling grid are constants; an engine takes the aligned face and returns the corrected one.
+  GxGraph:      image (1,3,S,S) in [-1,1]           -> G_x(image) (E_c inside)
+  AnimateGraph: image, alpha (1,) (0 own gaze, 1 eye contact) -> G_y with r and c interpolated
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from training.networks import boxes_mask, eye_grid, sample_crops
+
+
+def live_boxes(size: int, box_h: int, box_w: int, eye_x=(0.344, 0.656), eye_y: float = 0.47) -> torch.Tensor:
+    """(1,2,4) eye boxes at the live app's fixed eye positions (livegaze.align.AlignConfig)."""
+    boxes = []
+    for ex in eye_x:
+        cx, cy = ex * size, eye_y * size
+        x0 = int(min(max(round(cx - box_w / 2), 0), size - box_w))
+        y0 = int(min(max(round(cy - box_h / 2), 0), size - box_h))
+        boxes.append([x0, y0, x0 + box_w, y0 + box_h])
+    return torch.tensor([boxes], dtype=torch.long)
+
+
+class _Geometry(nn.Module):
+    def __init__(self, size: int, boxes: torch.Tensor, crop: int):
+        super().__init__()
+        self.register_buffer("mask", boxes_mask(boxes, size))
+        # The crop sampling grid is a constant too (and ONNX opset 18 has no AffineGrid).
+        self.register_buffer("grid", eye_grid(boxes, size, crop))
+
+    def crops(self, image: torch.Tensor) -> torch.Tensor:
+        return sample_crops(image, self.grid)
+
+
+class GxGraph(_Geometry):
+    def __init__(self, ec: nn.Module, gx: nn.Module, size: int, boxes: torch.Tensor, crop: int):
+        super().__init__(size, boxes, crop)
+        self.ec, self.gx = ec, gx
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        c = self.ec(self.crops(image).flatten(0, 1)).reshape(image.shape[0], -1)
+        return self.gx(image, self.mask, c)
+
+
+class AnimateGraph(_Geometry):
+    def __init__(self, ec, gx, gy, er, size: int, boxes: torch.Tensor, crop: int):
+        super().__init__(size, boxes, crop)
+        self.ec, self.gx, self.gy, self.er = ec, gx, gy, er
+
+    def forward(self, image: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        b = image.shape[0]
+        crops = self.crops(image)
+        c_y = self.ec(crops.flatten(0, 1)).reshape(b, -1)
+        r_y = self.er(crops)
+        y2x = self.gx(image, self.mask, c_y)
+        crops_x = self.crops(y2x)
+        c_x = self.ec(crops_x.flatten(0, 1)).reshape(b, -1)
+        r_x = self.er(crops_x)
+        a = alpha.reshape(-1, 1)
+        return self.gy(image, self.mask, a * c_x + (1 - a) * c_y, a * r_x + (1 - a) * r_y)

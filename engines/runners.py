@@ -1,0 +1,278 @@
+"""Runners: one interface over TensorRT, ONNX Runtime and torch.
+
+A runner holds one exported graph (`gx`, or `animate` with an alpha input) and maps a (1,3,S,S)
+float32 face in [-1, 1] to the corrected face, into a buffer it owns (no per-call allocation where
+the backend allows). `open_runner` picks the fastest backend available and logs why it skipped the
+others.
+"""
+from __future__ import annotations
+
+import ast
+import logging
+import os
+from typing import Protocol
+
+import numpy as np
+
+from engines import gpu
+
+log = logging.getLogger(__name__)
+
+
+class Runner(Protocol):
+    name: str
+    size: int
+    has_alpha: bool
+
+    def __call__(self, image: np.ndarray, alpha: float = 1.0) -> np.ndarray: ...
+
+    def close(self) -> None: ...
+
+
+class OnnxRuntimeRunner:
+    """ONNX Runtime on the CPU (IO binding into a preallocated output) or its CUDA provider."""
+
+    def __init__(self, onnx_path: str, device: str = "cpu", threads: int = 0):
+        import onnxruntime as ort
+
+        if not os.path.isfile(onnx_path):
+            raise FileNotFoundError(f"{onnx_path}: no such ONNX file")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = threads
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
+        self.session = ort.InferenceSession(onnx_path, options, providers=providers)
+        self.name = f"onnxruntime-{device}" + ("-fp16" if "fp16" in os.path.basename(onnx_path) else "")
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        self.has_alpha = "alpha" in inputs
+        self.size = int(inputs["image"].shape[-1])
+        self.output = np.empty((1, 3, self.size, self.size), np.float32)
+        self._alpha = np.ones(1, np.float32)
+        self._binding = None
+        if device == "cpu":
+            self._binding = self.session.io_binding()
+            self._binding.bind_output("corrected", "cpu", 0, np.float32, list(self.output.shape),
+                                      self.output.ctypes.data)
+
+    def __call__(self, image: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+        self._alpha[0] = alpha
+        if self._binding is None:
+            feed = {"image": image, **({"alpha": self._alpha} if self.has_alpha else {})}
+            self.output[...] = self.session.run(["corrected"], feed)[0]
+            return self.output
+        self._binding.bind_cpu_input("image", image)
+        if self.has_alpha:
+            self._binding.bind_cpu_input("alpha", self._alpha)
+        self.session.run_with_iobinding(self._binding)
+        return self.output
+
+    def close(self) -> None:
+        self.session = None
+
+
+class TorchRunner:
+    """The graphs in torch eager mode: CPU fp32, or CUDA fp16 with channels_last."""
+
+    def __init__(self, checkpoint_path: str, graph: str = "gx", device: str = "cpu"):
+        import torch
+
+        from engines.export import load_graphs
+
+        graphs, meta = load_graphs(checkpoint_path)
+        if graph not in graphs:
+            raise KeyError(f"{checkpoint_path}: has no {graph} graph")
+        self.torch = torch
+        self.device = torch.device(device)
+        self.half = self.device.type == "cuda"
+        module = graphs[graph].to(self.device)
+        if self.half:
+            module = module.half().to(memory_format=torch.channels_last)
+        self.module = module
+        self.size = meta["size"]
+        self.has_alpha = graph == "animate"
+        self.name = f"torch-{self.device.type}" + ("-fp16" if self.half else "")
+        dtype = torch.float16 if self.half else torch.float32
+        self._input = torch.empty(1, 3, self.size, self.size, device=self.device, dtype=dtype)
+        self._alpha = torch.ones(1, device=self.device, dtype=dtype)
+        self.output = np.empty((1, 3, self.size, self.size), np.float32)
+        self._host = torch.from_numpy(self.output)
+
+    def __call__(self, image: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+        torch = self.torch
+        with torch.inference_mode():
+            self._input.copy_(torch.from_numpy(image), non_blocking=False)
+            if self.has_alpha:
+                self._alpha.fill_(alpha)
+                out = self.module(self._input, self._alpha)
+            else:
+                out = self.module(self._input)
+            self._host.copy_(out)
+        return self.output
+
+    def close(self) -> None:
+        self.module = None
+
+
+def _cuda_check(result):
+    """cuda-python calls return (error, *values); raise on error, return the values."""
+    err, *values = result if isinstance(result, tuple) else (result,)
+    if int(err) != 0:
+        raise RuntimeError(f"CUDA error {int(err)} ({err})")
+    return values[0] if len(values) == 1 else values
+
+
+class TensorRTRunner:
+    """A serialized TensorRT plan; device buffers and a stream through cuda-python
+    (what NVIDIA's own TensorRT samples use; pycuda has no wheels)."""
+
+    def __init__(self, plan_path: str):
+        import tensorrt as trt
+        try:
+            from cuda.bindings import runtime as cudart
+        except ImportError:
+            from cuda import cudart
+
+        self.trt, self.cudart = trt, cudart
+        self.logger = trt.Logger(trt.Logger.WARNING)
+        with open(plan_path, "rb") as f:
+            self.engine = trt.Runtime(self.logger).deserialize_cuda_engine(f.read())
+        if self.engine is None:
+            raise RuntimeError(f"{plan_path}: TensorRT could not load this plan")
+        self.context = self.engine.create_execution_context()
+        self.stream = _cuda_check(cudart.cudaStreamCreate())
+        self.host, self.device_ptrs, self.inputs = {}, [], []
+        for i in range(self.engine.num_io_tensors):
+            name = self.engine.get_tensor_name(i)
+            shape = tuple(self.engine.get_tensor_shape(name))
+            dtype = trt.nptype(self.engine.get_tensor_dtype(name))
+            host = np.empty(shape, dtype)
+            ptr = _cuda_check(cudart.cudaMalloc(host.nbytes))
+            self.device_ptrs.append(ptr)
+            self.context.set_tensor_address(name, ptr)
+            self.host[name] = (host, ptr)
+            if self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
+                self.inputs.append(name)
+        self.has_alpha = "alpha" in self.inputs
+        self.size = int(self.host["image"][0].shape[-1])
+        self.output = self.host["corrected"][0]
+        self.name = "tensorrt"
+
+    def __call__(self, image: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+        cudart = self.cudart
+        h2d, d2h = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
+        host, ptr = self.host["image"]
+        np.copyto(host, image, casting="same_kind")
+        _cuda_check(cudart.cudaMemcpyAsync(ptr, host.ctypes.data, host.nbytes, h2d, self.stream))
+        if self.has_alpha:
+            a_host, a_ptr = self.host["alpha"]
+            a_host[...] = alpha
+            _cuda_check(cudart.cudaMemcpyAsync(a_ptr, a_host.ctypes.data, a_host.nbytes, h2d, self.stream))
+        if not self.context.execute_async_v3(self.stream):
+            raise RuntimeError("TensorRT execution failed")
+        out, out_ptr = self.host["corrected"]
+        _cuda_check(cudart.cudaMemcpyAsync(out.ctypes.data, out_ptr, out.nbytes, d2h, self.stream))
+        _cuda_check(cudart.cudaStreamSynchronize(self.stream))
+        return out
+
+    def close(self) -> None:
+        for ptr in self.device_ptrs:
+            self.cudart.cudaFree(ptr)
+        self.device_ptrs = []
+        if self.stream is not None:
+            self.cudart.cudaStreamDestroy(self.stream)
+            self.stream = None
+
+
+def onnx_meta(path: str) -> dict:
+    """The geometry recorded in an exported ONNX file."""
+    import onnx
+
+    model = onnx.load(path, load_external_data=False)
+    for prop in model.metadata_props:
+        if prop.key == "livegaze":
+            return ast.literal_eval(prop.value)
+    return {}
+
+
+def describe_runners() -> list[str]:
+    """One line per backend: available, or skipped and why."""
+    lines = []
+    trt_version, why = gpu.tensorrt_version()
+    device, why_dev = gpu.cuda_device()
+    if trt_version and device:
+        lines.append(f"tensorrt {trt_version} on {device['name']}: available")
+    else:
+        lines.append(f"tensorrt: skipped: {why or why_dev}")
+    ok, why = gpu.torch_cuda()
+    lines.append("torch-cuda-fp16: available" if ok else f"torch-cuda-fp16: skipped: {why}")
+    ok, why = gpu.ort_cuda()
+    lines.append("onnxruntime-cuda: available" if ok else f"onnxruntime-cuda: skipped: {why}")
+    lines.append("onnxruntime-cpu: available")
+    try:
+        import torch  # noqa: F401
+        lines.append("torch-cpu: available")
+    except ImportError:
+        lines.append("torch-cpu: skipped: torch is not installed (pip install 'livegaze[train]')")
+    return lines
+
+
+def open_runner(checkpoint: str | None = None, engine: str | None = None, graph: str = "gx",
+                preference: str = "auto", onnx_dir: str | None = None) -> Runner:
+    """The fastest runner for a checkpoint (exported to ONNX on demand) or a prebuilt engine file."""
+    if engine and engine.endswith(".plan"):
+        from engines.build import check_plan_matches
+        check_plan_matches(engine)
+        return TensorRTRunner(engine)
+    order = ["tensorrt", "torch-cuda", "onnxruntime-cuda", "onnxruntime-cpu", "torch-cpu"]
+    if preference != "auto":
+        names = {"tensorrt": ["tensorrt"], "torch": ["torch-cuda", "torch-cpu"],
+                 "onnxruntime": ["onnxruntime-cuda", "onnxruntime-cpu"]}
+        if preference not in names:
+            raise ValueError(f"--runner {preference}: expected auto, tensorrt, onnxruntime or torch")
+        order = names[preference]
+    reasons = []
+    for name in order:
+        try:
+            runner = _try_open(name, checkpoint, engine, graph, onnx_dir)
+        except Exception as exc:  # each backend failure is one reason, not a crash
+            reasons.append(f"{name}: {exc}")
+            continue
+        if runner is not None:
+            for r in reasons:
+                log.info("runner skipped: %s", r)
+            log.info("runner: %s", runner.name)
+            return runner
+    raise RuntimeError("no runner could open the model: " + "; ".join(reasons))
+
+
+def _try_open(name, checkpoint, engine, graph, onnx_dir):
+    if name == "tensorrt":
+        version, why = gpu.tensorrt_version()
+        device, why_dev = gpu.cuda_device()
+        if not (version and device):
+            raise RuntimeError(why or why_dev)
+        if not checkpoint:
+            raise RuntimeError("needs a checkpoint or a .plan file")
+        from engines.build import ensure_plan
+        return TensorRTRunner(str(ensure_plan(checkpoint, graph)))
+    if name in ("torch-cuda", "torch-cpu"):
+        if not checkpoint:
+            raise RuntimeError("needs a checkpoint")
+        if name == "torch-cuda":
+            ok, why = gpu.torch_cuda()
+            if not ok:
+                raise RuntimeError(why)
+        return TorchRunner(checkpoint, graph, "cuda" if name == "torch-cuda" else "cpu")
+    device = "cuda" if name == "onnxruntime-cuda" else "cpu"
+    if device == "cuda":
+        ok, why = gpu.ort_cuda()
+        if not ok:
+            raise RuntimeError(why)
+    path = engine if engine and engine.endswith(".onnx") else None
+    if path is None:
+        if not checkpoint:
+            raise RuntimeError("needs a checkpoint or an .onnx file")
+        from engines.build import ensure_onnx
+        path = str(ensure_onnx(checkpoint, onnx_dir)[graph])
+    return OnnxRuntimeRunner(path, device)

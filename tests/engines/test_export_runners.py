@@ -1,0 +1,97 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from engines import cache as engine_cache
+from engines.export import export_checkpoint, load_graphs
+from engines.runners import OnnxRuntimeRunner, TorchRunner, describe_runners, open_runner
+
+
+def test_export_matches_torch_on_random_and_real_faces(tiny_checkpoint, tmp_path):
+    import cv2
+
+    from livegaze.synthetic import ClipSpec, iter_frames
+    face = cv2.resize(next(iter_frames(ClipSpec(frames=1)))[0][40:440, 120:520], (64, 64))
+    real = (cv2.cvtColor(face, cv2.COLOR_BGR2RGB).transpose(2, 0, 1)[None].astype(np.float32) / 127.5 - 1)
+    reports = export_checkpoint(tiny_checkpoint, str(tmp_path), real_face=real)
+    assert {r.name for r in reports} == {"gx", "animate"}
+    for r in reports:
+        assert r.max_abs_diff_fp32 <= 1e-4
+        assert r.psnr_fp16_db >= 40
+    import onnx
+    onnx.checker.check_model(onnx.load(str(tmp_path / "gx.onnx")))
+    model = onnx.load(str(tmp_path / "gx_fp16.onnx"))
+    assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
+
+
+def test_runners_agree_and_write_into_their_own_buffer(tiny_checkpoint, exported):
+    x = np.random.default_rng(0).random((1, 3, 64, 64), np.float32) * 2 - 1
+    ort_runner = OnnxRuntimeRunner(str(exported["gx"]))
+    torch_runner = TorchRunner(tiny_checkpoint, "gx", "cpu")
+    a = ort_runner(x)
+    assert a is ort_runner.output  # no new array per call
+    b = torch_runner(x)
+    assert np.abs(a - b).max() < 1e-4
+    graphs, meta = load_graphs(tiny_checkpoint)
+    mask = graphs["gx"].mask.numpy()
+    assert np.array_equal(a[np.broadcast_to(mask, a.shape) == 0], x[np.broadcast_to(mask, x.shape) == 0])
+
+
+def test_animation_alpha_interpolates(exported):
+    runner = OnnxRuntimeRunner(str(exported["animate"]))
+    x = np.random.default_rng(1).random((1, 3, 64, 64), np.float32) * 2 - 1
+    outs = [runner(x, a).copy() for a in (0.0, 0.5, 1.0)]
+    assert not np.allclose(outs[0], outs[2])
+    d_mid = np.abs(outs[1] - outs[0]).mean()
+    assert 0 < d_mid < np.abs(outs[2] - outs[0]).mean() * 1.5
+
+
+def test_open_runner_picks_and_explains(tiny_checkpoint, exported, caplog):
+    import logging
+    caplog.set_level(logging.INFO)
+    runner = open_runner(checkpoint=tiny_checkpoint, onnx_dir=str(exported["gx"].parent))
+    assert runner.name in ("onnxruntime-cpu", "tensorrt", "torch-cuda-fp16", "onnxruntime-cuda")
+    if runner.name == "onnxruntime-cpu":
+        assert "runner skipped: tensorrt" in caplog.text
+    with pytest.raises(ValueError, match="--runner"):
+        open_runner(checkpoint=tiny_checkpoint, preference="magic")
+    assert any(line.startswith("onnxruntime-cpu: available") for line in describe_runners())
+
+
+def test_engine_cache_keys_and_mismatch(tmp_path):
+    meta = engine_cache.engine_meta("abc", {"image": [1, 3, 256, 256]}, "fp16", "10.13", "H100", "9.0")
+    c = engine_cache.EngineCache(tmp_path)
+    assert c.lookup(meta) is None
+    path = c.store(meta, b"plan-bytes")
+    assert c.lookup(meta) == path and path.read_bytes() == b"plan-bytes"
+    other = dict(meta, gpu="A100", compute_capability="8.0")
+    assert engine_cache.engine_key(other) != engine_cache.engine_key(meta) and c.lookup(other) is None
+    assert "gpu" in engine_cache.mismatch(meta, "10.13", "A100", "8.0")
+    assert engine_cache.mismatch(meta, "10.13", "H100", "9.0") is None
+    assert json.loads((tmp_path / "manifest.json").read_text())
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_build_engine_cli_writes_onnx_and_explains_missing_tensorrt(tiny_checkpoint, tmp_path):
+    out = tmp_path / "onnx"
+    result = subprocess.run([sys.executable, "-m", "livegaze", "build-engine", tiny_checkpoint, "-o", str(out)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert (out / "gx.onnx").is_file() and (out / "gx_fp16.onnx").is_file() and (out / "animate.onnx").is_file()
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError:
+        lines = [l for l in result.stdout.splitlines() if l.startswith("tensorrt: skipped")]
+        assert len(lines) == 1 and "pip install" in lines[0]
+
+
+def test_build_engine_rejects_bad_checkpoint(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    result = subprocess.run([sys.executable, "-m", "livegaze", "build-engine", str(bad), "-o", str(tmp_path / "o")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "bad.pt" in result.stderr
+    assert not (tmp_path / "o" / "gx.onnx").exists()
