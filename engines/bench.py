@@ -10,15 +10,17 @@ import numpy as np
 from engines import gpu
 
 
-def reference_checkpoint(path: str, size: int = 256, base: int = 16, fc: int = 256) -> str:
-    """A checkpoint of the reference architecture with random weights (speed does not depend on them)."""
+def reference_checkpoint(path: str, size: int = 256, base: int = 16, fc: int = 256, gen_size: int | None = None) -> str:
+    """A checkpoint of the reference architecture with random weights (speed does not depend on them).
+    `gen_size` < size makes a distilled-student layout: G_x runs at gen_size inside a size x size graph."""
     from training import checkpoint
     from training.config import TrainConfig
     from training.networks import AngleEncoder, InpaintGenerator, PAMAutoencoder
 
-    cfg = TrainConfig(size=size, base=base, fc=fc)
-    nets = {"pam": PAMAutoencoder(cfg.crop, base, fc), "gx": InpaintGenerator(size, base, fc, fc),
-            "gy": InpaintGenerator(size, base, fc, fc, code=2), "er": AngleEncoder(cfg.crop)}
+    cfg = TrainConfig(size=size)
+    nets = {"pam": PAMAutoencoder(cfg.crop, 16, 256), "gx": InpaintGenerator(gen_size or size, base, fc, 256)}
+    if gen_size is None and base == 16:
+        nets.update(gy=InpaintGenerator(size, base, fc, 256, code=2), er=AngleEncoder(cfg.crop))
     import dataclasses
     checkpoint.save(path, nets, config=dataclasses.asdict(cfg), step=0, pam_step=0)
     return path
@@ -42,8 +44,8 @@ def bench_engines(models: list[str], repeats: int = 30, echo=print) -> list[dict
     with tempfile.TemporaryDirectory(prefix="livegaze-bench-engine-") as tmp:
         if not models:
             models = [reference_checkpoint(os.path.join(tmp, "gx256.pt")),
-                      reference_checkpoint(os.path.join(tmp, "gx256_half_width.pt"), base=8, fc=128),
-                      reference_checkpoint(os.path.join(tmp, "gx128.pt"), size=128)]
+                      reference_checkpoint(os.path.join(tmp, "student_half_width.pt"), base=8, fc=128),
+                      reference_checkpoint(os.path.join(tmp, "student_128.pt"), gen_size=128)]
         for model in models:
             label = os.path.basename(model)
             candidates = []

@@ -104,7 +104,8 @@ def export_checkpoint(checkpoint_path: str, out_dir: str, real_face: np.ndarray 
         _atomic_save(model, path)
         with warnings.catch_warnings():  # tiny weights clamped to fp16's range are expected
             warnings.simplefilter("ignore")
-            fp16 = float16.convert_float_to_float16(model, keep_io_types=True)
+            # Resize stays fp32: the converter's casts around it produce mistyped graphs.
+            fp16 = float16.convert_float_to_float16(model, keep_io_types=True, op_block_list=["Resize"])
         path16 = os.path.join(out_dir, f"{name}_fp16.onnx")
         _atomic_save(fp16, path16)
         # Compare with torch on random and (when given) real inputs.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from training.networks import boxes_mask, eye_grid, sample_crops
+from training.networks import boxes_mask, eye_grid, run_generator, sample_crops, small_mask
 
 
 def live_boxes(size: int, box_h: int, box_w: int, eye_x=(0.344, 0.656), eye_y: float = 0.47) -> torch.Tensor:
@@ -36,13 +36,19 @@ class _Geometry(nn.Module):
 
 
 class GxGraph(_Geometry):
+    """G_x on the aligned face; a student generator of a smaller size runs on a downscaled copy
+    and only its in-painted boxes are scaled back (everything else stays the input)."""
+
     def __init__(self, ec: nn.Module, gx: nn.Module, size: int, boxes: torch.Tensor, crop: int):
         super().__init__(size, boxes, crop)
         self.ec, self.gx = ec, gx
+        self.gen_size = gx.args["size"]
+        self.register_buffer("mask_small", small_mask(self.mask, self.gen_size))
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         c = self.ec(self.crops(image).flatten(0, 1)).reshape(image.shape[0], -1)
-        return self.gx(image, self.mask, c)
+        return run_generator(self.gx, image, self.mask, c, self.gen_size, self.mask_small)
+
 
 
 class AnimateGraph(_Geometry):

@@ -197,6 +197,25 @@ def crop_eyes(image: torch.Tensor, boxes: torch.Tensor, crop: int = 64) -> torch
     return sample_crops(image, eye_grid(boxes, image.shape[-1], crop, image.dtype))
 
 
+def small_mask(mask: torch.Tensor, gen_size: int) -> torch.Tensor:
+    """The eye-box mask at a student generator's resolution."""
+    return (F.interpolate(mask, size=(gen_size, gen_size), mode="bilinear", align_corners=False) > 0).float()
+
+
+def run_generator(gx: nn.Module, image: torch.Tensor, mask: torch.Tensor, content: torch.Tensor,
+                  gen_size: int, mask_small: torch.Tensor | None = None) -> torch.Tensor:
+    """G_x at its own resolution, composited into the full-resolution image."""
+    size = image.shape[-1]
+    if gen_size == size:
+        return gx(image, mask, content)
+    small = F.interpolate(image, size=(gen_size, gen_size), mode="bilinear", align_corners=False,
+                          antialias=False)
+    if mask_small is None:
+        mask_small = small_mask(mask, gen_size)
+    fill = F.interpolate(gx(small, mask_small, content), size=(size, size), mode="bilinear", align_corners=False)
+    return image * (1 - mask) + fill * mask
+
+
 def boxes_mask(boxes: torch.Tensor, size: int) -> torch.Tensor:
     """(B,2,4) integer boxes -> (B,1,S,S) mask with ones inside both boxes."""
     ar = torch.arange(size, device=boxes.device)

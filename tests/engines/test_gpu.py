@@ -8,6 +8,13 @@ cuda_ok, cuda_why = gpu.torch_cuda()
 trt_version, trt_why = gpu.tensorrt_version()
 
 
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    """Random weights are enough to compare backends (and need no landmarker on the GPU machine)."""
+    from engines.bench import reference_checkpoint
+    return reference_checkpoint(str(tmp_path_factory.mktemp("gpu") / "tiny.pt"), size=64, base=8, fc=32)
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not cuda_ok, reason=f"needs a CUDA GPU: {cuda_why}")
 def test_torch_cuda_fp16_runner_matches_cpu(tiny_checkpoint):
