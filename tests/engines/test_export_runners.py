@@ -53,7 +53,7 @@ def test_open_runner_picks_and_explains(tiny_checkpoint, exported, caplog):
     import logging
     caplog.set_level(logging.INFO)
     runner = open_runner(checkpoint=tiny_checkpoint, onnx_dir=str(exported["gx"].parent))
-    assert runner.name in ("onnxruntime-cpu", "tensorrt", "torch-cuda-fp16", "onnxruntime-cuda")
+    assert runner.name in ("onnxruntime-cpu", "tensorrt", "torch-cuda-fp16-graph", "onnxruntime-cuda")
     if runner.name == "onnxruntime-cpu":
         assert "runner skipped: tensorrt" in caplog.text
     with pytest.raises(ValueError, match="--runner"):

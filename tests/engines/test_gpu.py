@@ -22,9 +22,11 @@ def test_torch_cuda_fp16_runner_matches_cpu(tiny_checkpoint):
     x = np.random.default_rng(0).random((1, 3, 64, 64), np.float32) * 2 - 1
     cpu = TorchRunner(tiny_checkpoint, "gx", "cpu")(x).copy()
     cuda = TorchRunner(tiny_checkpoint, "gx", "cuda")
-    assert cuda.name == "torch-cuda-fp16"
+    assert cuda.name == "torch-cuda-fp16-graph"
     out = cuda(x)
     assert np.abs(out - cpu).max() < 0.05
+    x2 = -x  # the captured graph reads the new input, not the one it was recorded with
+    assert np.abs(cuda(x2) - TorchRunner(tiny_checkpoint, "gx", "cpu")(x2)).max() < 0.05
 
 
 @pytest.mark.gpu
