@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench_engine.add_argument("--repeats", type=int, default=30)
 
     tray = sub.add_parser("tray", help="the system tray app for calls (Zoom, Teams, Meet)")
-    tray.add_argument("--minimized", action="store_true", help="start without showing any window")
+    tray.add_argument("--minimized", action="store_true", help="start without showing any window (autostart)")
+    sub.add_parser("toggle", help="switch correction on/off in the running tray app (bind to a desktop shortcut)")
     return parser
 
 
@@ -179,11 +180,6 @@ def cmd_download_model(args) -> int:
     return 0
 
 
-def _not_built(what: str) -> LivegazeError:
-    return LivegazeError(f"{what}: not available in livegaze {__import__('livegaze').__version__} yet "
-                         "(use the default geometric corrector; trained-model engines come in a later release)")
-
-
 def cmd_build_engine(args) -> int:
     from engines.build import build_engine_cli
 
@@ -198,17 +194,25 @@ def cmd_bench_engine(args) -> int:
 
 
 def cmd_tray(args) -> int:
-    try:
-        from livegaze.tray.app import run_tray
-    except ModuleNotFoundError:
-        raise _not_built("tray")
+    from livegaze.tray.app import run_tray
 
     return run_tray(minimized=args.minimized)
 
 
+def cmd_toggle(args) -> int:
+    from PyQt6.QtCore import QCoreApplication
+
+    from livegaze.tray.app import send_command
+
+    app = QCoreApplication.instance() or QCoreApplication([])  # noqa: F841  (Qt sockets need one)
+    if not send_command("toggle"):
+        raise LivegazeError("toggle: no livegaze tray is running (start it with: livegaze tray)")
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "demo": cmd_demo, "devices": cmd_devices, "bench": cmd_bench,
             "download-model": cmd_download_model, "build-engine": cmd_build_engine,
-            "bench-engine": cmd_bench_engine, "tray": cmd_tray}
+            "bench-engine": cmd_bench_engine, "tray": cmd_tray, "toggle": cmd_toggle}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -86,8 +86,8 @@ def test_help_explains_every_command():
         assert opt in run_help
 
 
-@pytest.mark.parametrize("args", [["build-engine", "x.pt"], ["tray"], ["bench-engine"]])
-def test_unbuilt_commands_say_so_in_one_line(args):
-    result = livegaze(*args)
+
+def test_toggle_without_running_tray_says_so():
+    result = livegaze("toggle")
     assert result.returncode == 2
-    assert "not available" in _error_line(result)
+    assert "no livegaze tray is running" in _error_line(result)

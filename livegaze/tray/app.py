@@ -1,0 +1,184 @@
+"""`livegaze tray`: the app to run during calls.
+
+A system tray icon (its colour says off / correcting / no face / error) with the controls in its
+menu; where the desktop has no tray, the same controls open as a small window. `livegaze toggle`
+(bind it to a desktop shortcut for a global hotkey) and Ctrl+Shift+G in the app's windows switch
+the correction on and off.
+"""
+from __future__ import annotations
+
+import getpass
+import logging
+import sys
+
+from PyQt6.QtCore import QObject, QTimer, Qt
+from PyQt6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
+from PyQt6.QtNetwork import QLocalServer, QLocalSocket
+from PyQt6.QtWidgets import QApplication, QMenu, QSlider, QSystemTrayIcon, QWidgetAction
+
+from livegaze.tray import settings as settings_store
+from livegaze.tray.controller import PipelineController
+from livegaze.tray.icons import state_icon
+from livegaze.tray.windows import RESOLUTIONS, ControlPanel, PreviewWindow
+
+log = logging.getLogger(__name__)
+TOGGLE_SHORTCUT = "Ctrl+Shift+G"
+
+
+def server_name() -> str:
+    return f"livegaze-tray-{getpass.getuser()}"
+
+
+def send_command(command: str, timeout_ms: int = 1000) -> bool:
+    """Send a command ("toggle", "start", "stop") to a running tray; False if none is running."""
+    socket = QLocalSocket()
+    socket.connectToServer(server_name())
+    if not socket.waitForConnected(timeout_ms):
+        return False
+    socket.write(command.encode() + b"\n")
+    socket.flush()
+    socket.waitForBytesWritten(timeout_ms)
+    socket.disconnectFromServer()
+    return True
+
+
+class TrayApp(QObject):
+    def __init__(self, sink_factory=None, force_window: bool = False, minimized: bool = False,
+                 cameras: list[str] | None = None, autostart: bool = True):
+        super().__init__()
+        loaded, message = settings_store.load()
+        self.settings = loaded
+        self.notifications: list[tuple[str, str]] = []
+        self.controller = PipelineController(self.settings, sink_factory=sink_factory)
+        if cameras is None:
+            from livegaze.capture import list_cameras
+            cameras = [c["source"] for c in list_cameras()]
+        self.panel = ControlPanel(self.controller, cameras)
+        self.preview = PreviewWindow(self.controller)
+        self.panel.preview_requested.connect(self.show_preview)
+        self.use_tray = QSystemTrayIcon.isSystemTrayAvailable() and not force_window
+        self.tray = None
+        if self.use_tray:
+            self._build_tray(cameras)
+        for widget in (self.panel, self.preview):
+            QShortcut(QKeySequence(TOGGLE_SHORTCUT), widget, activated=self.controller.toggle)
+        self.controller.state_changed.connect(self._state_changed)
+        self.controller.error.connect(lambda text: self.notify("livegaze", text))
+        self._save_timer = QTimer(self, singleShot=True, interval=500, timeout=self.save_settings)
+        for signal in (self.panel.slider.valueChanged, self.panel.enabled_box.toggled,
+                       self.panel.camera.currentTextChanged, self.panel.resolution.currentTextChanged,
+                       self.panel.corrector.activated):
+            signal.connect(lambda *_: self._save_timer.start())
+        self.server = QLocalServer(self)
+        QLocalServer.removeServer(server_name())
+        self.server.listen(server_name())
+        self.server.newConnection.connect(self._command)
+        if not self.use_tray:
+            self.panel.showMinimized() if minimized else self.panel.show()
+        if message:
+            self.notify("livegaze settings", message)
+        if autostart:
+            self.controller.start()
+
+    # --- tray menu ---
+    def _build_tray(self, cameras: list[str]) -> None:
+        self.tray = QSystemTrayIcon(state_icon("off"), self)
+        self.tray.setToolTip("livegaze: camera off")
+        menu = QMenu()
+        self.start_action = menu.addAction("Start virtual camera", self._start_stop)
+        self.enable_action = menu.addAction("Correction on")
+        self.enable_action.setCheckable(True)
+        self.enable_action.setChecked(self.settings.enabled)
+        self.enable_action.toggled.connect(self.panel.enabled_box.setChecked)
+        self.panel.enabled_box.toggled.connect(self.enable_action.setChecked)
+        slider = QSlider(Qt.Orientation.Horizontal)
+        slider.setRange(0, 100)
+        slider.setValue(self.panel.slider.value())
+        slider.valueChanged.connect(self.panel.slider.setValue)
+        self.panel.slider.valueChanged.connect(slider.setValue)
+        slider_action = QWidgetAction(menu)
+        slider_action.setDefaultWidget(slider)
+        menu.addSection("Strength")
+        menu.addAction(slider_action)
+        cams = menu.addMenu("Camera")
+        group = QActionGroup(cams)
+        for cam in cameras or [self.settings.camera]:
+            action = cams.addAction(cam, lambda c=cam: self.panel.camera.setCurrentText(c))
+            action.setCheckable(True)
+            action.setChecked(cam == self.settings.camera)
+            group.addAction(action)
+        res = menu.addMenu("Resolution")
+        for w, h in RESOLUTIONS:
+            res.addAction(f"{w}x{h}", lambda t=f"{w}x{h}": self.panel.resolution.setCurrentText(t))
+        corr = menu.addMenu("Corrector")
+        corr.addAction("Geometric (no model)", lambda: self.panel._corrector_chosen(0))
+        corr.addAction("Trained model / engine...", lambda: self.panel._corrector_chosen(1))
+        menu.addAction("Open preview", self.show_preview)
+        menu.addAction("Open controls", self.panel.show)
+        menu.addSeparator()
+        menu.addAction("Quit", self.quit)
+        self.menu = menu
+        self.tray.setContextMenu(menu)
+        self.tray.activated.connect(lambda reason: self.panel.show()
+                                    if reason == QSystemTrayIcon.ActivationReason.Trigger else None)
+        self.tray.show()
+
+    def _start_stop(self) -> None:
+        self.panel._start_stop()
+
+    def _state_changed(self, state: str) -> None:
+        if self.tray is not None:
+            self.tray.setIcon(state_icon(state))
+            self.tray.setToolTip(f"livegaze: {state.replace('_', ' ')}")
+            running = state in ("starting", "correcting", "paused", "no_face")
+            self.start_action.setText("Stop virtual camera" if running else "Start virtual camera")
+        self.panel.setWindowIcon(state_icon(state))
+
+    def _command(self) -> None:
+        conn = self.server.nextPendingConnection()
+        if conn is None:
+            return
+        def handle():
+            command = bytes(conn.readAll()).decode(errors="replace").strip()
+            actions = {"toggle": lambda: self.panel.enabled_box.setChecked(not self.controller.live.enabled),
+                       "start": self.controller.start, "stop": self.controller.stop}
+            if command in actions:
+                actions[command]()
+        conn.readyRead.connect(handle)
+
+    def notify(self, title: str, text: str) -> None:
+        """Tell the user what went wrong and what to do; the app keeps running."""
+        self.notifications.append((title, text))
+        log.warning("%s: %s", title, text)
+        self.panel.show_message(text)
+        if self.tray is not None and QSystemTrayIcon.supportsMessages():
+            self.tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Warning, 10000)
+
+    def show_preview(self) -> None:
+        self.preview.show()
+        self.preview.raise_()
+
+    def save_settings(self) -> None:
+        try:
+            settings_store.save(self.settings)
+        except OSError as exc:
+            self.notify("livegaze settings", f"could not save settings ({exc})")
+
+    def quit(self) -> None:
+        self.save_settings()
+        self.controller.shutdown()
+        self.server.close()
+        QApplication.quit()
+
+
+def run_tray(minimized: bool = False) -> int:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setQuitOnLastWindowClosed(False)
+    app.setApplicationName("livegaze")
+    tray = TrayApp(minimized=minimized)
+    if not tray.use_tray:
+        app.setQuitOnLastWindowClosed(True)
+        tray.panel.destroyed.connect(tray.quit)
+    code = app.exec()
+    tray.controller.shutdown()
+    return code

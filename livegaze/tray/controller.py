@@ -1,0 +1,182 @@
+"""The bridge between Qt and the pipeline. The UI never waits on the pipeline: starting, stopping
+and swapping models happen on worker threads, and frames and stats reach Qt through a timer that
+polls the latest frame the output thread left behind."""
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+import numpy as np
+from PyQt6.QtCore import QObject, QTimer, pyqtSignal
+from PyQt6.QtGui import QImage
+
+from livegaze.app import RunOptions, build_pipeline, corrector_from_options
+from livegaze.capture import CaptureConfig
+from livegaze.errors import LivegazeError
+from livegaze.processor import LiveSettings
+from livegaze.tray.settings import TraySettings
+
+
+def to_qimage(bgr: np.ndarray) -> QImage:
+    h, w = bgr.shape[:2]
+    return QImage(np.ascontiguousarray(bgr).data, w, h, 3 * w, QImage.Format.Format_BGR888).copy()
+
+
+def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, LivegazeError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class PipelineController(QObject):
+    state_changed = pyqtSignal(str)  # off, starting, correcting, paused, no_face, error
+    stats_updated = pyqtSignal(dict)
+    preview_updated = pyqtSignal(QImage, QImage)
+    error = pyqtSignal(str)
+
+    def __init__(self, settings: TraySettings, sink_factory: Callable | None = None, poll_ms: int = 100,
+                 parent=None):
+        super().__init__(parent)
+        self.settings = settings
+        self.live = LiveSettings(enabled=settings.enabled, strength=settings.strength)
+        self.sink_factory = sink_factory
+        self.want_preview = False
+        self.state = "off"
+        self.pipeline = None
+        self.last_frame = None
+        self.frames_seen = 0
+        self._pending: list = []  # results handed from worker threads to the GUI thread
+        self._lock = threading.Lock()
+        self.timer = QTimer(self)
+        self.timer.setInterval(poll_ms)
+        self.timer.timeout.connect(self.poll)
+        self.timer.start()
+
+    # --- user actions (return at once) ---
+    def start(self) -> None:
+        if self.pipeline is not None or self.state == "starting":
+            return
+        self._set_state("starting")
+        threading.Thread(target=self._start_worker, name="livegaze-start", daemon=True).start()
+
+    def stop(self) -> None:
+        pipeline, self.pipeline = self.pipeline, None
+        self._set_state("off")
+        if pipeline is not None:
+            threading.Thread(target=self._stop_worker, args=(pipeline,), name="livegaze-stop", daemon=True).start()
+
+    def set_strength(self, value: float) -> None:
+        """Read by the pipeline once per frame: takes effect on the next frame corrected."""
+        self.live.strength = float(min(max(value, 0.0), 1.0))
+        self.settings.strength = self.live.strength
+
+    def set_enabled(self, enabled: bool) -> None:
+        self.live.enabled = bool(enabled)
+        self.settings.enabled = self.live.enabled
+
+    def toggle(self) -> None:
+        self.set_enabled(not self.live.enabled)
+
+    def set_corrector(self, name: str, model_path: str = "") -> None:
+        """Swap the model; while running, the new corrector is built off the GUI thread."""
+        self.settings.corrector, self.settings.model_path = name, model_path
+        if self.pipeline is not None:
+            threading.Thread(target=self._swap_worker, args=(self.pipeline,), daemon=True).start()
+
+    # --- worker threads ---
+    def run_options(self) -> RunOptions:
+        s = self.settings
+        options = {}
+        if s.corrector == "gazegan":
+            key = "engine" if s.model_path.endswith((".onnx", ".plan")) else "checkpoint"
+            options = {key: s.model_path}
+        return RunOptions(capture=CaptureConfig(source=s.camera, width=s.width, height=s.height,
+                                                loop=not s.camera.isdigit() and not s.camera.startswith("/dev/"),
+                                                paced=not s.camera.isdigit() and not s.camera.startswith("/dev/")),
+                          corrector=s.corrector, corrector_options=options,
+                          virtual_camera=self.sink_factory is None, vcam_device=s.virtual_device or None)
+
+    def _start_worker(self) -> None:
+        try:
+            extra = self.sink_factory() if self.sink_factory else None
+            pipeline = build_pipeline(self.run_options(), settings=self.live, extra_sink=extra,
+                                      on_frame=self._on_frame)
+            pipeline.start()
+        except BaseException as exc:
+            self._post(("start_failed", describe_error(exc)))
+            return
+        self._post(("started", pipeline))
+
+    def _stop_worker(self, pipeline) -> None:
+        pipeline.stop()
+        try:
+            pipeline.join(timeout=10)
+        except BaseException:
+            pass
+        pipeline.processor.close()
+
+    def _swap_worker(self, pipeline) -> None:
+        try:
+            corrector = corrector_from_options(self.run_options())
+        except BaseException as exc:
+            self._post(("error", f"model not changed: {describe_error(exc)}"))
+            return
+        pipeline.processor.set_corrector(corrector)
+
+    def _on_frame(self, frame) -> None:  # output thread: keep a reference, nothing more
+        self.last_frame = frame
+        self.frames_seen += 1
+
+    def _post(self, item) -> None:
+        with self._lock:
+            self._pending.append(item)
+
+    # --- GUI thread ---
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.state_changed.emit(state)
+
+    def poll(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for kind, value in pending:
+            if kind == "started":
+                if self.state == "starting":
+                    self.pipeline = value
+                else:  # stopped while starting
+                    threading.Thread(target=self._stop_worker, args=(value,), daemon=True).start()
+            elif kind == "start_failed":
+                self._set_state("error")
+                self.error.emit(value)
+            elif kind == "error":
+                self.error.emit(value)
+        pipeline = self.pipeline
+        if pipeline is None:
+            return
+        if pipeline.error is not None or not pipeline.running:
+            self.pipeline = None
+            self._set_state("error")
+            message = describe_error(pipeline.error) if pipeline.error else "the video source ended"
+            self.error.emit(f"camera stopped: {message}")
+            threading.Thread(target=self._stop_worker, args=(pipeline,), daemon=True).start()
+            return
+        frame = self.last_frame
+        if frame is not None:
+            if getattr(pipeline.capture, "lost", False):
+                self._set_state("error")
+            elif frame.status == "no_face":
+                self._set_state("no_face")
+            elif frame.status == "disabled":
+                self._set_state("paused")
+            else:
+                self._set_state("correcting")
+            if self.want_preview and frame.original is not None:
+                self.preview_updated.emit(to_qimage(frame.original), to_qimage(frame.image))
+        self.stats_updated.emit(pipeline.stats.summary())
+
+    def shutdown(self) -> None:
+        self.timer.stop()
+        pipeline, self.pipeline = self.pipeline, None
+        if pipeline is not None:
+            self._stop_worker(pipeline)

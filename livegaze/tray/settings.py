@@ -1,0 +1,82 @@
+"""Tray settings, persisted as a small TOML file in the user's config directory.
+
+A missing file gives the defaults; a corrupt one gives the defaults plus a message saying so
+(the app never crashes on it). Writes go to a temporary name and are renamed into place.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+
+@dataclass
+class TraySettings:
+    camera: str = "0"
+    width: int = 1280
+    height: int = 720
+    corrector: str = "geometric"  # geometric | gazegan
+    model_path: str = ""  # checkpoint (.pt) or engine (.onnx/.plan) for gazegan
+    strength: float = 1.0
+    enabled: bool = True
+    virtual_device: str = ""  # e.g. /dev/video10; empty = first free
+
+
+def settings_path() -> Path:
+    return Path(os.environ.get("LIVEGAZE_CONFIG", platformdirs.user_config_dir("livegaze"))) / "settings.toml"
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def load(path: Path | None = None) -> tuple[TraySettings, str | None]:
+    """(settings, message): message is None unless the file was unusable and defaults were taken."""
+    path = path or settings_path()
+    if not path.is_file():
+        return TraySettings(), None
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return TraySettings(), f"{path}: unreadable settings ({exc}); using defaults"
+    settings = TraySettings()
+    problems = []
+    for field in dataclasses.fields(TraySettings):
+        if field.name not in data:
+            continue
+        value, default = data[field.name], getattr(settings, field.name)
+        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(value) is not type(default):
+            problems.append(field.name)
+            continue
+        setattr(settings, field.name, value)
+    if not 0.0 <= settings.strength <= 1.0:
+        settings.strength, problems = 1.0, problems + ["strength"]
+    if problems:
+        return settings, f"{path}: ignored bad values for {', '.join(problems)}"
+    return settings, None
+
+
+def save(settings: TraySettings, path: Path | None = None) -> Path:
+    path = path or settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(f"{f.name} = {_toml_value(getattr(settings, f.name))}\n" for f in dataclasses.fields(settings))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".settings-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

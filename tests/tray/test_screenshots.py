@@ -1,0 +1,39 @@
+"""A real window on a real (virtual) X server: screenshots of the control window and preview."""
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.xvfb
+
+
+@pytest.mark.skipif(shutil.which("Xvfb") is None,
+                    reason="Xvfb not installed (apt install xvfb libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1)")
+def test_windows_render_under_xvfb(averted_clip, tmp_path):
+    from PyQt6.QtGui import QImage
+    out = os.environ.get("LIVEGAZE_ARTIFACTS", str(tmp_path))
+    os.makedirs(out, exist_ok=True)
+    display = ":97"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if os.path.exists(f"/tmp/.X11-unix/X{display[1:]}"):
+                break
+            time.sleep(0.05)
+        env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb", LIVEGAZE_CONFIG=str(tmp_path / "cfg"))
+        result = subprocess.run([sys.executable, "-m", "tests.tray.screenshot_app", out, averted_clip[0]],
+                                env=env, capture_output=True, text=True, timeout=180)
+        assert result.returncode == 0, result.stderr[-2000:]
+    finally:
+        xvfb.terminate()
+        xvfb.wait()
+    for name in ("control_window", "preview_window"):
+        image = QImage(os.path.join(out, f"{name}.png"))
+        assert not image.isNull() and image.width() > 200
+        colours = {image.pixelColor(x, y).name() for x in range(0, image.width(), 17)
+                   for y in range(0, image.height(), 17)}
+        assert len(colours) > 20  # a drawn window with text and video, not a blank rectangle

@@ -1,0 +1,125 @@
+import numpy as np
+import pytest
+
+from livegaze.sinks import NullSink
+from livegaze.tray import settings as store
+from tests.tray.conftest import wait_until
+
+
+def test_settings_round_trip(config_dir):
+    s = store.TraySettings(camera="/dev/video2", width=640, height=480, strength=0.35, enabled=False,
+                           corrector="gazegan", model_path="/models/g x.onnx")
+    path = store.save(s)
+    assert path.parent == config_dir
+    loaded, message = store.load()
+    assert message is None and loaded == s
+
+
+@pytest.mark.parametrize("content", ["strength = = 2\n", "strength = 7.0\nwidth = \"wide\"\n", "\xff\xfe"])
+def test_corrupt_settings_fall_back_to_defaults_with_message(config_dir, content):
+    config_dir.mkdir(parents=True)
+    (config_dir / "settings.toml").write_bytes(content.encode("latin-1"))
+    loaded, message = store.load()
+    assert message and "settings.toml" in message
+    assert loaded.strength == 1.0 and loaded.width == 1280
+
+
+@pytest.fixture
+def tray(qapp, config_dir, averted_clip):
+    from livegaze.tray.app import TrayApp
+    s = store.TraySettings(camera=averted_clip[0], width=640, height=480)
+    store.save(s)
+    sinks = []
+    app = TrayApp(sink_factory=lambda: sinks.append(NullSink(keep=False)) or sinks[-1], cameras=[averted_clip[0]],
+                  force_window=True)
+    app.sinks = sinks
+    yield app
+    app.controller.shutdown()
+    app.server.close()
+
+
+def test_starts_corrects_and_slider_reaches_pipeline(qapp, tray):
+    c = tray.controller
+    assert c.state == "starting"  # start() returned at once; the pipeline opens on a worker thread
+    assert wait_until(qapp, lambda: c.state == "correcting" and c.frames_seen > 5)
+    tray.panel.slider.setValue(0)
+    assert c.live.strength == 0.0
+    seen = c.frames_seen
+    # frames already past the correction stage keep the old strength: at most the ring depth
+    assert wait_until(qapp, lambda: c.last_frame is not None and c.last_frame.status == "disabled")
+    assert c.frames_seen - seen <= 6
+    frame = c.last_frame
+    assert np.array_equal(frame.image, frame.original)
+    assert wait_until(qapp, lambda: c.state == "paused")
+    tray.panel.slider.setValue(80)
+    assert wait_until(qapp, lambda: c.last_frame.status == "corrected")
+
+
+def test_toggle_checkbox_and_local_command(qapp, tray):
+    from livegaze.tray.app import send_command
+    c = tray.controller
+    assert wait_until(qapp, lambda: c.state == "correcting")
+    tray.panel.enabled_box.setChecked(False)
+    assert c.live.enabled is False
+    assert wait_until(qapp, lambda: c.last_frame.status == "disabled")
+    assert send_command("toggle")
+    assert wait_until(qapp, lambda: c.live.enabled is True)
+    assert wait_until(qapp, lambda: c.last_frame.status == "corrected")
+
+
+def test_stop_and_start_keep_the_ui_responsive(qapp, tray):
+    c = tray.controller
+    assert wait_until(qapp, lambda: c.state == "correcting")
+    tray.panel._start_stop()
+    assert c.state == "off" and c.pipeline is None
+    assert tray.panel.start_button.text() == "Start camera"
+    tray.panel._start_stop()
+    assert c.state == "starting"
+    assert wait_until(qapp, lambda: c.state == "correcting")
+
+
+def test_errors_become_notifications_and_app_keeps_running(qapp, tray, tmp_path):
+    c = tray.controller
+    assert wait_until(qapp, lambda: c.state == "correcting")
+    tray.panel.camera.setCurrentText(str(tmp_path / "unplugged.mp4"))  # restarts on a missing source
+    assert wait_until(qapp, lambda: c.state == "error")
+    assert tray.notifications and "no such file" in tray.notifications[-1][1]
+    assert "no such file" in tray.panel.status.text()
+    tray.panel.camera.setCurrentText(tray.panel.camera.itemText(0))  # plugged back in: it recovers
+    assert wait_until(qapp, lambda: c.state == "correcting")
+
+
+def test_bad_model_file_is_reported_without_stopping_the_camera(qapp, tray, tmp_path):
+    c = tray.controller
+    assert wait_until(qapp, lambda: c.state == "correcting")
+    bad = tmp_path / "model.onnx"
+    bad.write_bytes(b"not onnx")
+    c.set_corrector("gazegan", str(bad))
+    assert wait_until(qapp, lambda: any("model not changed" in n[1] for n in tray.notifications))
+    assert c.pipeline is not None and c.pipeline.running
+    assert wait_until(qapp, lambda: c.last_frame.status == "corrected")
+
+
+def test_preview_shows_frames_and_closing_keeps_camera(qapp, tray):
+    c = tray.controller
+    tray.show_preview()
+    assert c.want_preview
+    assert wait_until(qapp, lambda: tray.preview.after.pixmap() is not None and not tray.preview.after.pixmap().isNull())
+    assert "fps" in tray.preview.stats.text()
+    tray.preview.close()
+    assert not c.want_preview
+    assert c.pipeline is not None and c.pipeline.running
+
+
+def test_settings_persist_after_changes(qapp, tray):
+    tray.panel.slider.setValue(42)
+    tray.save_settings()
+    loaded, _ = store.load()
+    assert loaded.strength == pytest.approx(0.42)
+
+
+def test_state_icons_differ(qapp):
+    from livegaze.tray.icons import state_icon
+    images = {s: state_icon(s).pixmap(32, 32).toImage() for s in ("off", "correcting", "no_face", "error")}
+    colours = {s: img.pixelColor(16, 12).name() for s, img in images.items()}
+    assert len(set(colours.values())) == 4
