@@ -123,3 +123,18 @@ def test_state_icons_differ(qapp):
     images = {s: state_icon(s).pixmap(32, 32).toImage() for s in ("off", "correcting", "no_face", "error")}
     colours = {s: img.pixelColor(16, 12).name() for s, img in images.items()}
     assert len(set(colours.values())) == 4
+
+
+def test_missing_virtual_camera_is_a_notification_with_the_fix(qapp, config_dir, averted_clip):
+    import os
+    if os.path.exists("/dev/video0"):
+        pytest.skip("a video device exists here")
+    from livegaze.tray.app import TrayApp
+    store.save(store.TraySettings(camera=averted_clip[0], width=640, height=480))
+    app = TrayApp(cameras=[averted_clip[0]], force_window=True)  # the real virtual-camera sink
+    try:
+        assert wait_until(qapp, lambda: app.controller.state == "error")
+        assert any("modprobe v4l2loopback" in text for _, text in app.notifications)
+    finally:
+        app.controller.shutdown()
+        app.server.close()
