@@ -55,7 +55,8 @@ def draw_eye(image: np.ndarray, centre, gaze, iris_colour, scale: float = 1.0) -
 
 def make_sample(face: np.ndarray, rng: np.random.Generator, looking: bool, size: int = 256):
     """One face: random shift/scale/brightness, eyes drawn at a camera-facing or averted gaze.
-    Returns the image, eye centres (2,2) and the gaze (dx, dy) as fractions of the semi-axes."""
+    Returns the image, eye centres (2,2), the gaze (dx, dy) as fractions of the semi-axes, and the
+    same face looking into the camera (the ground truth a correction should reach)."""
     from livegaze.align import AlignConfig
 
     eyes = AlignConfig(size=size).eye_points().astype(np.float64)
@@ -71,23 +72,29 @@ def make_sample(face: np.ndarray, rng: np.random.Generator, looking: bool, size:
         angle = rng.uniform(0, 2 * np.pi)
         gaze = rng.uniform(0.45, 0.8) * np.array([np.cos(angle), np.sin(angle)])
     colour = tuple(int(c) for c in rng.integers(20, 140, 3))
+    facing = image.copy()
     for c in eyes:
         draw_eye(image, c, gaze, colour, scale=s)
-    return image, eyes, gaze
+        draw_eye(facing, c, (0.0, 0.0), colour, scale=s)
+    return image, eyes, gaze, facing
 
 
 def write_dataset(dst: str, per_domain: int = 60, seed: int = 0, size: int = 256) -> dict:
-    """Write DST/{0,1}/*.jpg and DST/{0,1}.txt; returns {name: gaze} for checking results."""
+    """Write DST/{0,1}/*.jpg and DST/{0,1}.txt, plus DST/facing/<name> (each face of Y redrawn
+    looking into the camera: ground truth for corrections); returns {name: gaze}."""
     rng = np.random.default_rng(seed)
     faces = base_faces(size)
     truth = {}
+    os.makedirs(os.path.join(dst, "facing"), exist_ok=True)
     for domain, looking in ((1, True), (0, False)):
         os.makedirs(os.path.join(dst, str(domain)), exist_ok=True)
         lines = []
         for i in range(per_domain):
-            image, eyes, gaze = make_sample(faces[i % len(faces)], rng, looking, size)
+            image, eyes, gaze, facing = make_sample(faces[i % len(faces)], rng, looking, size)
             name = f"{domain}_{i:05d}.jpg"
             cv2.imwrite(os.path.join(dst, str(domain), name), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            if not looking:
+                cv2.imwrite(os.path.join(dst, "facing", name), facing, [cv2.IMWRITE_JPEG_QUALITY, 95])
             lines.append(f"{name} " + " ".join(str(int(round(v))) for v in eyes.reshape(-1)))
             truth[name] = gaze
         tmp = os.path.join(dst, f".{domain}.txt.tmp")

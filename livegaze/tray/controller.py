@@ -47,6 +47,8 @@ class PipelineController(QObject):
         self.frames_seen = 0
         self._pending: list = []  # results handed from worker threads to the GUI thread
         self._lock = threading.Lock()
+        self._workers: list[threading.Thread] = []
+        self._closed = False
         self.timer = QTimer(self)
         self.timer.setInterval(poll_ms)
         self.timer.timeout.connect(self.poll)
@@ -57,13 +59,19 @@ class PipelineController(QObject):
         if self.pipeline is not None or self.state == "starting":
             return
         self._set_state("starting")
-        threading.Thread(target=self._start_worker, name="livegaze-start", daemon=True).start()
+        self._spawn(self._start_worker)
 
     def stop(self) -> None:
         pipeline, self.pipeline = self.pipeline, None
         self._set_state("off")
         if pipeline is not None:
-            threading.Thread(target=self._stop_worker, args=(pipeline,), name="livegaze-stop", daemon=True).start()
+            self._spawn(self._stop_worker, pipeline)
+
+    def _spawn(self, target, *args) -> None:
+        self._workers = [t for t in self._workers if t.is_alive()]
+        thread = threading.Thread(target=target, args=args, name=f"livegaze-{target.__name__}", daemon=True)
+        self._workers.append(thread)
+        thread.start()
 
     def set_strength(self, value: float) -> None:
         """Read by the pipeline once per frame: takes effect on the next frame corrected."""
@@ -81,7 +89,7 @@ class PipelineController(QObject):
         """Swap the model; while running, the new corrector is built off the GUI thread."""
         self.settings.corrector, self.settings.model_path = name, model_path
         if self.pipeline is not None:
-            threading.Thread(target=self._swap_worker, args=(self.pipeline,), daemon=True).start()
+            self._spawn(self._swap_worker, self.pipeline)
 
     # --- worker threads ---
     def run_options(self) -> RunOptions:
@@ -104,6 +112,9 @@ class PipelineController(QObject):
             pipeline.start()
         except BaseException as exc:
             self._post(("start_failed", describe_error(exc)))
+            return
+        if self._closed:  # the app quit while the camera was opening
+            self._stop_worker(pipeline)
             return
         self._post(("started", pipeline))
 
@@ -145,7 +156,7 @@ class PipelineController(QObject):
                 if self.state == "starting":
                     self.pipeline = value
                 else:  # stopped while starting
-                    threading.Thread(target=self._stop_worker, args=(value,), daemon=True).start()
+                    self._spawn(self._stop_worker, value)
             elif kind == "start_failed":
                 self._set_state("error")
                 self.error.emit(value)
@@ -159,7 +170,7 @@ class PipelineController(QObject):
             self._set_state("error")
             message = describe_error(pipeline.error) if pipeline.error else "the video source ended"
             self.error.emit(f"camera stopped: {message}")
-            threading.Thread(target=self._stop_worker, args=(pipeline,), daemon=True).start()
+            self._spawn(self._stop_worker, pipeline)
             return
         frame = self.last_frame
         if frame is not None:
@@ -176,7 +187,14 @@ class PipelineController(QObject):
         self.stats_updated.emit(pipeline.stats.summary())
 
     def shutdown(self) -> None:
+        """Stop everything, including pipelines still opening or closing on worker threads."""
+        self._closed = True
         self.timer.stop()
+        for thread in list(self._workers):
+            thread.join(timeout=30)
+        with self._lock:
+            pending, self._pending = self._pending, []
+        leftovers = [value for kind, value in pending if kind == "started"]
         pipeline, self.pipeline = self.pipeline, None
-        if pipeline is not None:
-            self._stop_worker(pipeline)
+        for p in leftovers + ([pipeline] if pipeline is not None else []):
+            self._stop_worker(p)
