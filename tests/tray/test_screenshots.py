@@ -37,3 +37,38 @@ def test_windows_render_under_xvfb(averted_clip, tmp_path):
         colours = {image.pixelColor(x, y).name() for x in range(0, image.width(), 17)
                    for y in range(0, image.height(), 17)}
         assert len(colours) > 20  # a drawn window with text and video, not a blank rectangle
+
+
+@pytest.mark.skipif(shutil.which("Xvfb") is None or shutil.which("trayer") is None,
+                    reason="Xvfb and trayer not installed (apt install xvfb trayer)")
+def test_system_tray_icon_and_menu_under_xvfb_with_trayer(averted_clip, tmp_path):
+    out = os.environ.get("LIVEGAZE_ARTIFACTS", str(tmp_path))
+    os.makedirs(out, exist_ok=True)
+    display = ":96"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    trayer = None
+    try:
+        for _ in range(100):
+            if os.path.exists(f"/tmp/.X11-unix/X{display[1:]}"):
+                break
+            time.sleep(0.05)
+        env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb", LIVEGAZE_CONFIG=str(tmp_path / "cfg"))
+        trayer = subprocess.Popen(["trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel",
+                                   "--width", "200", "--height", "32"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        result = subprocess.run([sys.executable, "-m", "tests.tray.tray_menu_app", out, averted_clip[0]],
+                                env=env, capture_output=True, text=True, timeout=180)
+        assert result.returncode == 0, result.stderr[-2000:]
+    finally:
+        for proc in (trayer, xvfb):
+            if proc is not None:
+                proc.terminate()
+                proc.wait()
+    menu = [l for l in result.stdout.splitlines() if l.startswith("MENU:")][0]
+    for entry in ("Stop virtual camera", "Correction on", "Camera", "Resolution", "Corrector", "Open preview",
+                  "Quit"):
+        assert entry in menu
+    assert "livegaze: correcting" in result.stdout
+    from PyQt6.QtGui import QImage
+    assert not QImage(os.path.join(out, "tray_menu.png")).isNull()
