@@ -38,7 +38,7 @@ def time_runner(runner, repeats: int) -> float:
 
 def bench_engines(models: list[str], repeats: int = 30, echo=print) -> list[dict]:
     from engines.build import ensure_onnx, ensure_plan
-    from engines.runners import OnnxRuntimeRunner, TensorRTRunner, TorchRunner
+    from engines.runners import OnnxRuntimeRunner, TensorRTRunner, TorchRunner, describe_runners
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="livegaze-bench-engine-") as tmp:
@@ -67,7 +67,7 @@ def bench_engines(models: list[str], repeats: int = 30, echo=print) -> list[dict
                 rows.append({"model": label, "runner": runner.name, "size": runner.size,
                              "ms": time_runner(runner, n)})
                 runner.close()
-    skipped = [line for line in __import__("engines.runners", fromlist=["x"]).describe_runners() if "skipped" in line]
+    skipped = [line for line in describe_runners() if "skipped" in line]
     echo(f"{'model':>24} {'runner':>22} {'size':>5} {'ms/face':>8}")
     for r in rows:
         echo(f"{r['model']:>24} {r['runner']:>22} {r['size']:>5} {r['ms']:>8.2f}")
