@@ -26,8 +26,9 @@ def synthetic_batch(cfg: TrainConfig, device) -> dict:
     return {"image": torch.rand(b, 3, s, s) * 2 - 1, "boxes": boxes.expand(b, 2, 4).contiguous()}
 
 
-def bench(device: str, iters: int, warmup: int, batch: int, amp: bool, compile_: bool = False) -> dict:
-    cfg = TrainConfig(device=device, batch=batch, amp=amp, workers=0)
+def bench(device: str, iters: int, warmup: int, batch: int, amp: bool, compile_: bool = False,
+          channels_last: bool = True) -> dict:
+    cfg = TrainConfig(device=device, batch=batch, amp=amp, workers=0, channels_last=channels_last)
     trainer = Trainer(cfg)
     if compile_:
         for k in ("gx", "gy", "er", "dx", "dy"):
@@ -50,6 +51,7 @@ def bench(device: str, iters: int, warmup: int, batch: int, amp: bool, compile_:
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
     return {"device": name, "amp": amp and dev.type == "cuda", "compile": compile_, "batch": batch,
+            "channels_last": channels_last and dev.type == "cuda",
             "it_s": iters / dt, "ms_per_it": dt / iters * 1000, "peak_mb": peak,
             "hours_200k": 200_000 / (iters / dt) / 3600}
 
@@ -60,6 +62,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--iters", type=int, default=0, help="timed iterations (default: 3 on CPU, 50 on GPU)")
     p.add_argument("--compile", action="store_true", help="also time torch.compile on the GPU")
+    p.add_argument("--contiguous", action="store_true", help="also time the GPU without channels_last")
     args = p.parse_args(argv)
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
     rows = []
@@ -73,10 +76,16 @@ def main(argv=None) -> int:
             rows.append(bench(dev, n, 10, args.batch, amp=True))
             if args.compile:
                 rows.append(bench(dev, n, 20, args.batch, amp=True, compile_=True))
-    print(f"{'device':>24} {'amp':>5} {'compile':>7} {'batch':>5} {'it/s':>8} {'ms/it':>8} {'peak MB':>8} "
-          f"{'200k h':>7}")
+            if args.contiguous:
+                rows.append(bench(dev, n, 10, args.batch, amp=False, channels_last=False))
+                rows.append(bench(dev, n, 10, args.batch, amp=True, channels_last=False))
+                if args.compile:
+                    rows.append(bench(dev, n, 20, args.batch, amp=True, compile_=True, channels_last=False))
+    print(f"{'device':>24} {'amp':>5} {'compile':>7} {'ch_last':>7} {'batch':>5} {'it/s':>8} {'ms/it':>8} "
+          f"{'peak MB':>8} {'200k h':>7}")
     for r in rows:
-        print(f"{r['device']:>24} {str(r['amp']):>5} {str(r['compile']):>7} {r['batch']:>5} {r['it_s']:>8.2f} "
+        print(f"{r['device']:>24} {str(r['amp']):>5} {str(r['compile']):>7} {str(r['channels_last']):>7} "
+              f"{r['batch']:>5} {r['it_s']:>8.2f} "
               f"{r['ms_per_it']:>8.1f} {r['peak_mb']:>8.0f} {r['hours_200k']:>7.1f}")
     return 0
 
