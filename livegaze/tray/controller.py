@@ -173,8 +173,12 @@ class PipelineController(QObject):
             self._spawn(self._stop_worker, pipeline)
             return
         frame = self.last_frame
+        lost = getattr(pipeline.capture, "lost", False)
+        if lost and self.state != "error":
+            self.error.emit(f"camera {self.settings.camera} lost: reconnecting every second; check the cable "
+                            "or close other apps that use it")
         if frame is not None:
-            if getattr(pipeline.capture, "lost", False):
+            if lost:
                 self._set_state("error")
             elif frame.status == "no_face":
                 self._set_state("no_face")
