@@ -2,6 +2,8 @@
 
 Table 1: MS-SSIM / LPIPS of the background (face without the eye boxes) of G_x corrections of Y.
 Table 2: G_x reconstructions of X, on the eye regions.  Table 3: G_y reconstructions of Y, eye regions.
+On a synthetic set (DATA/facing/ holds the truth, see training.synthetic) also: how far G_x moves
+the iris of held-out averted faces toward the camera-facing position (training.iris).
 LPIPS runs only where its backbone weights are on disk (the `lpips` package and torchvision's
 AlexNet in the torch hub cache); otherwise it is skipped with a message.
 """
@@ -9,13 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 import torch
 import torch.nn.functional as F
 
 from training import checkpoint
-from training.data import DatasetError, GazeDataset, read_labels, split
+from training.data import DatasetError, GazeDataset, Record, read_labels, split
+from training.iris import iris_errors
 from training.networks import boxes_mask, crop_eyes
 
 
@@ -109,7 +113,43 @@ def evaluate(ckpt: str, data: str, batch: int = 16) -> dict:
         results[table] = entry
     if lp_reason:
         results["note"] = lp_reason
+    if os.path.isdir(os.path.join(data, "facing")):
+        results["synthetic_gaze"] = synthetic_gaze(payload, data, y_test, batch)
     return results
+
+
+@torch.no_grad()
+def synthetic_gaze(payload: dict, data: str, records: list[Record] | None = None, batch: int = 16) -> dict:
+    """G_x on averted synthetic faces (all of domain Y, or `records`) against DATA/facing/: mean iris
+    distance to the truth before and after (box fractions), the share of eyes moved closer, and the
+    corrected iris contrast relative to the truth's (a blank fill would score near 0)."""
+    from training.synthetic import EYE_SEMI_AXES
+
+    cfg = payload["config"]
+    ec, gx = checkpoint.rebuild(payload, "pam").encoder.eval(), checkpoint.rebuild(payload, "gx").eval()
+    records = records if records is not None else read_labels(data, 0)
+    facing = [Record(os.path.join(data, "facing", os.path.basename(r.path)), r.eyes) for r in records]
+    for r in facing:
+        if not os.path.isfile(r.path):
+            raise DatasetError(f"{r.path}: missing (every face of {data}/0/ needs its camera-facing twin)")
+    size = cfg["size"]
+    # The drawn opening, a little enlarged for the synthetic scale jitter.
+    opening = tuple(a * size / 256 * 1.1 for a in EYE_SEMI_AXES)
+    ds, fs = (GazeDataset(recs, size, cfg["box_h"], cfg["box_w"]) for recs in (records, facing))
+    parts = {"before": [], "after": [], "contrast": []}
+    for start in range(0, len(ds), batch):
+        idx = range(start, min(start + batch, len(ds)))
+        img = torch.stack([ds[i]["image"] for i in idx])
+        truth = torch.stack([fs[i]["image"] for i in idx])
+        boxes = torch.stack([ds[i]["boxes"] for i in idx])
+        c = ec(crop_eyes(img, boxes, cfg["crop"]).flatten(0, 1)).view(len(idx), -1)
+        out = gx(img, boxes_mask(boxes, size), c)
+        for k, v in iris_errors(img, out, truth, boxes, opening).items():
+            parts[k].append(v.flatten())
+    before, after, contrast = (torch.cat(parts[k]) for k in ("before", "after", "contrast"))
+    return {"iris_error_before": float(before.mean()), "iris_error_after": float(after.mean()),
+            "eyes_moved_closer": float((after < before).float().mean()), "iris_contrast": float(contrast.mean()),
+            "count": len(ds)}
 
 
 def main(argv=None) -> int:
@@ -125,10 +165,16 @@ def main(argv=None) -> int:
         return 2
     if results.get("note"):
         print(results["note"])
+    gaze = results.pop("synthetic_gaze", None)
     for table, r in results.items():
         if table != "note":
             lp = "n/a" if r["lpips"] is None else f"{r['lpips']:.4f}"
             print(f"{table:>20}: MS-SSIM {r['ms_ssim']:.3f}  LPIPS {lp}  ({r['count']} faces)")
+    if gaze:
+        print(f"{'synthetic_gaze':>20}: iris distance to the camera-facing truth {gaze['iris_error_before']:.3f} "
+              f"-> {gaze['iris_error_after']:.3f} (box widths), {gaze['eyes_moved_closer']:.0%} of eyes closer, "
+              f"iris contrast {gaze['iris_contrast']:.2f} of the truth's ({gaze['count']} faces)")
+        results["synthetic_gaze"] = gaze
     if args.json:
         with open(args.json + ".tmp", "w") as f:
             json.dump(results, f, indent=2)
