@@ -26,19 +26,34 @@ def reference_checkpoint(path: str, size: int = 256, base: int = 16, fc: int = 2
     return path
 
 
-def time_runner(runner, repeats: int) -> float:
-    x = (np.random.default_rng(0).random((1, 3, runner.size, runner.size), np.float32) * 2 - 1)
-    for _ in range(3):
-        runner(x)
-    t0 = time.perf_counter()
+def time_runners(runners: list, face: np.ndarray, repeats: int) -> list[float]:
+    """Median ms per call of each runner, timed in turns (A, B, C, A, B, C, ...) so that a burst of
+    other load on a shared machine hits them all alike."""
+    for runner in runners:
+        for _ in range(3):
+            runner(face)
+    times = [[] for _ in runners]
     for _ in range(repeats):
-        runner(x)
-    return (time.perf_counter() - t0) / repeats * 1000
+        for runner, spent in zip(runners, times):
+            t0 = time.perf_counter()
+            runner(face)
+            spent.append(time.perf_counter() - t0)
+    return [float(np.median(t) * 1000) for t in times]
+
+
+def _face(size: int) -> np.ndarray:
+    """An aligned real face (packaged photo), for timing and for the PSNR column."""
+    from engines.quantize import calibration_faces
+
+    return calibration_faces(size, gains=(1.0,))[:1]
 
 
 def bench_engines(models: list[str], repeats: int = 30, echo=print) -> list[dict]:
+    """Every runner and graph variant of every model: median ms per face, and the PSNR of its eye
+    boxes against the model's full fp32 graph on a real face."""
     from engines.build import ensure_onnx, ensure_plan
-    from engines.runners import OnnxRuntimeRunner, TensorRTRunner, TorchRunner, describe_runners
+    from engines.export import psnr_in_mask
+    from engines.runners import OnnxRuntimeRunner, TensorRTRunner, TorchRunner, describe_runners, onnx_meta
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="livegaze-bench-engine-") as tmp:
@@ -50,27 +65,45 @@ def bench_engines(models: list[str], repeats: int = 30, echo=print) -> list[dict
             label = os.path.basename(model)
             candidates = []
             if model.endswith(".onnx"):
-                candidates.append(lambda m=model: OnnxRuntimeRunner(m, "cpu"))
+                candidates.append(lambda m=model: OnnxRuntimeRunner(m, "cpu", threads=2))
+                reference = model
             else:
                 onnx = ensure_onnx(model, os.path.join(tmp, label + "-onnx"))
-                candidates += [lambda: OnnxRuntimeRunner(str(onnx["gx"]), "cpu", threads=2),
-                               lambda: TorchRunner(model, "gx", "cpu")]
+                reference = str(onnx["gx"])
+                for key in ("gx", "gx_cpu", "gx_cpu_int8"):
+                    if key in onnx:
+                        candidates.append(lambda p=str(onnx[key]): OnnxRuntimeRunner(p, "cpu", threads=2))
+                candidates.append(lambda: TorchRunner(model, "gx", "cpu"))
                 if gpu.ort_cuda()[0]:
                     candidates.append(lambda: OnnxRuntimeRunner(str(onnx["gx"]), "cuda"))
                 if gpu.torch_cuda()[0]:
-                    candidates.append(lambda: TorchRunner(model, "gx", "cuda"))
+                    candidates += [lambda: TorchRunner(model, "gx", "cuda"),
+                                   lambda: TorchRunner(model, "gx", "cuda", variant="cpu")]
                 if gpu.tensorrt_version()[0] and gpu.cuda_device()[0]:
                     candidates.append(lambda: TensorRTRunner(str(ensure_plan(model, "gx"))))
-            for make in candidates:
-                runner = make()
-                n = repeats if "cpu" in runner.name else repeats * 10
-                rows.append({"model": label, "runner": runner.name, "size": runner.size,
-                             "ms": time_runner(runner, n)})
+            ref = OnnxRuntimeRunner(reference, "cpu", threads=2)
+            face = _face(ref.size)
+            expected = ref(face).copy()
+            ref.close()
+            boxes = onnx_meta(reference).get("boxes", [])
+            mask = np.zeros((1, 1, ref.size, ref.size), np.float32)
+            for x0, y0, x1, y1 in boxes:
+                mask[..., y0:y1, x0:x1] = 1
+            runners = [make() for make in candidates]
+            for kind in ("cpu", "cuda"):  # CPU and GPU runners timed in separate rounds
+                group = [r for r in runners if ("cpu" in r.name) == (kind == "cpu")]
+                n = repeats if kind == "cpu" else repeats * 10
+                for runner, ms in zip(group, time_runners(group, face, n) if group else []):
+                    psnr = psnr_in_mask(runner(face), expected, mask) if boxes else float("nan")
+                    rows.append({"model": label, "runner": runner.name, "graph": getattr(runner, "graph", ""),
+                                 "size": runner.size, "ms": ms, "psnr_db": psnr})
+            for runner in runners:
                 runner.close()
     skipped = [line for line in describe_runners() if "skipped" in line]
-    echo(f"{'model':>24} {'runner':>22} {'size':>5} {'ms/face':>8}")
+    echo(f"{'model':>24} {'runner':>24} {'graph':>18} {'size':>5} {'ms/face':>8} {'PSNR dB':>8}")
     for r in rows:
-        echo(f"{r['model']:>24} {r['runner']:>22} {r['size']:>5} {r['ms']:>8.2f}")
+        echo(f"{r['model']:>24} {r['runner']:>24} {r['graph']:>18} {r['size']:>5} {r['ms']:>8.2f} {r['psnr_db']:>8.1f}")
+    echo("PSNR: eye boxes against the model's full fp32 graph on a real face (inf: identical).")
     for line in skipped:
         echo(line)
     return rows

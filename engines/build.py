@@ -22,6 +22,9 @@ def _version_tuple(v: str) -> tuple[int, ...]:
     return tuple(int(p) for p in v.split(".")[:2] if p.isdigit())
 
 
+EXPORT_VERSION = 2  # bumped when the exported set changes (2: the regional CPU graphs), to re-export
+
+
 def ensure_onnx(checkpoint: str, out_dir: str | None = None, force: bool = False) -> dict:
     """ONNX files of a checkpoint ({graph: path}), exported once per checkpoint hash."""
     if not os.path.isfile(checkpoint):
@@ -30,21 +33,38 @@ def ensure_onnx(checkpoint: str, out_dir: str | None = None, force: bool = False
     folder = Path(out_dir) if out_dir else cache_root() / f"onnx-{sha[:16]}"
     done = folder / "export.json"
     if not force and done.is_file():
-        paths = json.loads(done.read_text())["paths"]
-        if all(Path(p).is_file() for p in paths.values()):
+        record = json.loads(done.read_text())
+        paths = record["paths"]
+        if record.get("version") == EXPORT_VERSION and all(Path(p).is_file() for p in paths.values()):
             return {k: Path(v) for k, v in paths.items()}
     from engines.export import export_checkpoint
 
     folder.mkdir(parents=True, exist_ok=True)
     reports = export_checkpoint(checkpoint, str(folder))
-    paths = {}
+    paths, checks = {}, {}
     for r in reports:
         paths[r.name], paths[f"{r.name}_fp16"] = r.path, r.path_fp16
-    record = {"checkpoint_sha256": sha, "paths": paths,
-              "checks": {r.name: {"max_abs_diff_fp32": r.max_abs_diff_fp32, "psnr_fp16_db": r.psnr_fp16_db}
-                         for r in reports}}
+        checks[r.name] = {"max_abs_diff_fp32": r.max_abs_diff_fp32, "psnr_fp16_db": r.psnr_fp16_db}
+        paths[f"{r.name}_cpu_best"] = r.path
+        if r.path_cpu:
+            paths[f"{r.name}_cpu"], paths[f"{r.name}_cpu_int8"] = r.path_cpu, r.path_int8
+            checks[r.name].update(max_abs_diff_cpu=r.max_abs_diff_cpu, psnr_int8_db=r.psnr_int8_db)
+            paths[f"{r.name}_cpu_best"] = cpu_choice(r.name, r.path_cpu, r.path_int8, r.psnr_int8_db)
+    record = {"version": EXPORT_VERSION, "checkpoint_sha256": sha, "paths": paths, "checks": checks}
     atomic_write(done, json.dumps(record, indent=2).encode())
     return {k: Path(v) for k, v in paths.items()}
+
+
+def cpu_choice(name: str, path_cpu: str, path_int8: str, psnr_int8_db: float) -> str:
+    """The graph ONNX Runtime runs on a CPU: int8 when it stays close enough to fp32."""
+    from engines.quantize import INT8_MIN_PSNR_DB
+
+    if psnr_int8_db >= INT8_MIN_PSNR_DB:
+        log.info("%s: CPU graph int8 (PSNR %.1f dB against fp32)", name, psnr_int8_db)
+        return path_int8
+    log.info("%s: CPU graph fp32: the int8 one reaches only %.1f dB against fp32 (needs %.0f)", name,
+             psnr_int8_db, INT8_MIN_PSNR_DB)
+    return path_cpu
 
 
 def build_plan(onnx_fp32: str, onnx_fp16: str, timing_cache: Path) -> bytes:

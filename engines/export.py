@@ -2,6 +2,12 @@
 
     gx.onnx / gx_fp16.onnx            always (the correction)
     animate.onnx / animate_fp16.onnx  when the checkpoint has G_y and E_r (strength by animation)
+    <graph>_cpu.onnx                  the same numbers, full-resolution layers computed around the eye
+                                      boxes only (engines.regional): what ONNX Runtime runs on a CPU
+    <graph>_cpu_int8.onnx             that graph with int8 convolutions (engines.quantize), used when
+                                      its PSNR against fp32 is at least 35 dB
+The regional variants exist for full-size generators (a distilled student at a lower resolution
+already computes little at full resolution).
 """
 from __future__ import annotations
 
@@ -25,10 +31,20 @@ class ExportReport:
     path_fp16: str
     max_abs_diff_fp32: float
     psnr_fp16_db: float
+    path_cpu: str | None = None
+    max_abs_diff_cpu: float | None = None
+    path_int8: str | None = None
+    psnr_int8_db: float | None = None
 
 
-def load_graphs(checkpoint_path: str) -> tuple[dict, dict]:
-    """Rebuild the networks from a checkpoint and wrap them as exportable graphs."""
+# Graph variants: (regional statistics stride or None, up-convolutions as SubpixelUp).
+VARIANTS = {"full": (None, False), "cpu": (1, False), "int8": (1, True)}
+
+
+def load_graphs(checkpoint_path: str, variant: str = "full") -> tuple[dict, dict]:
+    """Rebuild the networks from a checkpoint and wrap them as exportable graphs. `variant` "cpu" and
+    "int8" compute the full-resolution layers around the eye boxes only (same numbers); they are
+    "full" for a generator smaller than the face (meta["regional"] says which one you got)."""
     import torch  # noqa: F401  (export needs the training extra)
 
     from engines.graphs import AnimateGraph, GxGraph, live_boxes
@@ -40,12 +56,15 @@ def load_graphs(checkpoint_path: str) -> tuple[dict, dict]:
     boxes = live_boxes(size, int(cfg["box_h"]), int(cfg["box_w"]))
     ec = checkpoint.rebuild(payload, "pam").encoder
     gx = checkpoint.rebuild(payload, "gx")
-    graphs = {"gx": GxGraph(ec, gx, size, boxes, crop).eval()}
+    regional, subpixel = VARIANTS[variant]
+    if gx.args["size"] != size:
+        regional, subpixel = None, False
+    graphs = {"gx": GxGraph(ec, gx, size, boxes, crop, regional, subpixel).eval()}
     if "gy" in payload["networks"] and "er" in payload["networks"]:
         graphs["animate"] = AnimateGraph(ec, gx, checkpoint.rebuild(payload, "gy"), checkpoint.rebuild(payload, "er"),
-                                         size, boxes, crop).eval()
+                                         size, boxes, crop, regional, subpixel).eval()
     meta = {"size": size, "crop": crop, "box_h": int(cfg["box_h"]), "box_w": int(cfg["box_w"]),
-            "boxes": boxes[0].tolist()}
+            "boxes": boxes[0].tolist(), "regional": regional is not None}
     return graphs, meta
 
 
@@ -76,52 +95,120 @@ def psnr_in_mask(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(4.0 / mse)
 
 
-def export_checkpoint(checkpoint_path: str, out_dir: str, real_face: np.ndarray | None = None) -> list[ExportReport]:
+def _inline_identities(model) -> None:
+    """Drop the Identity nodes that stand for a deduplicated initializer (two equal weights, as in
+    G_x and G_y before training): their users read the initializer itself. ONNX Runtime's graph
+    optimizer mishandles these nodes and rejects the model."""
+    inits = {i.name for i in model.graph.initializer}
+    outputs = {o.name for o in model.graph.output}
+    alias = {n.output[0]: n.input[0] for n in model.graph.node
+             if n.op_type == "Identity" and n.input[0] in inits and n.output[0] not in outputs}
+    if not alias:
+        return
+    keep = [n for n in model.graph.node if not (n.op_type == "Identity" and n.output[0] in alias)]
+    for n in keep:
+        for k, name in enumerate(n.input):
+            if name in alias:
+                n.input[k] = alias[name]
+    del model.graph.node[:]
+    model.graph.node.extend(keep)
+
+
+def _to_onnx(graph, inputs, names: list[str], path: str, meta: dict) -> None:
+    """torch graph -> checked ONNX file (written atomically)."""
+    import onnx
+    import torch
+
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".export-", suffix=".onnx")
+    os.close(fd)
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer notes on the constant geometry
+            torch.onnx.export(graph, inputs, tmp, input_names=names, output_names=["corrected"],
+                              opset_version=OPSET, dynamo=False, do_constant_folding=True)
+        model = onnx.load(tmp)
+    finally:
+        os.unlink(tmp)
+    _inline_identities(model)
+    onnx.checker.check_model(model)
+    model.metadata_props.add(key="livegaze", value=repr(meta))
+    _atomic_save(model, path)
+
+
+def _outputs(path: str, feeds: list[dict]) -> list[np.ndarray]:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return [session.run(None, f)[0] for f in feeds]
+
+
+def export_checkpoint(checkpoint_path: str, out_dir: str, real_face: np.ndarray | None = None,
+                      cpu_graphs: bool = True) -> list[ExportReport]:
     """Export every graph of a checkpoint, verify it, and return the comparison figures."""
     import onnx
-    import onnxruntime as ort
     import torch
     from onnxconverter_common import float16
 
+    from engines import quantize
+
     graphs, meta = load_graphs(checkpoint_path)
+    cpu = {}
+    if cpu_graphs:
+        regional, regional_meta = load_graphs(checkpoint_path, "cpu")
+        if regional_meta["regional"]:
+            cpu = {"cpu": regional, "int8": load_graphs(checkpoint_path, "int8")[0]}
     os.makedirs(out_dir, exist_ok=True)
+    size = meta["size"]
+    faces = calibration = None
+    if cpu:
+        calibration = quantize.calibration_faces(size)
+        faces = quantize.calibration_faces(size, gains=(1.0,))
     reports = []
     for name, graph in graphs.items():
         path = os.path.join(out_dir, f"{name}.onnx")
-        inputs = example_inputs(name, meta["size"])
         names = ["image"] if name == "gx" else ["image", "alpha"]
-        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".export-", suffix=".onnx")
-        os.close(fd)
-        try:
-            with torch.no_grad():
-                torch.onnx.export(graph, inputs, tmp, input_names=names, output_names=["corrected"],
-                                  opset_version=OPSET, dynamo=False, do_constant_folding=True)
-            model = onnx.load(tmp)
-        finally:
-            os.unlink(tmp)
-        onnx.checker.check_model(model)
-        model.metadata_props.add(key="livegaze", value=repr(meta))
-        _atomic_save(model, path)
+        _to_onnx(graph, example_inputs(name, size), names, path, meta)
         with warnings.catch_warnings():  # tiny weights clamped to fp16's range are expected
             warnings.simplefilter("ignore")
             # Resize stays fp32: the converter's casts around it produce mistyped graphs.
-            fp16 = float16.convert_float_to_float16(model, keep_io_types=True, op_block_list=["Resize"])
+            fp16 = float16.convert_float_to_float16(onnx.load(path), keep_io_types=True, op_block_list=["Resize"])
         path16 = os.path.join(out_dir, f"{name}_fp16.onnx")
         _atomic_save(fp16, path16)
         # Compare with torch on random and (when given) real inputs.
-        worst, psnrs = 0.0, []
+        trials = [example_inputs(name, size)] + ([example_inputs(name, size, real_face)] if real_face is not None else [])
+        feeds = [{n: t.numpy() for n, t in zip(names, ins)} for ins in trials]
+        with torch.no_grad():
+            refs = [graph(*ins).numpy() for ins in trials]
         mask = graph.mask.numpy()
-        s32 = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-        s16 = ort.InferenceSession(path16, providers=["CPUExecutionProvider"])
-        for trial in ([None] + ([real_face] if real_face is not None else [])):
-            ins = example_inputs(name, meta["size"], trial)
-            with torch.no_grad():
-                ref = graph(*ins).numpy()
-            feed = {n: t.numpy() for n, t in zip(names, ins)}
-            out32 = s32.run(None, feed)[0]
-            out16 = s16.run(None, feed)[0]
-            worst = max(worst, float(np.abs(out32 - ref).max()))
-            psnrs.append(psnr_in_mask(out16, out32, mask))
-        reports.append(ExportReport(name, path, path16, worst, min(psnrs)))
-        log.info("%s: max |onnx - torch| %.2e, fp16 PSNR %.1f dB", name, worst, min(psnrs))
+        out32, out16 = _outputs(path, feeds), _outputs(path16, feeds)
+        worst = max(float(np.abs(a - r).max()) for a, r in zip(out32, refs))
+        psnr16 = min(psnr_in_mask(b, a, mask) for a, b in zip(out32, out16))
+        report = ExportReport(name, path, path16, worst, psnr16)
+        if cpu:
+            _export_cpu(report, cpu, name, names, meta, feeds, refs, quantize.feeds(name, calibration),
+                        quantize.feeds(name, faces), path, mask)
+        reports.append(report)
+        log.info("%s: max |onnx - torch| %.2e, fp16 PSNR %.1f dB%s", name, worst, psnr16,
+                 "" if report.path_cpu is None else
+                 f"; cpu graph max diff {report.max_abs_diff_cpu:.2e}, int8 PSNR {report.psnr_int8_db:.1f} dB")
     return reports
+
+
+def _export_cpu(report: ExportReport, cpu: dict, name: str, names: list[str], meta: dict, feeds: list[dict],
+                refs: list[np.ndarray], calibration: list[dict], faces: list[dict], path32: str,
+                mask: np.ndarray) -> None:
+    """The regional graph (checked against the full one's torch output) and its int8 version
+    (PSNR against the fp32 graph on faces that were not used for calibration)."""
+    from engines import quantize
+
+    out_dir = os.path.dirname(path32)
+    report.path_cpu = os.path.join(out_dir, f"{name}_cpu.onnx")
+    _to_onnx(cpu["cpu"][name], example_inputs(name, meta["size"]), names, report.path_cpu, meta)
+    report.max_abs_diff_cpu = max(float(np.abs(a - r).max()) for a, r in zip(_outputs(report.path_cpu, feeds), refs))
+    report.path_int8 = os.path.join(out_dir, f"{name}_cpu_int8.onnx")
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".int8-src-") as tmp:
+        src = os.path.join(tmp, "src.onnx")
+        _to_onnx(cpu["int8"][name], example_inputs(name, meta["size"]), names, src, meta)
+        quantize.quantize(src, report.path_int8, calibration)
+    exact, int8 = _outputs(path32, faces), _outputs(report.path_int8, faces)
+    report.psnr_int8_db = min(psnr_in_mask(b, a, mask) for a, b in zip(exact, int8))

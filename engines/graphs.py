@@ -2,7 +2,8 @@
 
 In the live app the eyes always land on the same aligned pixels, so the mask, the eye boxes and the
 crop sampling grid are constants; an engine takes the aligned face and returns the corrected one.
-  GxGraph:      image (1,3,S,S) in [-1,1]           -> G_x(image) (E_c inside)
+  GxGraph:      image (1,3,S,S) in [-1,1]           -> G_x(image) (E_c inside); `regional` computes
+                the full-resolution layers around the eye boxes only (engines.regional, the CPU graph)
   AnimateGraph: image, alpha (1,) (0 own gaze, 1 eye contact) -> G_y with r and c interpolated
 """
 from __future__ import annotations
@@ -24,6 +25,27 @@ def live_boxes(size: int, box_h: int, box_w: int, eye_x=(0.344, 0.656), eye_y: f
     return torch.tensor([boxes], dtype=torch.long)
 
 
+class _FixedMask(nn.Module):
+    """A generator called without its mask argument (the mask is a constant of the graph)."""
+
+    def __init__(self, g: nn.Module, mask: torch.Tensor):
+        super().__init__()
+        self.g = g
+        self.register_buffer("mask", mask)
+
+    def forward(self, image, content, r=None):
+        return self.g(image, self.mask, content) if r is None else self.g(image, self.mask, content, r)
+
+
+def _masked(g: nn.Module, mask: torch.Tensor, regional: int | None, subpixel: bool) -> nn.Module:
+    """g with the mask baked in: computed around the eye boxes only when `regional` is given."""
+    if regional is None:
+        return _FixedMask(g, mask)
+    from engines.regional import RegionalGenerator
+
+    return RegionalGenerator(g, mask, regional, subpixel)
+
+
 class _Geometry(nn.Module):
     def __init__(self, size: int, boxes: torch.Tensor, crop: int):
         super().__init__()
@@ -37,33 +59,42 @@ class _Geometry(nn.Module):
 
 class GxGraph(_Geometry):
     """G_x on the aligned face; a student generator of a smaller size runs on a downscaled copy
-    and only its in-painted boxes are scaled back (everything else stays the input)."""
+    and only its in-painted boxes are scaled back (everything else stays the input).
+    `regional` (a full-size G_x only): the instance-norm statistics stride of RegionalGenerator."""
 
-    def __init__(self, ec: nn.Module, gx: nn.Module, size: int, boxes: torch.Tensor, crop: int):
+    def __init__(self, ec: nn.Module, gx: nn.Module, size: int, boxes: torch.Tensor, crop: int,
+                 regional: int | None = None, subpixel: bool = False):
         super().__init__(size, boxes, crop)
         self.ec, self.gx = ec, gx
         self.gen_size = gx.args["size"]
         self.register_buffer("mask_small", small_mask(self.mask, self.gen_size))
+        self.regional = _masked(gx, self.mask, regional, subpixel) if regional is not None and self.gen_size == size \
+            else None
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         c = self.ec(self.crops(image).flatten(0, 1)).reshape(image.shape[0], -1)
+        if self.regional is not None:
+            return self.regional(image, c)
         return run_generator(self.gx, image, self.mask, c, self.gen_size, self.mask_small)
 
 
 
 class AnimateGraph(_Geometry):
-    def __init__(self, ec, gx, gy, er, size: int, boxes: torch.Tensor, crop: int):
+    def __init__(self, ec, gx, gy, er, size: int, boxes: torch.Tensor, crop: int,
+                 regional: int | None = None, subpixel: bool = False):
         super().__init__(size, boxes, crop)
-        self.ec, self.gx, self.gy, self.er = ec, gx, gy, er
+        self.ec, self.er = ec, er
+        self.gx = _masked(gx, self.mask, regional, subpixel)
+        self.gy = _masked(gy, self.mask, regional, subpixel)
 
     def forward(self, image: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         b = image.shape[0]
         crops = self.crops(image)
         c_y = self.ec(crops.flatten(0, 1)).reshape(b, -1)
         r_y = self.er(crops)
-        y2x = self.gx(image, self.mask, c_y)
+        y2x = self.gx(image, c_y)
         crops_x = self.crops(y2x)
         c_x = self.ec(crops_x.flatten(0, 1)).reshape(b, -1)
         r_x = self.er(crops_x)
         a = alpha.reshape(-1, 1)
-        return self.gy(image, self.mask, a * c_x + (1 - a) * c_y, a * r_x + (1 - a) * r_y)
+        return self.gy(image, a * c_x + (1 - a) * c_y, a * r_x + (1 - a) * r_y)

@@ -41,9 +41,15 @@ class OnnxRuntimeRunner:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             options.intra_op_num_threads = threads
+        if device == "cpu":
+            # Idle workers sleep instead of spinning: in the live pipeline the landmark workers
+            # need those cores between two faces.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
         self.session = ort.InferenceSession(onnx_path, options, providers=providers)
-        self.name = f"onnxruntime-{device}" + ("-fp16" if "fp16" in os.path.basename(onnx_path) else "")
+        base = os.path.basename(onnx_path)
+        self.graph = os.path.splitext(base)[0]
+        self.name = f"onnxruntime-{device}" + next((f"-{tag}" for tag in ("fp16", "int8") if tag in base), "")
         inputs = {i.name: i for i in self.session.get_inputs()}
         self.has_alpha = "alpha" in inputs
         self.size = int(inputs["image"].shape[-1])
@@ -74,12 +80,16 @@ class OnnxRuntimeRunner:
 class TorchRunner:
     """The graphs in torch eager mode: CPU fp32, or CUDA fp16 with channels_last."""
 
-    def __init__(self, checkpoint_path: str, graph: str = "gx", device: str = "cpu"):
+    def __init__(self, checkpoint_path: str, graph: str = "gx", device: str = "cpu", variant: str | None = None):
         import torch
 
         from engines.export import load_graphs
 
-        graphs, meta = load_graphs(checkpoint_path)
+        # The CPU computes the full-resolution layers around the eye boxes only (same numbers);
+        # the GPU runs the whole graph by default, which a CUDA graph replays in one launch.
+        if variant is None:
+            variant = "full" if torch.device(device).type == "cuda" else "cpu"
+        graphs, meta = load_graphs(checkpoint_path, variant)
         if graph not in graphs:
             raise KeyError(f"{checkpoint_path}: has no {graph} graph")
         self.torch = torch
@@ -92,6 +102,7 @@ class TorchRunner:
         self.size = meta["size"]
         self.has_alpha = graph == "animate"
         self.name = f"torch-{self.device.type}" + ("-fp16" if self.half else "")
+        self.graph = graph + ("_regional" if meta["regional"] else "")
         dtype = torch.float16 if self.half else torch.float32
         self._input = torch.empty(1, 3, self.size, self.size, device=self.device, dtype=dtype)
         self._alpha = torch.ones(1, device=self.device, dtype=dtype)
@@ -298,5 +309,7 @@ def _try_open(name, checkpoint, engine, graph, onnx_dir):
         if not checkpoint:
             raise RuntimeError("needs a checkpoint or an .onnx file")
         from engines.build import ensure_onnx
-        path = str(ensure_onnx(checkpoint, onnx_dir)[graph])
+        paths = ensure_onnx(checkpoint, onnx_dir)
+        # On the CPU: the regional graph (int8 where it keeps 35 dB); on CUDA the full one.
+        path = str(paths.get(f"{graph}_cpu_best", paths[graph]) if device == "cpu" else paths[graph])
     return OnnxRuntimeRunner(path, device)

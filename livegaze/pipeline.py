@@ -4,13 +4,16 @@
 ordering step hands their results to `correct` strictly in capture order.
 
 Live sources (cameras, paced files) use drop-oldest buffers so the output follows the camera
-with the least lag; offline conversions use lossless buffers so every frame is written. This is
-the only module that starts threads.
+with the least lag; offline conversions use lossless buffers so every frame is written. At most
+a few frames are between a landmark worker and `correct` (InFlight): when correcting is the slow
+stage, frames are dropped at capture, before any work was spent on them, and do not wait long for
+`correct`. This is the only module that starts threads.
 """
 from __future__ import annotations
 
 import collections
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -88,6 +91,42 @@ class PipelineStats:
         }
 
 
+class InFlight:
+    """How many frames may be between a landmark worker and `correct`: as many as keep `correct`
+    busy (locate time over correct time, at most one per worker) and no more, since more would
+    wait in line (latency) or be dropped after their landmarks were computed (wasted CPU)."""
+
+    def __init__(self, workers: int, window: int = 15):
+        self.workers = workers
+        self.count = 0
+        # Recent stage times; their medians ignore the slow first calls and the odd hiccup.
+        self.ms = {"locate": collections.deque(maxlen=window), "correct": collections.deque(maxlen=window)}
+        self._cond = threading.Condition()
+
+    def limit(self) -> int:
+        if not (self.ms["locate"] and self.ms["correct"]):
+            return self.workers
+        locate, correct = (float(np.median(self.ms[k])) for k in ("locate", "correct"))
+        return max(1, min(self.workers, math.ceil(locate / max(correct, 1e-3))))
+
+    def acquire(self, timeout: float) -> bool:
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.count < self.limit(), timeout):
+                return False
+            self.count += 1
+            return True
+
+    def release(self) -> None:
+        with self._cond:
+            self.count -= 1
+            self._cond.notify_all()
+
+    def observe(self, stage: str, ms: float) -> None:
+        with self._cond:
+            self.ms[stage].append(ms)
+            self._cond.notify_all()
+
+
 class Pipeline:
     """Runs a Capture through a FrameProcessor into a Sink on four threads.
 
@@ -123,11 +162,12 @@ class Pipeline:
         self._take_lock = threading.Lock()
         self._ticket_cond = threading.Condition()
         self._workers_left = workers
+        self.in_flight = InFlight(workers)
         stages = [("capture", lambda: self._capture_loop(first))]
         stages += [(f"locate{k}", lambda k=k: self._locate_loop(k)) for k in range(workers)]
         stages += [
             ("order", self._order_loop),
-            ("correct", lambda: self._stage_loop(self.rings[1], self.rings[2], self.processor.correct)),
+            ("correct", self._correct_loop),
             ("output", self._output_loop),
         ]
         for name, target in stages:
@@ -167,17 +207,25 @@ class Pipeline:
         """Take the next frame (in capture order, under a lock, with a ticket), find landmarks."""
         try:
             while True:
+                if not self.in_flight.acquire(timeout=0.05):
+                    if self.error is not None:
+                        break  # `correct` died: nobody will free a place
+                    continue
                 with self._take_lock:
                     try:
                         frame = self.rings[0].get(timeout=0.05)
                     except Closed:
+                        self.in_flight.release()
                         break
                     if frame is None:
+                        self.in_flight.release()
                         continue
                     ticket = [frame, threading.Event()]
                     with self._ticket_cond:
                         self._tickets.append(ticket)
+                t0 = time.perf_counter()
                 self.processor.locate(frame, worker)
+                self.in_flight.observe("locate", (time.perf_counter() - t0) * 1000)
                 with self._ticket_cond:
                     ticket[1].set()
                     self._ticket_cond.notify_all()
@@ -203,17 +251,21 @@ class Pipeline:
         finally:
             self.rings[1].close()
 
-    def _stage_loop(self, src: RingBuffer, dst: RingBuffer, work) -> None:
+    def _correct_loop(self) -> None:
         try:
             while True:
                 try:
-                    frame = src.get(timeout=0.1)
+                    frame = self.rings[1].get(timeout=0.1)
                 except Closed:
                     break
                 if frame is not None:
-                    dst.put(work(frame))
+                    self.in_flight.release()
+                    t0 = time.perf_counter()
+                    frame = self.processor.correct(frame)
+                    self.in_flight.observe("correct", (time.perf_counter() - t0) * 1000)
+                    self.rings[2].put(frame)
         finally:
-            dst.close()
+            self.rings[2].close()
 
     def _output_loop(self) -> None:
         while True:

@@ -21,10 +21,27 @@ def test_export_matches_torch_on_random_and_real_faces(tiny_checkpoint, tmp_path
     for r in reports:
         assert r.max_abs_diff_fp32 <= 1e-4
         assert r.psnr_fp16_db >= 40
+        # The CPU graph computes less and gives the same numbers as the full one in torch.
+        assert r.max_abs_diff_cpu <= 1e-4
+        assert np.isfinite(r.psnr_int8_db) and r.psnr_int8_db > 20
     import onnx
     onnx.checker.check_model(onnx.load(str(tmp_path / "gx.onnx")))
     model = onnx.load(str(tmp_path / "gx_fp16.onnx"))
     assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
+    ops = lambda name: {n.op_type for n in onnx.load(str(tmp_path / name)).graph.node}  # noqa: E731
+    assert "ConvTranspose" in ops("gx_cpu.onnx") and "DepthToSpace" in ops("gx_cpu.onnx")
+    assert "ConvTranspose" not in ops("gx_cpu_int8.onnx") and "QuantizeLinear" in ops("gx_cpu_int8.onnx")
+
+
+def test_cpu_graph_choice_follows_the_int8_psnr(caplog):
+    import logging
+
+    from engines.build import cpu_choice
+    from engines.quantize import INT8_MIN_PSNR_DB
+    caplog.set_level(logging.INFO)
+    assert cpu_choice("gx", "a_cpu.onnx", "a_int8.onnx", INT8_MIN_PSNR_DB + 0.1) == "a_int8.onnx"
+    assert cpu_choice("gx", "a_cpu.onnx", "a_int8.onnx", INT8_MIN_PSNR_DB - 0.1) == "a_cpu.onnx"
+    assert "reaches only" in caplog.text
 
 
 def test_runners_agree_and_write_into_their_own_buffer(tiny_checkpoint, exported):
@@ -53,8 +70,9 @@ def test_open_runner_picks_and_explains(tiny_checkpoint, exported, caplog):
     import logging
     caplog.set_level(logging.INFO)
     runner = open_runner(checkpoint=tiny_checkpoint, onnx_dir=str(exported["gx"].parent))
-    assert runner.name in ("onnxruntime-cpu", "tensorrt", "torch-cuda-fp16-graph", "onnxruntime-cuda")
-    if runner.name == "onnxruntime-cpu":
+    assert runner.name in ("onnxruntime-cpu", "onnxruntime-cpu-int8", "tensorrt", "torch-cuda-fp16-graph",
+                           "onnxruntime-cuda")
+    if runner.name.startswith("onnxruntime-cpu"):
         assert "runner skipped: tensorrt" in caplog.text
     with pytest.raises(ValueError, match="--runner"):
         open_runner(checkpoint=tiny_checkpoint, preference="magic")

@@ -102,6 +102,39 @@ def test_live_source_drops_instead_of_queueing(averted_clip):
     assert max(stats.latencies_ms) < 400  # bounded buffers: no seconds of lag
 
 
+class SlowCorrector:
+    """A corrector slower than the camera, as the in-painting model is on a small CPU."""
+    name = "slow"
+    handles_strength = True
+
+    def __init__(self, **_):
+        pass
+
+    def correct(self, face, strength):
+        time.sleep(0.1)
+        return None
+
+    def close(self):
+        pass
+
+
+def test_slow_correction_drops_frames_before_the_landmarks(averted_clip):
+    """With correction the bottleneck, frames are dropped at capture: no landmark work is spent on
+    frames that would be dropped later, and no located frame queues behind another."""
+    register("slow", SlowCorrector)
+    pipeline = build_pipeline(RunOptions(capture=CaptureConfig(source=averted_clip[0], paced=True, fps=30),
+                                         corrector="slow", virtual_camera=False, landmark_workers=2),
+                              extra_sink=NullSink())
+    located = []
+    locate = pipeline.processor.locate
+    pipeline.processor.locate = lambda frame, worker: (located.append(frame.seq), locate(frame, worker))[1]
+    stats = run_until_done(pipeline)
+    assert stats.dropped > 0 and stats.delivered < stats.captured
+    assert len(located) == stats.delivered, (len(located), stats.delivered, stats.captured)
+    # Once the stage times are known, one frame at a time is let past the landmarks.
+    assert pipeline.in_flight.limit() == 1
+
+
 def test_stop_from_another_thread_finishes_cleanly(averted_clip, tmp_path):
     out = str(tmp_path / "stopped.mp4")
     pipeline = build_pipeline(RunOptions(capture=CaptureConfig(source=averted_clip[0], loop=True, paced=True),
