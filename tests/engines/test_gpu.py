@@ -31,6 +31,17 @@ def test_torch_cuda_fp16_runner_matches_cpu(tiny_checkpoint):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not cuda_ok, reason=f"needs a CUDA GPU: {cuda_why}")
+def test_regional_graph_on_cuda_matches_the_full_one(tiny_checkpoint):
+    from engines.runners import TorchRunner
+    x = np.random.default_rng(2).random((1, 3, 64, 64), np.float32) * 2 - 1
+    full = TorchRunner(tiny_checkpoint, "gx", "cuda")(x).copy()
+    regional = TorchRunner(tiny_checkpoint, "gx", "cuda", variant="cpu")
+    assert regional.graph == "gx_regional"
+    assert np.abs(regional(x) - full).max() < 0.05
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not cuda_ok, reason=f"needs a CUDA GPU: {cuda_why}")
 def test_cuda_python_device_query():
     device, why = gpu.cuda_device()
     if device is None:

@@ -43,10 +43,12 @@ def test_sigkilled_run_resumes_as_if_never_stopped(synth_data, tmp_path):
     assert resumed.wait(300) == 0, resumed.stderr.read().decode()
     a, b = _losses(str(tmp_path / "ref")), _losses(run)
     assert [l["step"] for l in b] == list(range(1, 13))
+    # Same losses up to float rounding (CPU kernels may sum in another order from run to run, about
+    # 1e-5 relative); a wrong batch, RNG or optimizer state after resuming moves them by percents.
     for la, lb in zip(a, b):
         for key in la:
             if key not in ("phase", "step"):
-                assert lb[key] == pytest.approx(la[key], rel=1e-5, abs=1e-6), (la["step"], key)
+                assert lb[key] == pytest.approx(la[key], rel=1e-4, abs=1e-6), (la["step"], key)
 
 
 def test_checkpoint_is_self_describing(synth_data, tmp_path):
