@@ -48,6 +48,21 @@ def _face(size: int) -> np.ndarray:
     return calibration_faces(size, gains=(1.0,))[:1]
 
 
+def _boxes_ms_ssim(out: np.ndarray, expected: np.ndarray, boxes: list) -> float:
+    """MS-SSIM of the eye boxes resampled to 64x64 as in training.evaluate (mean over the boxes),
+    images in [-1,1]."""
+    if not boxes:
+        return float("nan")
+    import torch
+
+    from training.evaluate import ms_ssim
+    from training.networks import crop_eyes
+
+    b = torch.tensor([boxes])
+    a, e = (crop_eyes(torch.from_numpy(x), b, 64).flatten(0, 1) for x in (out, expected))
+    return float(ms_ssim((a + 1) / 2, (e + 1) / 2).mean())
+
+
 def bench_engines(models: list[str], repeats: int = 30, echo=print) -> list[dict]:
     """Every runner and graph variant of every model: median ms per face, and the PSNR of its eye
     boxes against the model's full fp32 graph on a real face."""
@@ -94,16 +109,19 @@ def bench_engines(models: list[str], repeats: int = 30, echo=print) -> list[dict
                 group = [r for r in runners if ("cpu" in r.name) == (kind == "cpu")]
                 n = repeats if kind == "cpu" else repeats * 10
                 for runner, ms in zip(group, time_runners(group, face, n) if group else []):
-                    psnr = psnr_in_mask(runner(face), expected, mask) if boxes else float("nan")
+                    out = runner(face)
+                    psnr = psnr_in_mask(out, expected, mask) if boxes else float("nan")
                     rows.append({"model": label, "runner": runner.name, "graph": getattr(runner, "graph", ""),
-                                 "size": runner.size, "ms": ms, "psnr_db": psnr})
+                                 "size": runner.size, "ms": ms, "psnr_db": psnr,
+                                 "ms_ssim": _boxes_ms_ssim(out, expected, boxes)})
             for runner in runners:
                 runner.close()
     skipped = [line for line in describe_runners() if "skipped" in line]
-    echo(f"{'model':>24} {'runner':>24} {'graph':>18} {'size':>5} {'ms/face':>8} {'PSNR dB':>8}")
+    echo(f"{'model':>24} {'runner':>24} {'graph':>18} {'size':>5} {'ms/face':>8} {'PSNR dB':>8} {'MS-SSIM':>8}")
     for r in rows:
-        echo(f"{r['model']:>24} {r['runner']:>24} {r['graph']:>18} {r['size']:>5} {r['ms']:>8.2f} {r['psnr_db']:>8.1f}")
-    echo("PSNR: eye boxes against the model's full fp32 graph on a real face (inf: identical).")
+        echo(f"{r['model']:>24} {r['runner']:>24} {r['graph']:>18} {r['size']:>5} {r['ms']:>8.2f} "
+             f"{r['psnr_db']:>8.1f} {r['ms_ssim']:>8.4f}")
+    echo("PSNR, MS-SSIM: eye boxes against the model's full fp32 graph on a real face (inf, 1: identical).")
     for line in skipped:
         echo(line)
     return rows

@@ -113,3 +113,17 @@ def test_build_engine_rejects_bad_checkpoint(tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and "bad.pt" in result.stderr
     assert not (tmp_path / "o" / "gx.onnx").exists()
+
+
+def test_bench_engine_lists_every_cpu_graph_side_by_side(tiny_checkpoint):
+    from engines.bench import bench_engines
+    lines = []
+    rows = bench_engines([tiny_checkpoint], repeats=2, echo=lines.append)
+    graphs = {(r["runner"], r["graph"]): r for r in rows}
+    assert {("onnxruntime-cpu", "gx"), ("onnxruntime-cpu", "gx_cpu"), ("onnxruntime-cpu-int8", "gx_cpu_int8"),
+            ("torch-cpu", "gx_regional")} <= set(graphs)
+    assert graphs[("onnxruntime-cpu", "gx")]["psnr_db"] == float("inf")
+    assert graphs[("onnxruntime-cpu", "gx_cpu")]["psnr_db"] > 80  # the same numbers
+    assert graphs[("onnxruntime-cpu", "gx_cpu")]["ms_ssim"] > 0.999
+    assert all(r["ms"] > 0 for r in rows)
+    assert "ms/face" in lines[0] and len(lines) >= 1 + len(rows)
