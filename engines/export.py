@@ -6,8 +6,6 @@
                                       boxes only (engines.regional): what ONNX Runtime runs on a CPU
     <graph>_cpu_int8.onnx             that graph with int8 convolutions (engines.quantize), used when
                                       its PSNR against fp32 is at least 35 dB
-The regional variants exist for full-size generators (a distilled student at a lower resolution
-already computes little at full resolution).
 """
 from __future__ import annotations
 
@@ -43,8 +41,7 @@ VARIANTS = {"full": (None, False), "cpu": (1, False), "int8": (1, True)}
 
 def load_graphs(checkpoint_path: str, variant: str = "full") -> tuple[dict, dict]:
     """Rebuild the networks from a checkpoint and wrap them as exportable graphs. `variant` "cpu" and
-    "int8" compute the full-resolution layers around the eye boxes only (same numbers); they are
-    "full" for a generator smaller than the face (meta["regional"] says which one you got)."""
+    "int8" compute the generators' full-resolution layers around the eye boxes only (same numbers)."""
     import torch  # noqa: F401  (export needs the training extra)
 
     from engines.graphs import AnimateGraph, GxGraph, live_boxes
@@ -57,8 +54,6 @@ def load_graphs(checkpoint_path: str, variant: str = "full") -> tuple[dict, dict
     ec = checkpoint.rebuild(payload, "pam").encoder
     gx = checkpoint.rebuild(payload, "gx")
     regional, subpixel = VARIANTS[variant]
-    if gx.args["size"] != size:
-        regional, subpixel = None, False
     graphs = {"gx": GxGraph(ec, gx, size, boxes, crop, regional, subpixel).eval()}
     if "gy" in payload["networks"] and "er" in payload["networks"]:
         graphs["animate"] = AnimateGraph(ec, gx, checkpoint.rebuild(payload, "gy"), checkpoint.rebuild(payload, "er"),
@@ -154,9 +149,7 @@ def export_checkpoint(checkpoint_path: str, out_dir: str, real_face: np.ndarray 
     graphs, meta = load_graphs(checkpoint_path)
     cpu = {}
     if cpu_graphs:
-        regional, regional_meta = load_graphs(checkpoint_path, "cpu")
-        if regional_meta["regional"]:
-            cpu = {"cpu": regional, "int8": load_graphs(checkpoint_path, "int8")[0]}
+        cpu = {"cpu": load_graphs(checkpoint_path, "cpu")[0], "int8": load_graphs(checkpoint_path, "int8")[0]}
     os.makedirs(out_dir, exist_ok=True)
     size = meta["size"]
     faces = calibration = None

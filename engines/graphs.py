@@ -60,7 +60,8 @@ class _Geometry(nn.Module):
 class GxGraph(_Geometry):
     """G_x on the aligned face; a student generator of a smaller size runs on a downscaled copy
     and only its in-painted boxes are scaled back (everything else stays the input).
-    `regional` (a full-size G_x only): the instance-norm statistics stride of RegionalGenerator."""
+    `regional`: the instance-norm statistics stride of RegionalGenerator (computing the generator's
+    full-resolution layers around its eye boxes only), for the CPU graphs."""
 
     def __init__(self, ec: nn.Module, gx: nn.Module, size: int, boxes: torch.Tensor, crop: int,
                  regional: int | None = None, subpixel: bool = False):
@@ -68,14 +69,13 @@ class GxGraph(_Geometry):
         self.ec, self.gx = ec, gx
         self.gen_size = gx.args["size"]
         self.register_buffer("mask_small", small_mask(self.mask, self.gen_size))
-        self.regional = _masked(gx, self.mask, regional, subpixel) if regional is not None and self.gen_size == size \
-            else None
+        own_mask = self.mask if self.gen_size == size else self.mask_small
+        self.regional = None if regional is None else _masked(gx, own_mask, regional, subpixel)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         c = self.ec(self.crops(image).flatten(0, 1)).reshape(image.shape[0], -1)
-        if self.regional is not None:
-            return self.regional(image, c)
-        return run_generator(self.gx, image, self.mask, c, self.gen_size, self.mask_small)
+        gen = self.gx if self.regional is None else (lambda img, _mask, content: self.regional(img, content))
+        return run_generator(gen, image, self.mask, c, self.gen_size, self.mask_small)
 
 
 
