@@ -80,3 +80,18 @@ def test_untrained_animation_graph_exports_for_the_cpu(tmp_path):
     with torch.no_grad():
         ref = load_graphs(str(tmp_path / "fresh.pt"))[0]["animate"](x, alpha).numpy()
     assert np.abs(out - ref).max() < 1e-4
+
+
+def test_student_cpu_graph_equals_its_full_graph(tmp_path):
+    """A distilled student runs at a lower resolution inside the face graph; its CPU graph too."""
+    from engines.bench import reference_checkpoint
+    from engines.export import load_graphs
+
+    path = reference_checkpoint(str(tmp_path / "student.pt"), size=128, gen_size=64)
+    x = torch.rand(1, 3, 128, 128) * 2 - 1
+    with torch.no_grad():
+        full = load_graphs(path)[0]["gx"](x)
+        for variant in ("cpu", "int8"):
+            graphs, meta = load_graphs(path, variant)
+            assert meta["regional"]
+            assert (graphs["gx"](x) - full).abs().max() < 1e-4, variant
