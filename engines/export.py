@@ -71,16 +71,11 @@ def example_inputs(name: str, size: int, real: np.ndarray | None = None):
 
 
 def _atomic_save(model, path: str) -> None:
-    import onnx
+    from pathlib import Path
 
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".onnx-", suffix=".tmp")
-    os.close(fd)
-    try:
-        onnx.save(model, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    from engines.cache import atomic_write
+
+    atomic_write(Path(path), model.SerializeToString())
 
 
 def psnr_in_mask(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
