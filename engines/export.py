@@ -39,15 +39,16 @@ class ExportReport:
 VARIANTS = {"full": (None, False), "cpu": (1, False), "int8": (1, True)}
 
 
-def load_graphs(checkpoint_path: str, variant: str = "full") -> tuple[dict, dict]:
-    """Rebuild the networks from a checkpoint and wrap them as exportable graphs. `variant` "cpu" and
-    "int8" compute the generators' full-resolution layers around the eye boxes only (same numbers)."""
+def load_graphs(source, variant: str = "full") -> tuple[dict, dict]:
+    """Rebuild the networks from a checkpoint (a path, or one loaded with training.checkpoint.load)
+    and wrap them as exportable graphs. `variant` "cpu" and "int8" compute the generators'
+    full-resolution layers around the eye boxes only (same numbers)."""
     import torch  # noqa: F401  (export needs the training extra)
 
     from engines.graphs import AnimateGraph, GxGraph, live_boxes
     from training import checkpoint
 
-    payload = checkpoint.load(checkpoint_path)
+    payload = checkpoint.load(source) if isinstance(source, str) else source
     cfg = payload["config"]
     size, crop = int(cfg["size"]), int(cfg["crop"])
     boxes = live_boxes(size, int(cfg["box_h"]), int(cfg["box_w"]))
@@ -141,10 +142,11 @@ def export_checkpoint(checkpoint_path: str, out_dir: str, real_face: np.ndarray 
 
     from engines import quantize
 
-    graphs, meta = load_graphs(checkpoint_path)
-    cpu = {}
-    if cpu_graphs:
-        cpu = {"cpu": load_graphs(checkpoint_path, "cpu")[0], "int8": load_graphs(checkpoint_path, "int8")[0]}
+    from training import checkpoint
+
+    payload = checkpoint.load(checkpoint_path)  # read once, rebuilt per variant
+    graphs, meta = load_graphs(payload)
+    cpu = {v: load_graphs(payload, v)[0] for v in ("cpu", "int8")} if cpu_graphs else {}
     os.makedirs(out_dir, exist_ok=True)
     size = meta["size"]
     faces = calibration = None

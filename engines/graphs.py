@@ -71,11 +71,12 @@ class GxGraph(_Geometry):
         self.register_buffer("mask_small", small_mask(self.mask, self.gen_size))
         own_mask = self.mask if self.gen_size == size else self.mask_small
         self.regional = None if regional is None else _masked(gx, own_mask, regional, subpixel)
+        # run_generator passes the mask; the regional generator has its own baked in.
+        self._generate = None if regional is None else (lambda img, _mask, content: self.regional(img, content))
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         c = self.ec(self.crops(image).flatten(0, 1)).reshape(image.shape[0], -1)
-        gen = self.gx if self.regional is None else (lambda img, _mask, content: self.regional(img, content))
-        return run_generator(gen, image, self.mask, c, self.gen_size, self.mask_small)
+        return run_generator(self._generate or self.gx, image, self.mask, c, self.gen_size, self.mask_small)
 
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,15 +67,9 @@ def load(path: Path | None = None) -> tuple[TraySettings, str | None]:
 
 
 def save(settings: TraySettings, path: Path | None = None) -> Path:
+    from engines.cache import atomic_write
+
     path = path or settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = "".join(f"{f.name} = {_toml_value(getattr(settings, f.name))}\n" for f in dataclasses.fields(settings))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".settings-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, text.encode())
     return path
