@@ -68,7 +68,8 @@ def bench_engines(models: list[str], repeats: int = 30, echo=print) -> list[dict
     boxes against the model's full fp32 graph on a real face."""
     from engines.build import ensure_onnx, ensure_plan
     from engines.export import psnr_in_mask
-    from engines.runners import OnnxRuntimeRunner, TensorRTRunner, TorchRunner, describe_runners, onnx_meta
+    from engines.runners import (OnnxRuntimeRunner, OpenVinoRunner, TensorRTRunner, TorchRunner, describe_runners,
+                                 onnx_meta)
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="livegaze-bench-engine-") as tmp:
@@ -88,6 +89,8 @@ def bench_engines(models: list[str], repeats: int = 30, echo=print) -> list[dict
                 for key in ("gx", "gx_cpu", "gx_cpu_int8"):
                     if key in onnx:
                         candidates.append(lambda p=str(onnx[key]): OnnxRuntimeRunner(p, "cpu", threads=2))
+                        if gpu.openvino()[0]:
+                            candidates.append(lambda p=str(onnx[key]): OpenVinoRunner(p, threads=2))
                 candidates.append(lambda: TorchRunner(model, "gx", "cpu"))
                 if gpu.ort_cuda()[0]:
                     candidates.append(lambda: OnnxRuntimeRunner(str(onnx["gx"]), "cuda"))

@@ -35,7 +35,7 @@ class ExportReport:
     psnr_int8_db: float | None = None
 
 
-# Graph variants: (regional statistics stride or None, up-convolutions as SubpixelUp).
+# Graph variants: (regional statistics stride or None, shaped for int8 (engines.regional)).
 VARIANTS = {"full": (None, False), "cpu": (1, False), "int8": (1, True)}
 
 
@@ -54,11 +54,11 @@ def load_graphs(source, variant: str = "full") -> tuple[dict, dict]:
     boxes = live_boxes(size, int(cfg["box_h"]), int(cfg["box_w"]))
     ec = checkpoint.rebuild(payload, "pam").encoder
     gx = checkpoint.rebuild(payload, "gx")
-    regional, subpixel = VARIANTS[variant]
-    graphs = {"gx": GxGraph(ec, gx, size, boxes, crop, regional, subpixel).eval()}
+    regional, int8 = VARIANTS[variant]
+    graphs = {"gx": GxGraph(ec, gx, size, boxes, crop, regional, int8).eval()}
     if "gy" in payload["networks"] and "er" in payload["networks"]:
         graphs["animate"] = AnimateGraph(ec, gx, checkpoint.rebuild(payload, "gy"), checkpoint.rebuild(payload, "er"),
-                                         size, boxes, crop, regional, subpixel).eval()
+                                         size, boxes, crop, regional, int8).eval()
     meta = {"size": size, "crop": crop, "box_h": int(cfg["box_h"]), "box_w": int(cfg["box_w"]),
             "boxes": boxes[0].tolist(), "regional": regional is not None}
     return graphs, meta

@@ -1,4 +1,4 @@
-"""What accelerator software is here, each absence with a one-line reason and how to fix it."""
+"""What inference software is here, each absence with a one-line reason and how to fix it."""
 from __future__ import annotations
 
 
@@ -43,4 +43,15 @@ def ort_cuda() -> tuple[bool, str]:
 
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         return False, "onnxruntime has no CUDA provider (pip install onnxruntime-gpu on an NVIDIA machine)"
+    return True, ""
+
+
+def openvino() -> tuple[bool, str]:
+    """OpenVINO's CPU plugin (the fastest CPU runner; installed with livegaze)."""
+    try:
+        import openvino as ov
+    except ImportError:
+        return False, "openvino is not installed (pip install openvino)"
+    if "CPU" not in ov.Core().available_devices:
+        return False, "openvino has no CPU device on this machine"
     return True, ""

@@ -37,13 +37,13 @@ class _FixedMask(nn.Module):
         return self.g(image, self.mask, content) if r is None else self.g(image, self.mask, content, r)
 
 
-def _masked(g: nn.Module, mask: torch.Tensor, regional: int | None, subpixel: bool) -> nn.Module:
+def _masked(g: nn.Module, mask: torch.Tensor, regional: int | None, int8: bool) -> nn.Module:
     """g with the mask baked in: computed around the eye boxes only when `regional` is given."""
     if regional is None:
         return _FixedMask(g, mask)
     from engines.regional import RegionalGenerator
 
-    return RegionalGenerator(g, mask, regional, subpixel)
+    return RegionalGenerator(g, mask, regional, int8)
 
 
 class _Geometry(nn.Module):
@@ -64,13 +64,13 @@ class GxGraph(_Geometry):
     full-resolution layers around its eye boxes only), for the CPU graphs."""
 
     def __init__(self, ec: nn.Module, gx: nn.Module, size: int, boxes: torch.Tensor, crop: int,
-                 regional: int | None = None, subpixel: bool = False):
+                 regional: int | None = None, int8: bool = False):
         super().__init__(size, boxes, crop)
         self.ec, self.gx = ec, gx
         self.gen_size = gx.args["size"]
         self.register_buffer("mask_small", small_mask(self.mask, self.gen_size))
         own_mask = self.mask if self.gen_size == size else self.mask_small
-        self.regional = None if regional is None else _masked(gx, own_mask, regional, subpixel)
+        self.regional = None if regional is None else _masked(gx, own_mask, regional, int8)
         # run_generator passes the mask; the regional generator has its own baked in.
         self._generate = None if regional is None else (lambda img, _mask, content: self.regional(img, content))
 
@@ -82,11 +82,11 @@ class GxGraph(_Geometry):
 
 class AnimateGraph(_Geometry):
     def __init__(self, ec, gx, gy, er, size: int, boxes: torch.Tensor, crop: int,
-                 regional: int | None = None, subpixel: bool = False):
+                 regional: int | None = None, int8: bool = False):
         super().__init__(size, boxes, crop)
         self.ec, self.er = ec, er
-        self.gx = _masked(gx, self.mask, regional, subpixel)
-        self.gy = _masked(gy, self.mask, regional, subpixel)
+        self.gx = _masked(gx, self.mask, regional, int8)
+        self.gy = _masked(gy, self.mask, regional, int8)
 
     def forward(self, image: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         b = image.shape[0]

@@ -6,7 +6,8 @@ CPU time) only need computing in a window around the boxes. The output convoluti
 normalisation after it, so windowing it is exact. The last up-convolution is followed by an instance
 norm, whose mean and variance cover the whole image: they come from the whole image (`stats_stride`
 1, exact) or from every k-th position of it (k > 1: k*k times less work for the statistics, an
-approximation whose PSNR the export reports).
+approximation). The export uses 1: with k = 2 the int8 graph was 10% faster but kept only
+34.3-37.5 dB against fp32 on three checkpoints, under the 35 dB bar for one of them.
 
 The up-convolution (ConvTranspose 4x4, stride 2, pad 1) is rewritten as the equivalent 3x3
 convolution with four output phases and a pixel shuffle, which can be evaluated on a window or on
@@ -68,18 +69,25 @@ def _window(t: torch.Tensor, r0: int, r1: int, c0: int, c1: int) -> torch.Tensor
 
 class RegionalGenerator(nn.Module):
     """An InpaintGenerator (G_x or G_y) for one fixed mask: same weights, same call without the mask
-    argument: (image, content[, r]) -> corrected image. `subpixel`: the other up-convolutions as
-    SubpixelUp too (for int8 quantization)."""
+    argument: (image, content[, r]) -> corrected image. `int8`: shaped for int8 quantization: the
+    other up-convolutions as SubpixelUp too, and the 3-channel output convolution padded to 16
+    zero channels (ONNX Runtime's int8 kernels are three times faster with 16 than with 3)."""
 
-    def __init__(self, gx: nn.Module, mask: torch.Tensor, stats_stride: int = 1, subpixel: bool = False):
+    def __init__(self, gx: nn.Module, mask: torch.Tensor, stats_stride: int = 1, int8: bool = False):
         super().__init__()
         if mask.shape[-1] != gx.args["size"]:
             raise ValueError(f"mask is {mask.shape[-1]} px, the generator {gx.args['size']} px")
         self.gx, self.stats_stride = gx, int(stats_stride)
-        self.ups = nn.ModuleList(nn.Sequential(SubpixelUp(up[0]), *up[1:]) if subpixel else up
+        self.ups = nn.ModuleList(nn.Sequential(SubpixelUp(up[0]), *up[1:]) if int8 else up
                                  for up in gx.ups[:-1])
         self.register_buffer("mask", mask)
         self.register_buffer("inverse", 1 - mask)
+        out_w, out_b = gx.out.weight.detach(), gx.out.bias.detach()
+        if int8:
+            out_w = torch.cat([out_w, out_w.new_zeros(16 - out_w.shape[0], *out_w.shape[1:])])
+            out_b = torch.cat([out_b, out_b.new_zeros(16 - out_b.shape[0])])
+        self.register_buffer("out_weight", out_w)
+        self.register_buffer("out_bias", out_b)
         self.size = mask.shape[-1]
         y0, y1, x0, x1 = self.region = mask_region(mask)
         last = gx.ups[-1]
@@ -122,7 +130,7 @@ class RegionalGenerator(nn.Module):
         feat = torch.cat([self._last_up(torch.cat([h, skips[1]], 1)), skips[0][..., r0:r1, c0:c1]], 1)
         if any(self.halo):
             feat = F.pad(feat, self.halo)
-        fill = torch.tanh(F.conv2d(feat, g.out.weight, g.out.bias))
+        fill = torch.tanh(F.conv2d(feat, self.out_weight, self.out_bias)[:, :3])
         y0, y1, x0, x1 = self.region
         fill = F.pad(fill, (x0, self.size - x1, y0, self.size - y1))
         return masked + fill * self.mask

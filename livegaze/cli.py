@@ -35,6 +35,9 @@ def _add_corrector_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", help="prebuilt engine (.plan or .onnx): selects the gazegan corrector")
     p.add_argument("--runner", default="auto",
                    help="gazegan backend: auto, tensorrt, onnxruntime or torch [default: auto]")
+    p.add_argument("--faces-at-once", dest="faces_at_once", type=int, default=0,
+                   help="gazegan on the CPU: frames corrected in parallel, one core each "
+                        "(0 = one per core, at most 2) [default: 0]")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,6 +102,11 @@ def _corrector_options(args) -> tuple[str, dict]:
     name = args.corrector or ("gazegan" if options else "geometric")
     if name == "gazegan":
         options["runner"] = args.runner
+        faces = getattr(args, "faces_at_once", 0)
+        if faces < 0:
+            raise LivegazeError(f"--faces-at-once {faces}: expected 0 (automatic) or a positive number")
+        if faces:
+            options["concurrency"] = faces
     elif options:
         raise LivegazeError(f"--corrector {name}: --checkpoint/--engine only apply to --corrector gazegan")
     return name, options

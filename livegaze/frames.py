@@ -22,3 +22,5 @@ class Frame:
     status: str = "new"
     face: object | None = None  # per-frame landmark result, set by the landmark stage
     eyes: object | None = None  # tracked eye boxes, set by the tracking stage
+    aligned: object | None = None  # the aligned face, set by `prepare` for `finish`
+    strength: float = 1.0  # the correction strength read when the frame was prepared

@@ -8,6 +8,10 @@ with the least lag; offline conversions use lossless buffers so every frame is w
 a few frames are between a landmark worker and `correct` (InFlight): when correcting is the slow
 stage, frames are dropped at capture, before any work was spent on them, and do not wait long for
 `correct`. This is the only module that starts threads.
+
+`correct` prepares frames in order (tracking, alignment) and, where the corrector can take several
+faces at once (two CPU cores: one face on each), hands the rest of the work to that many finishing
+threads; the output thread collects their results in capture order.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import logging
 import math
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -143,7 +148,10 @@ class Pipeline:
         self.on_frame = on_frame
         processor.keep_original = on_frame is not None
         lossless = self.config.lossless if self.config.lossless is not None else not capture.live
-        self.rings = [RingBuffer(self.config.buffer, lossless) for _ in range(3)]
+        # A live source keeps only its newest frame waiting for a landmark worker: an older one
+        # would only add its age to the latency.
+        first = self.config.buffer if lossless else 1
+        self.rings = [RingBuffer(first, lossless)] + [RingBuffer(self.config.buffer, lossless) for _ in range(2)]
         self.stats = PipelineStats(window=self.config.stats_window)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -252,29 +260,58 @@ class Pipeline:
             self.rings[1].close()
 
     def _correct_loop(self) -> None:
+        """Prepare each frame in order; finish it here, or on a finishing thread when the corrector
+        takes several faces at once (then a Future goes downstream, resolved in order). The
+        corrector can change while running (the tray's model choice): its concurrency is read
+        per frame."""
+        pool, size, slots = None, 0, None
         try:
             while True:
                 try:
                     frame = self.rings[1].get(timeout=0.1)
                 except Closed:
                     break
-                if frame is not None:
-                    self.in_flight.release()
-                    t0 = time.perf_counter()
-                    frame = self.processor.correct(frame)
-                    self.in_flight.observe("correct", (time.perf_counter() - t0) * 1000)
-                    self.rings[2].put(frame)
+                if frame is None:
+                    continue
+                self.in_flight.release()
+                t0 = time.perf_counter()
+                workers = self.processor.concurrency
+                if not self.processor.prepare(frame):
+                    item = frame
+                elif workers <= 1:
+                    item = self.processor.finish(frame)
+                else:
+                    if workers != size:  # faces in flight on an old pool still finish and release
+                        if pool is not None:
+                            pool.shutdown(wait=False)
+                        pool, size, slots = ThreadPoolExecutor(workers, "livegaze-finish"), workers, \
+                            threading.Semaphore(workers)
+                    slots.acquire()  # at most `workers` faces at once: backpressure upstream
+                    item = pool.submit(self._finish, frame, slots)
+                # Time per frame on this thread: with finishing threads, the finishing time over
+                # their number (waiting for a free one included): what InFlight needs.
+                self.in_flight.observe("correct", (time.perf_counter() - t0) * 1000)
+                self.rings[2].put(item)
         finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
             self.rings[2].close()
+
+    def _finish(self, frame: Frame, slots: threading.Semaphore) -> Frame:
+        try:
+            return self.processor.finish(frame)
+        finally:
+            slots.release()
 
     def _output_loop(self) -> None:
         while True:
             try:
-                frame = self.rings[2].get(timeout=0.1)
+                item = self.rings[2].get(timeout=0.1)
             except Closed:
                 break
-            if frame is None:
+            if item is None:
                 continue
+            frame = item.result() if isinstance(item, Future) else item
             self.sink.send(frame.image)
             self.stats.record(frame, time.perf_counter())
             self.stats.dropped = sum(r.dropped for r in self.rings)

@@ -1,6 +1,7 @@
 """The per-frame work between capture and sink, in two steps:
 `locate` (landmarks; several frames at once, one MediaPipe instance per worker thread) and
-`correct` (tracking + align + corrector + blend; strictly in frame order).
+`correct`, itself `prepare` (tracking + align; strictly in frame order) then `finish` (corrector +
+blend; on `concurrency` threads at once where the corrector allows it).
 
 Whatever goes wrong for one frame (no face, eyes closed, a corrector error) leaves that frame
 untouched; `frame.status` says why.
@@ -73,43 +74,67 @@ class FrameProcessor:
         frame.timings["landmarks"] = (time.perf_counter() - t0) * 1000
         return frame
 
+    @property
+    def concurrency(self) -> int:
+        """How many frames `finish` may work on at once (what the corrector allows)."""
+        return max(1, int(getattr(self.corrector, "concurrency", 1))) if self.corrector is not None else 1
+
     def correct(self, frame: Frame) -> Frame:
         """Tracking (needs frames in order), then align, correct and blend."""
+        return self.finish(frame) if self.prepare(frame) else frame
+
+    def prepare(self, frame: Frame) -> bool:
+        """Tracking and alignment, in frame order. True when the frame still needs `finish`."""
         if frame.status == "passthrough":
-            return frame
+            return False
         t0 = time.perf_counter()
         frame.eyes = self.tracker.update(frame.face, frame.t_capture)
         frame.timings["track"] = (time.perf_counter() - t0) * 1000
         if frame.face is None or frame.eyes is None:
             frame.status = "no_face"
-            return frame
+            return False
         settings = self.settings
         if not settings.enabled or settings.strength <= 0:
             frame.status = "disabled"
-            return frame
+            return False
         try:
             t0 = time.perf_counter()
             centres = np.stack([box.centre for box in frame.eyes])
-            face = self.aligner.align(frame.image, centres, frame.face)
+            frame.aligned = self.aligner.align(frame.image, centres, frame.face)
+            frame.strength = settings.strength
+            frame.timings["align"] = (time.perf_counter() - t0) * 1000
+        except Exception as exc:
+            self._failed(frame, exc)
+            return False
+        return True
+
+    def finish(self, frame: Frame) -> Frame:
+        """The corrector and the blend for a prepared frame; any thread, several at once."""
+        face, strength = frame.aligned, frame.strength
+        try:
             t1 = time.perf_counter()
-            corrected = self.corrector.correct(face, settings.strength)
+            corrected = self.corrector.correct(face, strength)
             t2 = time.perf_counter()
-            frame.timings["align"] = (t1 - t0) * 1000
             frame.timings["correct"] = (t2 - t1) * 1000
             if corrected is None:
                 frame.status = "unchanged"
                 return frame
-            opacity = 1.0 if self.corrector.handles_strength else settings.strength
+            opacity = 1.0 if self.corrector.handles_strength else strength
             out = None if self.keep_original else frame.image
             frame.image = self.blender.blend(frame.image, face, corrected, opacity, out=out)
             frame.timings["blend"] = (time.perf_counter() - t2) * 1000
             frame.status = "corrected"
         except Exception as exc:
-            self.errors += 1
-            log.warning("frame %d: correction failed, passing it through (%s: %s)", frame.seq,
-                        type(exc).__name__, exc)
-            frame.status = "error"
+            self._failed(frame, exc)
+        finally:
+            frame.aligned = None  # the aligned crop is not needed downstream
         return frame
+
+    def _failed(self, frame: Frame, exc: Exception) -> None:
+        self.errors += 1
+        log.warning("frame %d: correction failed, passing it through (%s: %s)", frame.seq,
+                    type(exc).__name__, exc)
+        frame.status = "error"
 
     def process(self, frame: Frame) -> Frame:
         return self.correct(self.locate(frame))

@@ -2,12 +2,17 @@
 
 Strength: with an animation graph (checkpoint with G_y + E_r) the slider interpolates the angle code
 r between the user's gaze (0) and the corrected one (1), as in the paper's section 3.6; 1 uses G_x
-directly. Without one, the blend stage cross-fades. Buffers are allocated once; the per-frame path
-only converts into them.
+directly. Without one, the blend stage cross-fades.
+
+`concurrency`: on the CPU, faces of consecutive frames run at once, one per core (the pipeline
+calls `correct` from that many threads). Buffers are allocated once per calling thread; the
+per-frame path only converts into them.
 """
 from __future__ import annotations
 
 import logging
+import os
+import threading
 
 import cv2
 import numpy as np
@@ -19,60 +24,79 @@ from livegaze.errors import LivegazeError
 log = logging.getLogger(__name__)
 
 
+def default_concurrency() -> int:
+    """Faces at once on the CPU: two where there are two cores (each face on one of them)."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
 class GazeGANCorrector:
     name = "gazegan"
 
-    def __init__(self, checkpoint: str | None = None, engine: str | None = None, runner: str = "auto"):
+    def __init__(self, checkpoint: str | None = None, engine: str | None = None, runner: str = "auto",
+                 concurrency: int | None = None):
         try:
             from engines.runners import open_runner
         except ImportError as exc:
             raise LivegazeError(f"--corrector gazegan: the engines package cannot load ({exc})")
+        wanted = default_concurrency() if concurrency is None else max(1, int(concurrency))
         try:
-            self.gx = open_runner(checkpoint=checkpoint, engine=engine, graph="gx", preference=runner)
+            self.gx = open_runner(checkpoint=checkpoint, engine=engine, graph="gx", preference=runner,
+                                  concurrency=wanted)
             self.animate = None
             if checkpoint:
                 try:
-                    self.animate = open_runner(checkpoint=checkpoint, graph="animate", preference=runner)
+                    self.animate = open_runner(checkpoint=checkpoint, graph="animate", preference=runner,
+                                               concurrency=wanted)
                 except (RuntimeError, KeyError) as exc:
                     log.info("no animation graph (%s): strength cross-fades instead", exc)
         except (FileNotFoundError, ValueError, RuntimeError) as exc:
             raise LivegazeError(f"--corrector gazegan: {exc}")
         self.handles_strength = self.animate is not None
-        size = self.gx.size
-        self._rgb = np.empty((size, size, 3), np.uint8)
-        self._input = np.empty((1, 3, size, size), np.float32)
-        self._hwc = np.empty((size, size, 3), np.float32)
-        self._out = np.empty((size, size, 3), np.uint8)
+        # GPU runners serialise faces on one stream: more threads would only queue.
+        self.concurrency = min(r.concurrency for r in (self.gx, self.animate) if r is not None)
+        self.size = self.gx.size
         self.runner_name = self.gx.name
+        self._local = threading.local()
 
-    def _to_input(self, image: np.ndarray) -> np.ndarray:
-        size = self._rgb.shape[0]
-        if image.shape[0] != size:
-            image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
-        cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=self._rgb)
-        np.multiply(self._rgb.transpose(2, 0, 1), 1 / 127.5, out=self._input[0], casting="unsafe")
-        np.subtract(self._input, 1.0, out=self._input)
-        return self._input
+    def _buffers(self):
+        """This thread's conversion buffers (made on its first face)."""
+        b = self._local
+        if not hasattr(b, "input"):
+            size = self.size
+            b.rgb = np.empty((size, size, 3), np.uint8)
+            b.input = np.empty((1, 3, size, size), np.float32)
+            b.hwc = np.empty((size, size, 3), np.float32)
+            b.out = np.empty((size, size, 3), np.uint8)
+        return b
 
-    def _to_image(self, output: np.ndarray, shape) -> np.ndarray:
-        np.add(output[0].transpose(1, 2, 0), 1.0, out=self._hwc)
-        np.multiply(self._hwc, 127.5, out=self._hwc)
-        np.clip(self._hwc, 0, 255, out=self._hwc)
-        rgb = self._hwc.astype(np.uint8)
-        cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR, dst=self._out)
-        if shape[0] != self._out.shape[0]:
-            return cv2.resize(self._out, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
-        return self._out.copy()
+    def _to_input(self, image: np.ndarray, b) -> np.ndarray:
+        if image.shape[0] != self.size:
+            image = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
+        cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=b.rgb)
+        np.multiply(b.rgb.transpose(2, 0, 1), 1 / 127.5, out=b.input[0], casting="unsafe")
+        np.subtract(b.input, 1.0, out=b.input)
+        return b.input
+
+    def _to_image(self, output: np.ndarray, shape, b) -> np.ndarray:
+        np.add(output[0].transpose(1, 2, 0), 1.0, out=b.hwc)
+        np.multiply(b.hwc, 127.5, out=b.hwc)
+        np.clip(b.hwc, 0, 255, out=b.hwc)
+        rgb = b.hwc.astype(np.uint8)
+        cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR, dst=b.out)
+        if shape[0] != b.out.shape[0]:
+            return cv2.resize(b.out, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+        return b.out.copy()
 
     def correct(self, face: AlignedFace, strength: float) -> np.ndarray | None:
         if strength <= 0:
             return None
-        x = self._to_input(face.image)
+        b = self._buffers()
+        x = self._to_input(face.image, b)
         if self.animate is not None and strength < 0.999:
             out = self.animate(x, float(strength))
         else:
             out = self.gx(x)
-        return self._to_image(out, face.image.shape)
+        return self._to_image(out, face.image.shape, b)
 
     def close(self) -> None:
         for r in (self.gx, self.animate):

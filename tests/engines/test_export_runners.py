@@ -7,7 +7,10 @@ import pytest
 
 from engines import cache as engine_cache
 from engines.export import export_checkpoint, load_graphs
-from engines.runners import OnnxRuntimeRunner, TorchRunner, describe_runners, open_runner
+from engines.gpu import openvino as openvino_status
+from engines.runners import OnnxRuntimeRunner, OpenVinoRunner, TorchRunner, describe_runners, open_runner
+
+needs_openvino = pytest.mark.skipif(not openvino_status()[0], reason=openvino_status()[1] or "openvino")
 
 
 def test_export_matches_torch_on_random_and_real_faces(tiny_checkpoint, tmp_path):
@@ -49,12 +52,45 @@ def test_runners_agree_and_write_into_their_own_buffer(tiny_checkpoint, exported
     ort_runner = OnnxRuntimeRunner(str(exported["gx"]))
     torch_runner = TorchRunner(tiny_checkpoint, "gx", "cpu")
     a = ort_runner(x)
-    assert a is ort_runner.output  # no new array per call
+    assert ort_runner(x) is a  # the same buffer on the next call: no new array per face
     b = torch_runner(x)
     assert np.abs(a - b).max() < 1e-4
     graphs, meta = load_graphs(tiny_checkpoint)
     mask = graphs["gx"].mask.numpy()
     assert np.array_equal(a[np.broadcast_to(mask, a.shape) == 0], x[np.broadcast_to(mask, x.shape) == 0])
+
+
+def test_cpu_runner_serves_two_threads_at_once(exported):
+    """With concurrency 2 two threads run faces through one session at the same time; each gets
+    its own face back, in its own buffer."""
+    import threading
+
+    runner = OnnxRuntimeRunner(str(exported["gx"]), concurrency=2)
+    assert runner.concurrency == 2
+    rng = np.random.default_rng(2)
+    faces = [rng.random((1, 3, 64, 64), np.float32) * 2 - 1 for _ in range(2)]
+    single = OnnxRuntimeRunner(str(exported["gx"]))
+    expected = [single(f).copy() for f in faces]
+    assert not np.allclose(expected[0], expected[1])
+    start = threading.Barrier(2)
+    results: dict[int, list] = {0: [], 1: []}
+
+    def work(k: int) -> None:
+        start.wait()
+        for _ in range(6):
+            out = runner(faces[k])
+            results[k].append((out.copy(), id(out)))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k in (0, 1):
+        assert len(results[k]) == 6
+        for out, _ in results[k]:
+            assert np.abs(out - expected[k]).max() < 1e-5
+    assert results[0][0][1] != results[1][0][1]  # separate output buffers
 
 
 def test_animation_alpha_interpolates(exported):
@@ -70,13 +106,74 @@ def test_open_runner_picks_and_explains(tiny_checkpoint, exported, caplog):
     import logging
     caplog.set_level(logging.INFO)
     runner = open_runner(checkpoint=tiny_checkpoint, onnx_dir=str(exported["gx"].parent))
-    assert runner.name in ("onnxruntime-cpu", "onnxruntime-cpu-int8", "tensorrt", "torch-cuda-fp16-graph",
-                           "onnxruntime-cuda")
-    if runner.name.startswith("onnxruntime-cpu"):
+    assert runner.name in ("openvino-cpu", "openvino-cpu-int8", "onnxruntime-cpu", "onnxruntime-cpu-int8",
+                           "tensorrt", "torch-cuda-fp16-graph", "onnxruntime-cuda")
+    if "cpu" in runner.name:
         assert "runner skipped: tensorrt" in caplog.text
+        # OpenVINO is installed with livegaze; ONNX Runtime on the CPU only where it cannot load.
+        assert runner.name.startswith("openvino") == openvino_status()[0]
     with pytest.raises(ValueError, match="--runner"):
         open_runner(checkpoint=tiny_checkpoint, preference="magic")
     assert any(line.startswith("onnxruntime-cpu: available") for line in describe_runners())
+    ort_runner = open_runner(checkpoint=tiny_checkpoint, onnx_dir=str(exported["gx"].parent), preference="onnxruntime")
+    assert ort_runner.name.startswith("onnxruntime")
+
+
+@needs_openvino
+@pytest.mark.parametrize("graph", ["gx", "gx_cpu", "gx_cpu_int8", "animate_cpu_int8"])
+def test_openvino_runs_the_same_graphs(exported, graph):
+    """OpenVINO gives ONNX Runtime's numbers on every exported CPU graph: fp32 to float rounding,
+    the int8 graph within quantization noise (same QDQ semantics, other kernels)."""
+    from engines.export import psnr_in_mask
+
+    path = str(exported[graph])
+    x = np.random.default_rng(3).random((1, 3, 64, 64), np.float32) * 2 - 1
+    ov_runner, ort_runner = OpenVinoRunner(path), OnnxRuntimeRunner(path)
+    assert ov_runner.size == 64 and ov_runner.has_alpha == graph.startswith("animate")
+    for alpha in ((0.0, 1.0) if ov_runner.has_alpha else (1.0,)):
+        a, b = ov_runner(x, alpha), ort_runner(x, alpha)
+        if "int8" in graph:
+            mask = load_graphs_mask(exported)
+            assert psnr_in_mask(a, b, mask) > 35
+        else:
+            assert np.abs(a - b).max() < 1e-4
+        outside = np.broadcast_to(load_graphs_mask(exported), x.shape) == 0
+        assert np.abs(a[outside] - x[outside]).max() < 1e-5  # untouched outside the eye boxes
+    # The request's own output tensor, the same memory on every call: no new buffer per face.
+    assert np.shares_memory(ov_runner(x), ov_runner(x))
+
+
+@needs_openvino
+def test_openvino_serves_two_threads_at_once(exported):
+    import threading
+
+    runner = OpenVinoRunner(str(exported["gx_cpu"]), concurrency=2)
+    rng = np.random.default_rng(4)
+    faces = [rng.random((1, 3, 64, 64), np.float32) * 2 - 1 for _ in range(2)]
+    expected = [OpenVinoRunner(str(exported["gx_cpu"]))(f).copy() for f in faces]
+    start = threading.Barrier(2)
+    errors: list[float] = []
+
+    def work(k: int) -> None:
+        start.wait()
+        for _ in range(6):
+            errors.append(float(np.abs(runner(faces[k]) - expected[k]).max()))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(errors) == 12 and max(errors) < 1e-5
+
+
+def load_graphs_mask(exported) -> np.ndarray:
+    from engines.runners import onnx_meta
+
+    mask = np.zeros((1, 1, 64, 64), np.float32)
+    for x0, y0, x1, y1 in onnx_meta(str(exported["gx"]))["boxes"]:
+        mask[..., y0:y1, x0:x1] = 1
+    return mask
 
 
 def test_engine_cache_keys_and_mismatch(tmp_path):

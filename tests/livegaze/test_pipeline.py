@@ -135,6 +135,53 @@ def test_slow_correction_drops_frames_before_the_landmarks(averted_clip):
     assert pipeline.in_flight.limit() == 1
 
 
+class TwoAtOnceCorrector:
+    """Declares that it takes two faces at once (as the CPU runners do) and records how many of
+    its calls overlap; each call returns its own face inverted."""
+    name = "two-at-once"
+    handles_strength = True
+    concurrency = 2
+
+    def __init__(self, **_):
+        self.lock = threading.Lock()
+        self.active = self.max_active = self.calls = 0
+        self.threads = set()
+
+    def correct(self, face, strength):
+        with self.lock:
+            self.active += 1
+            self.calls += 1
+            self.max_active = max(self.max_active, self.active)
+            self.threads.add(threading.get_ident())
+        time.sleep(0.1)  # long enough for the next frame's landmarks to finish meanwhile
+        with self.lock:
+            self.active -= 1
+        return 255 - face.image
+
+    def close(self):
+        pass
+
+
+def test_two_faces_at_once_keep_frames_in_order(averted_clip):
+    """A corrector that takes two faces at once gets two (on two threads), and the frames still
+    come out complete, in capture order, each with its own correction."""
+    register("two-at-once", TwoAtOnceCorrector)
+    sink = NullSink(keep=True)
+    seen = []
+    pipeline = build_pipeline(RunOptions(capture=CaptureConfig(source=averted_clip[0]), corrector="two-at-once",
+                                         virtual_camera=False), extra_sink=sink,
+                              on_frame=lambda f: seen.append((f.seq, f.original)))
+    corrector = pipeline.processor.corrector
+    stats = run_until_done(pipeline)
+    assert stats.delivered == stats.captured == len(averted_clip[1]) and stats.dropped == 0
+    assert [s for s, _ in seen] == list(range(1, stats.captured + 1))
+    assert stats.statuses["corrected"] >= 0.9 * stats.captured
+    assert corrector.max_active == 2 and len(corrector.threads) == 2
+    for out, (_, original) in zip(sink.images, seen):
+        changed = np.any(out != original, axis=2)
+        assert 0 < changed.mean() < 0.1  # its own frame, changed only around the eyes
+
+
 def test_stop_from_another_thread_finishes_cleanly(averted_clip, tmp_path):
     out = str(tmp_path / "stopped.mp4")
     pipeline = build_pipeline(RunOptions(capture=CaptureConfig(source=averted_clip[0], loop=True, paced=True),
