@@ -145,7 +145,9 @@ class OpenVinoRunner:
         slot.image[...] = image  # straight into the request's input tensor
         if slot.alpha is not None:
             slot.alpha[...] = alpha
-        slot.request.infer()
+        # start_async + wait: `infer()` would also build a dict of output copies on every call.
+        slot.request.start_async()
+        slot.request.wait()
         return slot.request.get_tensor("corrected").data
 
     def close(self) -> None:

@@ -66,28 +66,36 @@ class GazeGANCorrector:
             b.rgb = np.empty((size, size, 3), np.uint8)
             b.input = np.empty((1, 3, size, size), np.float32)
             b.hwc = np.empty((size, size, 3), np.float32)
+            b.rgb_out = np.empty((size, size, 3), np.uint8)
             b.out = np.empty((size, size, 3), np.uint8)
         return b
 
     def _to_input(self, image: np.ndarray, b) -> np.ndarray:
+        """BGR uint8 HWC -> RGB float32 NCHW in [-1, 1], in this thread's buffers. Each step is one
+        that numpy does without a scratch buffer (a cast, then a plain strided copy)."""
         if image.shape[0] != self.size:
             image = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
         cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=b.rgb)
-        np.multiply(b.rgb.transpose(2, 0, 1), 1 / 127.5, out=b.input[0], casting="unsafe")
-        np.subtract(b.input, 1.0, out=b.input)
+        np.copyto(b.hwc, b.rgb, casting="unsafe")
+        np.copyto(b.input[0], b.hwc.transpose(2, 0, 1))
+        np.multiply(b.input, np.float32(1 / 127.5), out=b.input)
+        np.subtract(b.input, np.float32(1.0), out=b.input)
         return b.input
 
     def _to_image(self, output: np.ndarray, shape, b) -> np.ndarray:
-        np.add(output[0].transpose(1, 2, 0), 1.0, out=b.hwc)
-        np.multiply(b.hwc, 127.5, out=b.hwc)
-        np.clip(b.hwc, 0, 255, out=b.hwc)
-        rgb = b.hwc.astype(np.uint8)
-        cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR, dst=b.out)
+        np.copyto(b.hwc, output[0].transpose(1, 2, 0))  # a strided copy first: arithmetic on the
+        np.add(b.hwc, np.float32(1.0), out=b.hwc)       # transposed view would need scratch memory
+        np.multiply(b.hwc, np.float32(127.5), out=b.hwc)
+        np.clip(b.hwc, np.float32(0), np.float32(255), out=b.hwc)
+        np.copyto(b.rgb_out, b.hwc, casting="unsafe")
+        cv2.cvtColor(b.rgb_out, cv2.COLOR_RGB2BGR, dst=b.out)
         if shape[0] != b.out.shape[0]:
             return cv2.resize(b.out, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
-        return b.out.copy()
+        return b.out
 
     def correct(self, face: AlignedFace, strength: float) -> np.ndarray | None:
+        """The corrected face in this thread's output buffer: valid until the thread's next call
+        (the pipeline blends it into the frame before that)."""
         if strength <= 0:
             return None
         b = self._buffers()

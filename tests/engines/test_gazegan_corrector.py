@@ -30,6 +30,30 @@ def test_strength_uses_animation_when_available(tiny_checkpoint, exported):
     assert not engine_only.handles_strength
 
 
+def test_per_frame_path_allocates_no_image_buffers(tiny_checkpoint):
+    """After the first face, correcting allocates no image-sized arrays: it converts into buffers
+    made once per thread and returns the same output buffer each time."""
+    import tracemalloc
+
+    from livegaze.align import Aligner, AlignConfig
+
+    corrector = create("gazegan", checkpoint=tiny_checkpoint)
+    aligner = Aligner(AlignConfig(size=corrector.size))
+    rng = np.random.default_rng(5)
+    frame = rng.integers(0, 255, (240, 320, 3), np.uint8)
+    face = aligner.align(frame, np.array([[130.0, 110.0], [190.0, 110.0]]), None)
+    first = corrector.correct(face, 1.0).copy()
+    tracemalloc.start()
+    try:
+        outs = [corrector.correct(face, 1.0) for _ in range(4)]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert all(o is outs[0] for o in outs) and np.array_equal(outs[0], first)
+    image_bytes = corrector.size * corrector.size * 3
+    assert peak < image_bytes, peak  # not even one uint8 face was allocated
+
+
 def test_bad_model_file_is_one_line_error(tmp_path):
     with pytest.raises(LivegazeError, match="gazegan"):
         create("gazegan", engine=str(tmp_path / "missing.onnx"))
