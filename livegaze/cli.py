@@ -34,7 +34,7 @@ def _add_corrector_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", help="GazeGAN training checkpoint (.pt): selects the gazegan corrector")
     p.add_argument("--engine", help="prebuilt engine (.plan or .onnx): selects the gazegan corrector")
     p.add_argument("--runner", default="auto",
-                   help="gazegan backend: auto, tensorrt, onnxruntime or torch [default: auto]")
+                   help="gazegan backend: auto, tensorrt, openvino, onnxruntime or torch [default: auto]")
     p.add_argument("--faces-at-once", dest="faces_at_once", type=int, default=0,
                    help="gazegan on the CPU: frames corrected in parallel, one core each "
                         "(0 = one per core, at most 2) [default: 0]")
