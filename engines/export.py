@@ -139,6 +139,7 @@ def export_checkpoint(checkpoint_path: str, out_dir: str, real_face: np.ndarray 
     import onnx
     import torch
     from onnxconverter_common import float16
+    from tqdm import tqdm
 
     from engines import quantize
 
@@ -154,7 +155,11 @@ def export_checkpoint(checkpoint_path: str, out_dir: str, real_face: np.ndarray 
         calibration = quantize.calibration_faces(size)
         faces = quantize.calibration_faces(size, gains=(1.0,))
     reports = []
+    # A minute or more on a small CPU (the int8 calibration most of it), once per checkpoint.
+    bar = tqdm(total=len(graphs) * (3 if cpu else 2), desc=f"export {os.path.basename(checkpoint_path)}",
+               unit="step", leave=False)
     for name, graph in graphs.items():
+        bar.set_postfix_str(name)
         path = os.path.join(out_dir, f"{name}.onnx")
         names = ["image"] if name == "gx" else ["image", "alpha"]
         _to_onnx(graph, example_inputs(name, size), names, path, meta)
@@ -164,6 +169,7 @@ def export_checkpoint(checkpoint_path: str, out_dir: str, real_face: np.ndarray 
             fp16 = float16.convert_float_to_float16(onnx.load(path), keep_io_types=True, op_block_list=["Resize"])
         path16 = os.path.join(out_dir, f"{name}_fp16.onnx")
         _atomic_save(fp16, path16)
+        bar.update()
         # Compare with torch on random and (when given) real inputs.
         trials = [example_inputs(name, size)] + ([example_inputs(name, size, real_face)] if real_face is not None else [])
         feeds = [{n: t.numpy() for n, t in zip(names, ins)} for ins in trials]
@@ -174,13 +180,16 @@ def export_checkpoint(checkpoint_path: str, out_dir: str, real_face: np.ndarray 
         worst = max(float(np.abs(a - r).max()) for a, r in zip(out32, refs))
         psnr16 = min(psnr_in_mask(b, a, mask) for a, b in zip(out32, out16))
         report = ExportReport(name, path, path16, worst, psnr16)
+        bar.update()
         if cpu:
             _export_cpu(report, cpu, name, names, meta, feeds, refs, quantize.feeds(name, calibration),
                         quantize.feeds(name, faces), path, mask)
+            bar.update()
         reports.append(report)
         log.info("%s: max |onnx - torch| %.2e, fp16 PSNR %.1f dB%s", name, worst, psnr16,
                  "" if report.path_cpu is None else
                  f"; cpu graph max diff {report.max_abs_diff_cpu:.2e}, int8 PSNR {report.psnr_int8_db:.1f} dB")
+    bar.close()
     return reports
 
 
