@@ -383,9 +383,11 @@ def _try_open(name, checkpoint, engine, graph, onnx_dir, concurrency=1):
                 raise RuntimeError(why)
         return TorchRunner(checkpoint, graph, "cuda" if name == "torch-cuda" else "cpu")
     device = "cuda" if name == "onnxruntime-cuda" else "cpu"
-    ok, why = gpu.ort_cuda() if device == "cuda" else gpu.openvino() if name == "openvino-cpu" else (True, "")
-    if not ok:
-        raise RuntimeError(why)
+    present = {"onnxruntime-cuda": gpu.ort_cuda, "openvino-cpu": gpu.openvino}.get(name)
+    if present is not None:
+        ok, why = present()
+        if not ok:
+            raise RuntimeError(why)
     path = engine if engine and engine.endswith(".onnx") else None
     if path is None:
         if not checkpoint:

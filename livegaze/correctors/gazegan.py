@@ -66,7 +66,6 @@ class GazeGANCorrector:
             b.rgb = np.empty((size, size, 3), np.uint8)
             b.input = np.empty((1, 3, size, size), np.float32)
             b.hwc = np.empty((size, size, 3), np.float32)
-            b.rgb_out = np.empty((size, size, 3), np.uint8)
             b.out = np.empty((size, size, 3), np.uint8)
         return b
 
@@ -87,8 +86,8 @@ class GazeGANCorrector:
         np.add(b.hwc, np.float32(1.0), out=b.hwc)       # transposed view would need scratch memory
         np.multiply(b.hwc, np.float32(127.5), out=b.hwc)
         np.clip(b.hwc, np.float32(0), np.float32(255), out=b.hwc)
-        np.copyto(b.rgb_out, b.hwc, casting="unsafe")
-        cv2.cvtColor(b.rgb_out, cv2.COLOR_RGB2BGR, dst=b.out)
+        np.copyto(b.rgb, b.hwc, casting="unsafe")  # the input's RGB buffer, free again by now
+        cv2.cvtColor(b.rgb, cv2.COLOR_RGB2BGR, dst=b.out)
         if shape[0] != b.out.shape[0]:
             return cv2.resize(b.out, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
         return b.out
