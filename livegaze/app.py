@@ -11,7 +11,7 @@ from livegaze.capture import Capture, CaptureConfig
 from livegaze.correctors import create as create_corrector
 from livegaze.errors import LivegazeError
 from livegaze.landmarks import Landmarker, LandmarkerConfig
-from livegaze.pipeline import Pipeline, PipelineConfig
+from livegaze.pipeline import Pipeline, PipelineConfig, workers_per_core
 from livegaze.processor import FrameProcessor, LiveSettings
 from livegaze.sinks import NullSink, PreviewSink, TeeSink, VideoFileSink, VirtualCameraSink
 
@@ -38,7 +38,7 @@ class RunOptions:
     lossless: bool | None = None
     # MediaPipe instances working on consecutive frames at once: its model takes about 20 ms per
     # frame on one core, so two workers roughly double the frame rate a 2-core machine sustains.
-    landmark_workers: int = field(default_factory=lambda: max(1, min(2, os.cpu_count() or 1)))
+    landmark_workers: int = field(default_factory=workers_per_core)
 
 
 def corrector_from_options(opts: RunOptions):

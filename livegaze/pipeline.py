@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import logging
 import math
+import os
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -132,8 +133,16 @@ class InFlight:
             self._cond.notify_all()
 
 
+def workers_per_core(limit: int = 2) -> int:
+    """Threads for a stage that runs one item per core (landmarks, faces): one per core, at most
+    `limit` (past two, a 2-core budget per frame is not the bottleneck any more)."""
+    return max(1, min(limit, os.cpu_count() or 1))
+
+
 class Pipeline:
-    """Runs a Capture through a FrameProcessor into a Sink on four threads.
+    """Runs a Capture through a FrameProcessor into a Sink: a capture thread, one landmark thread
+    per MediaPipe instance, an ordering thread, the correct thread (plus its finishing threads when
+    the corrector takes several faces at once) and an output thread.
 
     `on_frame(frame)` (optional) is called from the output thread after each frame is sent, with
     `frame.original` and `frame.image` (the tray's preview uses it); keep it cheap.

@@ -11,7 +11,6 @@ per-frame path only converts into them.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 
 import cv2
@@ -20,13 +19,9 @@ import numpy as np
 from livegaze.align import AlignedFace
 from livegaze.correctors.base import register
 from livegaze.errors import LivegazeError
+from livegaze.pipeline import workers_per_core
 
 log = logging.getLogger(__name__)
-
-
-def default_concurrency() -> int:
-    """Faces at once on the CPU: two where there are two cores (each face on one of them)."""
-    return max(1, min(2, os.cpu_count() or 1))
 
 
 class GazeGANCorrector:
@@ -38,7 +33,8 @@ class GazeGANCorrector:
             from engines.runners import open_runner
         except ImportError as exc:
             raise LivegazeError(f"--corrector gazegan: the engines package cannot load ({exc})")
-        wanted = default_concurrency() if concurrency is None else max(1, int(concurrency))
+        # On the CPU, one face per core (at most two); GPU runners take one at a time anyway.
+        wanted = workers_per_core() if concurrency is None else max(1, int(concurrency))
         try:
             self.gx = open_runner(checkpoint=checkpoint, engine=engine, graph="gx", preference=runner,
                                   concurrency=wanted)
