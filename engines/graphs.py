@@ -79,7 +79,6 @@ class GxGraph(_Geometry):
         return run_generator(self._generate or self.gx, image, self.mask, c, self.gen_size, self.mask_small)
 
 
-
 class AnimateGraph(_Geometry):
     def __init__(self, ec, gx, gy, er, size: int, boxes: torch.Tensor, crop: int,
                  regional: int | None = None, int8: bool = False):

@@ -1,6 +1,7 @@
 """`python -m training.bench`: training iterations per second and peak memory for the full 256
 config (all four networks forward + backward, both discriminators, one optimiser step each), on
-the CPU and, when there is one, on a GPU with bf16 autocast and channels_last.
+the CPU and, when there is one, on a GPU: fp32, bf16 autocast, and bf16 with the whole step replayed
+as a CUDA graph (--cuda-graph), with channels_last (and without, with --contiguous).
 
 Goal: 200k iterations in at most 3 h on one H100, i.e. >= 18.5 it/s at batch 16.
 """
@@ -27,8 +28,9 @@ def synthetic_batch(cfg: TrainConfig, device) -> dict:
 
 
 def bench(device: str, iters: int, warmup: int, batch: int, amp: bool, compile_: bool = False,
-          channels_last: bool = True) -> dict:
-    cfg = TrainConfig(device=device, batch=batch, amp=amp, workers=0, channels_last=channels_last)
+          channels_last: bool = True, graph: bool = False) -> dict:
+    cfg = TrainConfig(device=device, batch=batch, amp=amp, workers=0, channels_last=channels_last,
+                      cuda_graph=graph)
     trainer = Trainer(cfg)
     if compile_:
         for k in ("gx", "gy", "er", "dx", "dy"):
@@ -51,6 +53,7 @@ def bench(device: str, iters: int, warmup: int, batch: int, amp: bool, compile_:
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
     return {"device": name, "amp": amp and dev.type == "cuda", "compile": compile_, "batch": batch,
+            "graph": trainer.graph_enabled,
             "channels_last": channels_last and dev.type == "cuda",
             "it_s": iters / dt, "ms_per_it": dt / iters * 1000, "peak_mb": peak,
             "hours_200k": 200_000 / (iters / dt) / 3600}
@@ -65,28 +68,35 @@ def main(argv=None) -> int:
     p.add_argument("--contiguous", action="store_true", help="also time the GPU without channels_last")
     args = p.parse_args(argv)
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
-    rows = []
+    print(f"{'device':>24} {'amp':>5} {'compile':>7} {'graph':>5} {'ch_last':>7} {'batch':>5} {'it/s':>8} "
+          f"{'ms/it':>8} {'peak MB':>8} {'200k h':>7}", flush=True)
+
+    def row(dev, n, warmup, **kw):
+        """Time one configuration and print its line at once (a long GPU run keeps what it got)."""
+        try:
+            r = bench(dev, n, warmup, args.batch, **kw)
+        except Exception as exc:  # one configuration failing (e.g. a capture) should not hide the others
+            print(f"{dev:>24} {kw}: failed: {type(exc).__name__}: {exc}".splitlines()[0], flush=True)
+            return
+        print(f"{r['device']:>24} {str(r['amp']):>5} {str(r['compile']):>7} {str(r['graph']):>5} "
+              f"{str(r['channels_last']):>7} {r['batch']:>5} {r['it_s']:>8.2f} "
+              f"{r['ms_per_it']:>8.1f} {r['peak_mb']:>8.0f} {r['hours_200k']:>7.1f}", flush=True)
+
     for dev in devices:
         if dev == "cuda" and not torch.cuda.is_available():
             print("cuda: skipped (no CUDA GPU visible to torch)")
             continue
         n = args.iters or (3 if dev == "cpu" else 50)
-        rows.append(bench(dev, n, 1 if dev == "cpu" else 10, args.batch, amp=False))
-        if dev == "cuda":
-            rows.append(bench(dev, n, 10, args.batch, amp=True))
+        if dev == "cpu":
+            row(dev, n, 1, amp=False)
+            continue
+        layouts = [True, False] if args.contiguous else [True]
+        for channels_last in layouts:
+            row(dev, n, 10, amp=False, channels_last=channels_last)
+            row(dev, n, 10, amp=True, channels_last=channels_last)
+            row(dev, n, 10, amp=True, channels_last=channels_last, graph=True)
             if args.compile:
-                rows.append(bench(dev, n, 20, args.batch, amp=True, compile_=True))
-            if args.contiguous:
-                rows.append(bench(dev, n, 10, args.batch, amp=False, channels_last=False))
-                rows.append(bench(dev, n, 10, args.batch, amp=True, channels_last=False))
-                if args.compile:
-                    rows.append(bench(dev, n, 20, args.batch, amp=True, compile_=True, channels_last=False))
-    print(f"{'device':>24} {'amp':>5} {'compile':>7} {'ch_last':>7} {'batch':>5} {'it/s':>8} {'ms/it':>8} "
-          f"{'peak MB':>8} {'200k h':>7}")
-    for r in rows:
-        print(f"{r['device']:>24} {str(r['amp']):>5} {str(r['compile']):>7} {str(r['channels_last']):>7} "
-              f"{r['batch']:>5} {r['it_s']:>8.2f} "
-              f"{r['ms_per_it']:>8.1f} {r['peak_mb']:>8.0f} {r['hours_200k']:>7.1f}")
+                row(dev, n, 20, amp=True, channels_last=channels_last, compile_=True)
     return 0
 
 

@@ -49,6 +49,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     amp: bool = True  # bf16 autocast on CUDA
     channels_last: bool = True  # on CUDA
+    cuda_graph: bool = False  # one GPU: replay the whole gaze step as a CUDA graph (training.graphed)
     flip: bool = True
     log_every: int = 50
     image_every: int = 1000

@@ -62,7 +62,6 @@ def ms_ssim(a: torch.Tensor, b: torch.Tensor, scales: int | None = None) -> torc
 def lpips_metric():
     """An LPIPS function, or (None, reason) when its weights are not on this machine."""
     try:
-        import lpips  # noqa: F401
         import torchvision  # noqa: F401
     except ImportError as exc:
         return None, f"LPIPS skipped: {exc.name} is not installed (pip install lpips torchvision)"

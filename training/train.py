@@ -71,6 +71,10 @@ class Trainer:
             "dx": adam(self.nets["dx"].parameters(), cfg.lr),
             "dy": adam(self.nets["dy"].parameters(), cfg.lr),
         }
+        self.graphed = None  # the captured gaze step (training.graphed), made on the first step
+        if cfg.cuda_graph and not self.graph_enabled:
+            log.warning("--cuda-graph ignored: it needs one CUDA GPU and a single process (no torchrun)")
+        self.settle_optimizers()
         self.pam_step = 0
         self.step = 0
         self.box_area = cfg.box_h * cfg.box_w
@@ -89,9 +93,16 @@ class Trainer:
     def main(self) -> bool:
         return self.rank == 0
 
+    @property
+    def graph_enabled(self) -> bool:
+        """--cuda-graph on one CUDA GPU (not under torchrun: DDP's hooks need more care)."""
+        return self.cfg.cuda_graph and self.cuda and self.world == 1
+
     def autocast(self):
         if self.cuda and self.cfg.amp:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+            # No weight-cast cache: each weight is cast once per step anyway (one call per network),
+            # and a CUDA graph must not keep casts from its capture.
+            return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False)
         return nullcontext()
 
     def lr_factor(self, step: int, total: int, decay_start: int) -> float:
@@ -103,7 +114,28 @@ class Trainer:
         factor = self.lr_factor(step, total, decay_start)
         for name in names:
             for group in self.opt[name].param_groups:
-                group["lr"] = base_lr * factor
+                if torch.is_tensor(group["lr"]):
+                    group["lr"].fill_(base_lr * factor)  # in place: a CUDA graph reads it there
+                else:
+                    group["lr"] = base_lr * factor
+
+    def settle_optimizers(self) -> None:
+        """This run's optimiser settings, also over whatever a loaded checkpoint said.
+
+        Fused Adam: one kernel per parameter group instead of ~7 per tensor (the GPU step is
+        launch-bound; the CPU gains a little too). A CUDA graph also needs `capturable` and the
+        learning rate as a device tensor, which the schedule then updates in place.
+        """
+        graph = self.graph_enabled
+        for opt in self.opt.values():
+            for group in opt.param_groups:
+                group.update(fused=True, foreach=None, capturable=graph)
+                lr = float(group["lr"])
+                group["lr"] = torch.tensor(lr, device=self.device) if graph else lr
+                for p in group["params"]:
+                    state = opt.state.get(p, {})
+                    if "step" in state:  # fused Adam keeps the step count beside the parameter
+                        state["step"] = state["step"].to(p.device, torch.float32)
 
     def state(self) -> dict:
         return {"pam_step": self.pam_step, "step": self.step, "config": json.loads(self.cfg.to_json()),
@@ -121,6 +153,8 @@ class Trainer:
         for name, opt in self.opt.items():
             if name in payload["optim"]:
                 opt.load_state_dict(payload["optim"][name])
+        self.settle_optimizers()
+        self.graphed = None  # its recorded tensors are the ones the load replaced
         self.pam_step, self.step = int(payload["pam_step"]), int(payload["step"])
         torch.set_rng_state(payload["rng"]["torch"])
         log.info("resumed from %s at pam step %d, gaze step %d", path, self.pam_step, self.step)
@@ -147,43 +181,69 @@ class Trainer:
         self.opt["pam"].step()
         return {"pam/l_pre": loss.item()}
 
+    def content_codes(self, crops: torch.Tensor) -> torch.Tensor:
+        """E_c (frozen after PAM) on (B, 2, 3, c, c) eye crops -> (B, 2 * fc), both eyes per row."""
+        with torch.no_grad():
+            return self.nets["pam"].encoder(crops.flatten(0, 1)).view(crops.shape[0], -1)
+
     def gaze_forward(self, xb: dict, yb: dict) -> dict:
-        """All generator outputs of one step (eqs. 1, 3, 5)."""
+        """All generator outputs of one step (eqs. 1, 3, 5).
+
+        Each network runs once on everything it sees at that point (G_x on x and y together, G_y on
+        y and G_x(y) together): the same values as separate calls, since no layer mixes samples
+        (instance norm only), in half the kernel launches and with larger, more efficient kernels.
+        """
         n, cfg = self.train_nets, self.cfg
-        ec = self.nets["pam"].encoder
         x, bx, y, by = xb["image"], xb["boxes"], yb["image"], yb["boxes"]
         b = x.shape[0]
         mx, my = boxes_mask(bx, cfg.size), boxes_mask(by, cfg.size)
         x_crops, y_crops = crop_eyes(x, bx, cfg.crop), crop_eyes(y, by, cfg.crop)
-        with torch.no_grad():
-            c_x = ec(x_crops.flatten(0, 1)).view(b, -1)
-            c_y = ec(y_crops.flatten(0, 1)).view(b, -1)
-        x_t = n["gx"](x, mx, c_x)
-        yx_t = n["gx"](y, my, c_y)
-        r_y = n["er"](y_crops)
-        y_t = n["gy"](y, my, c_y, r_y)
+        c_x, c_y = self.content_codes(torch.cat([x_crops, y_crops])).split(b)
+        x_t, yx_t = n["gx"](torch.cat([x, y]), torch.cat([mx, my]), torch.cat([c_x, c_y])).split(b)
         yx_in = yx_t.detach()
         yx_crops = crop_eyes(yx_in, by, cfg.crop)
-        with torch.no_grad():
-            c_yx = ec(yx_crops.flatten(0, 1)).view(b, -1)
-        r_yx = n["er"](yx_crops)
-        y_hat = n["gy"](yx_in, my, c_yx, r_yx)
+        c_yx = self.content_codes(yx_crops)
+        r_y, r_yx = n["er"](torch.cat([y_crops, yx_crops])).split(b)
+        y_t, y_hat = n["gy"](torch.cat([y, yx_in]), torch.cat([my, my]), torch.cat([c_y, c_yx]),
+                             torch.cat([r_y, r_yx])).split(b)
         return dict(x=x, y=y, bx=bx, by=by, mx=mx, my=my, x_crops=x_crops, y_crops=y_crops, x_t=x_t,
-                    yx_t=yx_t, y_t=y_t, y_hat=y_hat, r_y=r_y, r_yx=r_yx)
+                    yx_t=yx_t, y_t=y_t, y_hat=y_hat, r_y=r_y, r_yx=r_yx,
+                    x_t_crops=crop_eyes(x_t, bx, cfg.crop), y_t_crops=crop_eyes(y_t, by, cfg.crop),
+                    y_hat_crops=crop_eyes(y_hat, by, cfg.crop))
+
+    @property
+    def loss_names(self) -> list[str]:
+        names = ["d/x", "d/y", "gx/adv", "gx/recon", "gy/adv", "gy/adv_x", "gy/recon", "gy/sat", "gy/fp"]
+        return names + (["gx/vgg", "gy/vgg"] if self.vgg is not None else [])
 
     def gaze_update(self, xb: dict, yb: dict) -> dict:
-        """D_x, D_y, then G_x and G_y + E_r (official order), eqs. 7-11."""
-        n, cfg, crop = self.train_nets, self.cfg, self.cfg.crop
+        """One gaze step (eagerly, or by replaying its CUDA graph); returns the loss values."""
+        if self.graph_enabled:
+            if self.graphed is None:
+                from training.graphed import GraphedStep
+                self.graphed = GraphedStep(self, xb, yb)
+            values = self.graphed(xb, yb)
+        else:
+            values = self.gaze_step(xb, yb)
+        return dict(zip(self.loss_names, values.cpu().tolist()))  # one device sync per step
+
+    def gaze_step(self, xb: dict, yb: dict) -> torch.Tensor:
+        """D_x, D_y, then G_x and G_y + E_r (official order), eqs. 7-11; returns the loss terms
+        stacked in `loss_names` order. Device work only, no host reads: a CUDA graph can hold it."""
+        n, cfg = self.train_nets, self.cfg
+        b = xb["image"].shape[0]
         with self.autocast():
             o = self.gaze_forward(xb, yb)
-            # discriminators
+            # Discriminators: D_x sees x (real), G_x(x) and G_y(G_x(y)) (fake) in one batch.
             for d in ("dx", "dy"):
                 self.nets[d].requires_grad_(True)
-            x_t, y_t, y_hat = o["x_t"].detach(), o["y_t"].detach(), o["y_hat"].detach()
-            l_dx = losses.d_adversarial(n["dx"](o["x"], o["x_crops"]),
-                                        n["dx"](x_t, crop_eyes(x_t, o["bx"], crop)),
-                                        n["dx"](y_hat, crop_eyes(y_hat, o["by"], crop)))
-            l_dy = losses.d_adversarial(n["dy"](o["y"], o["y_crops"]), n["dy"](y_t, crop_eyes(y_t, o["by"], crop)))
+            real_x, fake_xt, fake_yhat = n["dx"](
+                torch.cat([o["x"], o["x_t"].detach(), o["y_hat"].detach()]),
+                torch.cat([o["x_crops"], o["x_t_crops"].detach(), o["y_hat_crops"].detach()])).split(b)
+            l_dx = losses.d_adversarial(real_x, fake_xt, fake_yhat)
+            real_y, fake_yt = n["dy"](torch.cat([o["y"], o["y_t"].detach()]),
+                                      torch.cat([o["y_crops"], o["y_t_crops"].detach()])).split(b)
+            l_dy = losses.d_adversarial(real_y, fake_yt)
         for k in ("dx", "dy"):
             self.opt[k].zero_grad(set_to_none=True)
         (l_dx + l_dy).backward()
@@ -192,36 +252,33 @@ class Trainer:
         with self.autocast():
             for d in ("dx", "dy"):
                 self.nets[d].requires_grad_(False)
-            x_t_crops = crop_eyes(o["x_t"], o["bx"], crop)
-            y_t_crops = crop_eyes(o["y_t"], o["by"], crop)
-            y_hat_crops = crop_eyes(o["y_hat"], o["by"], crop)
-            adv_x = losses.g_adversarial(n["dx"](o["x_t"], x_t_crops))
+            d_xt, d_yhat = n["dx"](torch.cat([o["x_t"], o["y_hat"]]),
+                                   torch.cat([o["x_t_crops"], o["y_hat_crops"]])).split(b)
+            adv_x = losses.g_adversarial(d_xt)
             rec_x = losses.recon_x(o["x_t"], o["x"], o["mx"], self.box_area)
             l_gx = adv_x + cfg.lambda_recon_x * rec_x
-            adv_y = losses.g_adversarial(n["dy"](o["y_t"], y_t_crops))
-            adv_yx = losses.g_adversarial(n["dx"](o["y_hat"], y_hat_crops))
+            adv_y = losses.g_adversarial(n["dy"](o["y_t"], o["y_t_crops"]))
+            adv_yx = losses.g_adversarial(d_yhat)
             rec_y = losses.recon_y(o["y_t"], o["y"], o["my"], self.box_area)
             sat = losses.synthesis_as_training(o["y_hat"], o["yx_t"], o["my"], self.box_area)
-            fp = losses.latent_reconstruction(o["r_y"], n["er"](y_t_crops), o["r_yx"], n["er"](y_hat_crops))
+            r_of_yt, r_of_yhat = n["er"](torch.cat([o["y_t_crops"], o["y_hat_crops"]])).split(b)
+            fp = losses.latent_reconstruction(o["r_y"], r_of_yt, o["r_yx"], r_of_yhat)
             l_gy = (adv_y + cfg.lambda_adv_x_on_y * adv_yx + cfg.lambda_recon_y * rec_y
                     + cfg.lambda_sat * sat + cfg.lambda_fp * fp)
-            out = {}
+            terms = [l_dx, l_dy, adv_x, rec_x, adv_y, adv_yx, rec_y, sat, fp]
             if self.vgg is not None:
-                v_x = self.vgg(x_t_crops, o["x_crops"])
-                v_y = self.vgg(y_t_crops, o["y_crops"])
+                v_x = self.vgg(o["x_t_crops"], o["x_crops"])
+                v_y = self.vgg(o["y_t_crops"], o["y_crops"])
                 l_gx = l_gx + cfg.lambda_vgg * v_x
                 l_gy = l_gy + cfg.lambda_vgg * v_y
-                out.update({"gx/vgg": v_x.item(), "gy/vgg": v_y.item()})
+                terms += [v_x, v_y]
         for k in ("gx", "gy"):
             self.opt[k].zero_grad(set_to_none=True)
         (l_gx + l_gy).backward()
         self.opt["gx"].step()
         self.opt["gy"].step()
-        names = ["d/x", "d/y", "gx/adv", "gx/recon", "gy/adv", "gy/adv_x", "gy/recon", "gy/sat", "gy/fp"]
-        values = torch.stack([t.detach().float() for t in (l_dx, l_dy, adv_x, rec_x, adv_y, adv_yx, rec_y, sat, fp)])
-        out.update(zip(names, values.cpu().tolist()))  # one device sync per step, not nine
         self._last = o
-        return out
+        return torch.stack([t.detach().float() for t in terms])
 
     # --- loops -------------------------------------------------------------------------------
     def datasets(self):

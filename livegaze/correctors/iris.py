@@ -84,4 +84,3 @@ def move_iris(image: np.ndarray, contour: np.ndarray, centre: np.ndarray, radius
     result = np.where(opening[..., None], composed, roi)
     out[y0:y1, x0:x1] = np.clip(np.rint(result), 0, 255).astype(np.uint8)
     return out
-

@@ -12,7 +12,7 @@ import logging
 import sys
 
 from PyQt6.QtCore import QObject, QTimer, Qt
-from PyQt6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
+from PyQt6.QtGui import QActionGroup, QKeySequence, QShortcut
 from PyQt6.QtNetwork import QLocalServer, QLocalSocket
 from PyQt6.QtWidgets import QApplication, QMenu, QSlider, QSystemTrayIcon, QWidgetAction
 
@@ -138,6 +138,7 @@ class TrayApp(QObject):
         conn = self.server.nextPendingConnection()
         if conn is None:
             return
+
         def handle():
             command = bytes(conn.readAll()).decode(errors="replace").strip()
             actions = {"toggle": lambda: self.panel.enabled_box.setChecked(not self.controller.live.enabled),

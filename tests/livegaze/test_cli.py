@@ -86,7 +86,6 @@ def test_help_explains_every_command():
         assert opt in run_help
 
 
-
 def test_toggle_without_running_tray_says_so():
     result = livegaze("toggle")
     assert result.returncode == 2

@@ -3,7 +3,7 @@ import pytest
 
 from livegaze.align import Aligner
 from livegaze.correctors import available, create
-from livegaze.correctors.geometric import GeometricCorrector, opening_centre
+from livegaze.correctors.geometric import GeometricCorrector
 from livegaze.errors import LivegazeError
 from livegaze.landmarks import EYE_CONTOURS, Landmarker
 from livegaze.synthetic import ClipSpec, iter_frames
@@ -34,23 +34,22 @@ def test_correction_restores_the_camera_facing_eyes(averted):
     must bring the eye pixels closer to the untouched photo than the averted ones were."""
     import cv2
     corrector = GeometricCorrector()
-    with Landmarker() as lm:
-        for aligned in averted:
-            name = "astronaut" if aligned is averted[0] else "grace_hopper"
-            truth_frame = next(iter_frames(ClipSpec(frames=1, photos=(name,), gaze=(0.0, 0.0))))[0]
-            truth = cv2.warpAffine(truth_frame, aligned.matrix, (256, 256), flags=cv2.INTER_LINEAR)
-            out = corrector.correct(aligned, 1.0)
-            assert out is not None
-            opening = np.zeros((256, 256), np.uint8)
-            for eye in range(2):
-                cv2.fillPoly(opening, [np.round(aligned.points[list(EYE_CONTOURS[eye])]).astype(np.int32)], 1)
-            inside = opening.astype(bool)
-            err_before = np.abs(aligned.image[inside].astype(float) - truth[inside]).mean()
-            err_after = np.abs(out[inside].astype(float) - truth[inside]).mean()
-            assert err_after < 0.85 * err_before, (name, err_before, err_after)
-            # only pixels inside the eye openings changed
-            grown = cv2.dilate(opening, np.ones((3, 3), np.uint8)).astype(bool)
-            assert np.array_equal(out[~grown], aligned.image[~grown])
+    for aligned in averted:
+        name = "astronaut" if aligned is averted[0] else "grace_hopper"
+        truth_frame = next(iter_frames(ClipSpec(frames=1, photos=(name,), gaze=(0.0, 0.0))))[0]
+        truth = cv2.warpAffine(truth_frame, aligned.matrix, (256, 256), flags=cv2.INTER_LINEAR)
+        out = corrector.correct(aligned, 1.0)
+        assert out is not None
+        opening = np.zeros((256, 256), np.uint8)
+        for eye in range(2):
+            cv2.fillPoly(opening, [np.round(aligned.points[list(EYE_CONTOURS[eye])]).astype(np.int32)], 1)
+        inside = opening.astype(bool)
+        err_before = np.abs(aligned.image[inside].astype(float) - truth[inside]).mean()
+        err_after = np.abs(out[inside].astype(float) - truth[inside]).mean()
+        assert err_after < 0.85 * err_before, (name, err_before, err_after)
+        # only pixels inside the eye openings changed
+        grown = cv2.dilate(opening, np.ones((3, 3), np.uint8)).astype(bool)
+        assert np.array_equal(out[~grown], aligned.image[~grown])
 
 
 def test_strength_scales_the_move(averted):

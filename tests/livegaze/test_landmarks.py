@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from livegaze.landmarks import EYE_CONTOURS, Landmarker
+from livegaze.landmarks import Landmarker
 from livegaze.synthetic import PHOTOS, photo
 
 

@@ -1,4 +1,3 @@
-import os
 import signal
 import subprocess
 import sys
@@ -7,12 +6,10 @@ import time
 
 import cv2
 import numpy as np
-import pytest
 
 from livegaze.app import RunOptions, build_pipeline, run_until_done
 from livegaze.capture import Capture, CaptureConfig
 from livegaze.correctors import register
-from livegaze.landmarks import Landmarker
 from livegaze.pipeline import Pipeline, PipelineConfig
 from livegaze.processor import FrameProcessor
 from livegaze.sinks import NullSink
