@@ -135,17 +135,22 @@ class TrayApp(QObject):
         self.panel.setWindowIcon(state_icon(state))
 
     def _command(self) -> None:
-        conn = self.server.nextPendingConnection()
-        if conn is None:
-            return
+        """New connections on the local command socket (`livegaze toggle` and friends)."""
+        while (conn := self.server.nextPendingConnection()) is not None:
+            conn.readyRead.connect(self._read_command)
+            conn.disconnected.connect(conn.deleteLater)  # Qt frees it once it has finished with it
+            if conn.bytesAvailable():
+                self._read_command(conn)
 
-        def handle():
-            command = bytes(conn.readAll()).decode(errors="replace").strip()
-            actions = {"toggle": lambda: self.panel.enabled_box.setChecked(not self.controller.live.enabled),
-                       "start": self.controller.start, "stop": self.controller.stop}
-            if command in actions:
-                actions[command]()
-        conn.readyRead.connect(handle)
+    def _read_command(self, conn=None) -> None:
+        conn = conn or self.sender()
+        command = bytes(conn.readAll()).decode(errors="replace").strip()
+        actions = {"toggle": lambda: self.panel.enabled_box.setChecked(not self.controller.live.enabled),
+                   "start": self.controller.start, "stop": self.controller.stop}
+        if command in actions:
+            # After this slot has returned: the action may take a while (start, stop), and the
+            # socket is still inside its own signal here.
+            QTimer.singleShot(0, actions[command])
 
     def notify(self, title: str, text: str) -> None:
         """Tell the user what went wrong and what to do; the app keeps running."""

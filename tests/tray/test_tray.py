@@ -67,6 +67,19 @@ def test_toggle_checkbox_and_local_command(qapp, tray):
     assert wait_until(qapp, lambda: c.last_frame.status == "corrected")
 
 
+def test_many_local_commands_in_a_row(qapp, tray):
+    """Each `livegaze toggle` is applied once, however many come (this crashed the tray about one
+    time in ten when the action ran inside the socket's own signal)."""
+    from livegaze.tray.app import send_command
+    c = tray.controller
+    assert wait_until(qapp, lambda: c.state == "correcting")
+    for _ in range(100):
+        before = c.live.enabled
+        assert send_command("toggle")
+        assert wait_until(qapp, lambda: c.live.enabled is (not before))
+    assert tray.panel.enabled_box.isChecked() is c.live.enabled
+
+
 def test_stop_and_start_keep_the_ui_responsive(qapp, tray):
     c = tray.controller
     assert wait_until(qapp, lambda: c.state == "correcting")
