@@ -64,6 +64,32 @@ def test_warmup_steps_are_undone():
         torch.testing.assert_close(warmed.gaze_step(xb, yb), fresh.gaze_step(xb, yb), rtol=1e-5, atol=1e-6)
 
 
+def test_step_reads_nothing_back_to_the_host():
+    """What a CUDA graph needs, checked where no GPU is: no .item(), float(tensor) or `if tensor:`
+    inside the step (each is a device sync, which fails a capture). They all dispatch
+    aten._local_scalar_dense, which is counted here."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class CountHostReads(TorchDispatchMode):
+        reads = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func is torch.ops.aten._local_scalar_dense.default:
+                CountHostReads.reads += 1
+            return func(*args, **(kwargs or {}))
+
+    t = _trainer()
+    xb, yb = _batches(t)
+    t.gaze_step(xb, yb)  # the optimisers' state is created on the first step
+    with CountHostReads():
+        values = t.gaze_step(xb, yb)
+    assert CountHostReads.reads == 0
+    assert values.shape == (len(t.loss_names),)
+    with CountHostReads():
+        bool(values.sum() > 0)
+    assert CountHostReads.reads == 1  # and the counter does see one
+
+
 def test_learning_rate_schedule_reaches_every_optimiser():
     t = _trainer(iters=10, decay_start=5)
     t.set_lr(["gx", "gy", "dx", "dy"], t.cfg.lr, 7, 10, 5)
