@@ -24,6 +24,7 @@ from training.config import TrainConfig, from_args, parser
 from training.data import DatasetError, GazeDataset, loader, read_labels, split
 from training.networks import (AngleEncoder, Discriminator, InpaintGenerator, PAMAutoencoder, boxes_mask,
                                crop_eyes)
+from training.runlog import RunLog, truncate
 
 log = logging.getLogger("training")
 
@@ -86,7 +87,7 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel as DDP
             ids = [self.device.index] if self.cuda else None
             self.train_nets = {k: DDP(v, device_ids=ids) for k, v in self.nets.items()}
-        self.writer = None
+        self.runlog = None  # RUN_DIR's loss log and TensorBoard, on rank 0, while run() runs
 
     # --- bookkeeping -------------------------------------------------------------------------
     @property
@@ -293,21 +294,14 @@ class Trainer:
                       self.cfg.flip, self.rank, self.world)
 
     def log_losses(self, phase: str, step: int, values: dict) -> None:
-        if not self.main:
-            return
-        with open(os.path.join(self.cfg.run_dir, "losses.jsonl"), "a") as f:
-            f.write(json.dumps({"phase": phase, "step": step, **values}) + "\n")
-        if self.writer is not None and step % self.cfg.log_every == 0:
-            for k, v in values.items():
-                self.writer.add_scalar(k, v, step)
+        if self.runlog is not None:
+            self.runlog.losses(phase, step, values)
 
     def run(self) -> None:
         cfg = self.cfg
         x_ds, y_ds = self.datasets()
         if self.main:
-            os.makedirs(cfg.run_dir, exist_ok=True)
-            from torch.utils.tensorboard import SummaryWriter
-            self.writer = SummaryWriter(os.path.join(cfg.run_dir, "tb"))
+            self.runlog = RunLog(cfg.run_dir, cfg.log_every)
         last = os.path.join(cfg.run_dir, "last.pt")
         if cfg.phase in ("pam", "all") and self.pam_step < cfg.pam_iters:
             self.train_pam(y_ds, x_ds, last)
@@ -317,8 +311,8 @@ class Trainer:
             elif self.pam_step == 0:
                 log.warning("E_c is untrained: run phase pam first or pass --pam-checkpoint")
             self.train_gaze(x_ds, y_ds, last)
-        if self.writer is not None:
-            self.writer.close()
+        if self.runlog is not None:
+            self.runlog.close()
 
     def train_pam(self, y_ds, x_ds, last: str) -> None:
         cfg = self.cfg
@@ -346,35 +340,11 @@ class Trainer:
             self.log_losses("gaze", self.step, values)
             bar.update(1)
             bar.set_postfix(rec_x=f"{values['gx/recon']:.3f}", rec_y=f"{values['gy/recon']:.3f}")
-            if self.main and self.writer is not None and self.step % cfg.image_every == 0:
-                self.log_images()
+            if self.runlog is not None and self.step % cfg.image_every == 0:
+                self.runlog.samples(self.nets, self._last, cfg.crop, self.step)
             if self.step % cfg.ckpt_every == 0 or self.step == cfg.iters:
                 self.save(last)
         bar.close()
-
-    @torch.no_grad()
-    def log_images(self) -> None:
-        """Input / masked / corrected (G_x) / animation strip (G_y with interpolated r)."""
-        from training.animate import animation_strip
-        o = self._last
-        y, my = o["y"][:4].float(), o["my"][:4]
-        strip = animation_strip(self.nets, y, o["by"][:4], self.cfg.crop, alphas=(0.0, 0.5, 1.0, 1.5))
-        rows = [y, y * (1 - my), o["yx_t"][:4].float()] + [s.float() for s in strip]
-        grid = torch.cat([torch.cat(list(r), dim=2) for r in rows], dim=1)
-        self.writer.add_image("samples/input-masked-corrected-animation", (grid + 1) / 2, self.step)
-
-
-def truncate_log(run_dir: str, pam_step: int, step: int) -> None:
-    """After a resume, drop loss lines logged past the checkpoint (they will be redone)."""
-    path = os.path.join(run_dir, "losses.jsonl")
-    if not os.path.isfile(path):
-        return
-    with open(path) as f:
-        lines = [json.loads(l) for l in f if l.strip()]
-    keep = [l for l in lines if (l["phase"] == "pam" and l["step"] <= pam_step)
-            or (l["phase"] == "gaze" and l["step"] <= step)]
-    with open(path, "w") as f:
-        f.writelines(json.dumps(l) + "\n" for l in keep)
 
 
 def main(argv=None) -> int:
@@ -404,7 +374,7 @@ def main(argv=None) -> int:
             args.resume if args.resume not in ("auto", "no") else None)
         if resume:
             trainer.restore(resume)
-            truncate_log(cfg.run_dir, trainer.pam_step, trainer.step)
+            truncate(cfg.run_dir, trainer.pam_step, trainer.step)
         trainer.run()
     except (DatasetError, FileNotFoundError, ValueError) as exc:
         print(f"train: error: {exc}", file=sys.stderr)

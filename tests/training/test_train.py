@@ -58,15 +58,20 @@ def test_checkpoint_is_self_describing(synth_data, tmp_path):
     from training import checkpoint
     from training.networks import InpaintGenerator
     root, _ = synth_data
-    proc = _train(["--data", root, "--phase", "gaze", "--iters", "2", "--decay-start", "1",
-                   "--run-dir", str(tmp_path)])
+    proc = _train(["--data", root, "--phase", "gaze", "--iters", "2", "--decay-start", "1", "--image-every", "2",
+                   "--log-every", "1", "--run-dir", str(tmp_path)])
     assert proc.wait(300) == 0
     payload = checkpoint.load(str(tmp_path / "last.pt"))
     gx = checkpoint.rebuild(payload, "gx")
     assert isinstance(gx, InpaintGenerator) and gx.args["size"] == 64
     assert payload["step"] == 2 and payload["config"]["batch"] == 8
     assert json.load(open(tmp_path / "config.json"))["size"] == 64
-    assert any(p.startswith("events") for p in os.listdir(tmp_path / "tb"))  # TensorBoard log
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    board = EventAccumulator(str(tmp_path / "tb"))
+    board.Reload()
+    assert {"gx/recon", "gy/sat", "d/x"} <= set(board.Tags()["scalars"])
+    assert [e.step for e in board.Scalars("gx/recon")] == [1, 2]
+    assert board.Tags()["images"] == ["samples/input-masked-corrected-animation"]
     with pytest.raises(ValueError, match="not a livegaze GazeGAN checkpoint"):
         torch.save({"x": 1}, tmp_path / "other.pt")
         checkpoint.load(str(tmp_path / "other.pt"))
