@@ -89,6 +89,13 @@ class Trainer:
             self.train_nets = {k: DDP(v, device_ids=ids) for k, v in self.nets.items()}
         self.runlog = None  # RUN_DIR's loss log and TensorBoard, on rank 0, while run() runs
 
+    def close(self) -> None:
+        """Under torchrun: leave the process group together. A rank that exits while another still
+        talks to it can take that one down (gloo aborts on a closed connection)."""
+        if self.world > 1 and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+
     # --- bookkeeping -------------------------------------------------------------------------
     @property
     def main(self) -> bool:
@@ -376,6 +383,7 @@ def main(argv=None) -> int:
             trainer.restore(resume)
             truncate(cfg.run_dir, trainer.pam_step, trainer.step)
         trainer.run()
+        trainer.close()
     except (DatasetError, FileNotFoundError, ValueError) as exc:
         print(f"train: error: {exc}", file=sys.stderr)
         return 2
