@@ -3,14 +3,14 @@ import pytest
 import torch
 
 from engines import gpu
+from tests.training.conftest import TINY_NETS
 from training.bench import synthetic_batch
 from training.config import TrainConfig
 from training.train import Trainer
 
 cuda_ok, cuda_why = gpu.torch_cuda()
 
-TINY = dict(size=64, box_h=10, box_w=16, crop=16, base=8, fc=32, er_base=8, d_base=8, batch=4, workers=0,
-            amp=False)
+TINY = dict(TINY_NETS, batch=4, workers=0, amp=False)
 
 
 def _trainer(device="cpu", **kw) -> Trainer:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.training.conftest import TINY
+from tests.training.conftest import TINY, TINY_NETS
 
 
 def _train(args, **kw):
@@ -178,8 +178,7 @@ import torch, torch.distributed as dist
 from training.bench import synthetic_batch
 from training.config import TrainConfig
 from training.train import Trainer
-cfg = TrainConfig(device="cpu", size=64, box_h=10, box_w=16, crop=16, base=8, fc=32, er_base=8, d_base=8,
-                  batch=4, workers=0)
+cfg = TrainConfig(device="cpu", batch=4, workers=0, **%r)
 t = Trainer(cfg)
 torch.manual_seed(100 + t.rank)  # each rank its own batches
 for _ in range(2):
@@ -190,7 +189,7 @@ dist.all_gather(everyone, flat)
 if t.rank == 0:
     print("max weight difference between ranks", (everyone[0] - everyone[1]).abs().max().item())
 t.close()
-"""
+""" % TINY_NETS
 
 
 def test_ranks_keep_identical_weights(tmp_path):
