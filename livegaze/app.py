@@ -23,7 +23,7 @@ class RunOptions:
     """Everything `livegaze run` and the tray need to build a pipeline."""
 
     capture: CaptureConfig = field(default_factory=CaptureConfig)
-    corrector: str = "geometric"
+    corrector: str = "warp"
     corrector_options: dict = field(default_factory=dict)
     strength: float = 1.0
     enabled: bool = True

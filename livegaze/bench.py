@@ -14,7 +14,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def bench_pipeline(sizes=((640, 480), (1280, 720)), frames: int = 150, corrector: str = "geometric",
+def bench_pipeline(sizes=((640, 480), (1280, 720)), frames: int = 150, corrector: str = "warp",
                    corrector_options: dict | None = None, fps: float = 30.0, echo=print) -> list[dict]:
     """Run passthrough/full, paced and unpaced, per size; print and return one row per run."""
     rows = []

@@ -30,7 +30,8 @@ def _add_source_options(p: argparse.ArgumentParser) -> None:
 
 def _add_corrector_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corrector", default=None,
-                   help="geometric (default, no model needed) or gazegan (needs --checkpoint or --engine)")
+                   help="warp (default: your own eye, warped; no model needed), geometric (the iris "
+                        "repainted), or gazegan (needs --checkpoint or --engine)")
     p.add_argument("--checkpoint", help="GazeGAN training checkpoint (.pt): selects the gazegan corrector")
     p.add_argument("--engine", help="prebuilt engine (.plan or .onnx): selects the gazegan corrector")
     p.add_argument("--runner", default="auto",
@@ -99,7 +100,9 @@ def _corrector_options(args) -> tuple[str, dict]:
         options["checkpoint"] = args.checkpoint
     if getattr(args, "engine", None):
         options["engine"] = args.engine
-    name = args.corrector or ("gazegan" if options else "geometric")
+    from livegaze.correctors import DEFAULT
+
+    name = args.corrector or ("gazegan" if options else DEFAULT)
     if name == "gazegan":
         options["runner"] = args.runner
         faces = getattr(args, "faces_at_once", 0)

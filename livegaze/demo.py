@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def run_demo(out_dir: str, frames: int = 90, width: int = 640, height: int = 480,
-             corrector: str = "geometric", corrector_options: dict | None = None,
+             corrector: str = "warp", corrector_options: dict | None = None,
              progress=None) -> dict:
     """Write `before_after.mp4` and `contact_sheet.png` into out_dir; return the run summary."""
     os.makedirs(out_dir, exist_ok=True)

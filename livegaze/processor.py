@@ -18,6 +18,7 @@ from livegaze.align import AlignConfig, Aligner
 from livegaze.blend import BlendConfig, Blender
 from livegaze.correctors.base import Corrector
 from livegaze.frames import Frame
+from livegaze.gate import Gate
 from livegaze.landmarks import Landmarker
 from livegaze.tracking import EyeTracker, TrackerConfig
 
@@ -37,7 +38,8 @@ class FrameProcessor:
 
     def __init__(self, landmarkers: Landmarker | list[Landmarker] | None, corrector: Corrector | None,
                  tracker: EyeTracker | None = None, aligner: Aligner | None = None,
-                 blender: Blender | None = None, settings: LiveSettings | None = None):
+                 blender: Blender | None = None, settings: LiveSettings | None = None,
+                 gate: Gate | None = None):
         if landmarkers is not None and not isinstance(landmarkers, list):
             landmarkers = [landmarkers]
         self.landmarkers = landmarkers or []
@@ -46,6 +48,7 @@ class FrameProcessor:
         self.aligner = aligner or Aligner(AlignConfig())
         self.blender = blender or Blender(BlendConfig())
         self.settings = settings or LiveSettings()
+        self.gate = gate or Gate()
         self.errors = 0
         # Blend into a copy only when someone wants the untouched frame too (previews, demo).
         self.keep_original = True
@@ -97,11 +100,17 @@ class FrameProcessor:
         if not settings.enabled or settings.strength <= 0:
             frame.status = "disabled"
             return False
+        share, reason = self.gate.factor(frame.face)
+        if share <= 0:
+            frame.status = reason
+            return False
+        frame.strength = settings.strength * share
+        if self.corrector.space == "frame":
+            return True  # works on the frame itself: nothing to align
         try:
             t0 = time.perf_counter()
             centres = np.stack([box.centre for box in frame.eyes])
             frame.aligned = self.aligner.align(frame.image, centres, frame.face)
-            frame.strength = settings.strength
             frame.timings["align"] = (time.perf_counter() - t0) * 1000
         except Exception as exc:
             self._failed(frame, exc)
@@ -111,6 +120,8 @@ class FrameProcessor:
     def finish(self, frame: Frame) -> Frame:
         """The corrector and the blend for a prepared frame; any thread, several at once."""
         face, strength = frame.aligned, frame.strength
+        if self.corrector.space == "frame":
+            return self._finish_in_frame(frame)
         try:
             t1 = time.perf_counter()
             corrected = self.corrector.correct(face, strength)
@@ -128,6 +139,20 @@ class FrameProcessor:
             self._failed(frame, exc)
         finally:
             frame.aligned = None  # the aligned crop is not needed downstream
+        return frame
+
+    def _finish_in_frame(self, frame: Frame) -> Frame:
+        """A frame-space corrector changes the eye regions directly (into a copy when the
+        untouched frame is wanted too)."""
+        try:
+            t1 = time.perf_counter()
+            out = frame.image.copy() if self.keep_original else frame.image
+            changed = self.corrector.correct_frame(frame.image, frame.face, frame.strength, out=out)
+            frame.timings["correct"] = (time.perf_counter() - t1) * 1000
+            frame.image = out
+            frame.status = "corrected" if changed else "unchanged"
+        except Exception as exc:
+            self._failed(frame, exc)
         return frame
 
     def _failed(self, frame: Frame, exc: Exception) -> None:

@@ -7,21 +7,28 @@ import numpy as np
 
 from livegaze.align import AlignedFace
 from livegaze.errors import LivegazeError
+from livegaze.landmarks import FaceLandmarks
 
 
 class Corrector(Protocol):
-    """Turns an aligned face into one whose eyes look into the camera.
+    """Makes the eyes of a face look into the camera.
 
-    `correct` returns the corrected size x size BGR image, or None when there is nothing to do
-    (eyes closed, say); the pipeline then passes the frame through untouched. A corrector that
-    sets `handles_strength` applies strength itself (0 = own gaze, 1 = full eye contact); for the
-    others the blend stage cross-fades by strength.
+    `space` says where it works. "aligned": `correct` takes the aligned face and returns the
+    corrected size x size BGR image, or None when there is nothing to do (eyes closed, say); the
+    blend stage puts it back. "frame": `correct_frame` changes the eye regions of the frame
+    itself (no resampling through the aligned face, no blend) and says whether it changed
+    anything. A corrector that sets `handles_strength` applies strength itself (0 = own gaze,
+    1 = full eye contact); for the others the blend stage cross-fades by strength.
     """
 
     name: str
     handles_strength: bool
+    space: str  # "aligned" or "frame"
 
     def correct(self, face: AlignedFace, strength: float) -> np.ndarray | None: ...
+
+    def correct_frame(self, image: np.ndarray, face: FaceLandmarks, strength: float,
+                      out: np.ndarray | None = None) -> bool: ...
 
     def close(self) -> None: ...
 

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 class GazeGANCorrector:
     name = "gazegan"
+    space = "aligned"
 
     def __init__(self, checkpoint: str | None = None, engine: str | None = None, runner: str = "auto",
                  concurrency: int | None = None):

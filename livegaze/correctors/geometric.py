@@ -59,6 +59,7 @@ class GeometricCorrector:
 
     name = "geometric"
     handles_strength = True
+    space = "aligned"
 
     def __init__(self, config: GeometricConfig | None = None, **options):
         self.config = config or GeometricConfig(**options)

@@ -19,7 +19,7 @@ class TraySettings:
     camera: str = "0"
     width: int = 1280
     height: int = 720
-    corrector: str = "geometric"  # geometric | gazegan
+    corrector: str = "warp"  # warp | geometric | gazegan
     model_path: str = ""  # checkpoint (.pt) or engine (.onnx/.plan) for gazegan
     strength: float = 1.0
     enabled: bool = True

@@ -11,6 +11,10 @@ STATE_TEXT = {"off": "Camera off", "starting": "Starting...", "correcting": "Cor
               "paused": "Correction paused", "no_face": "No face in view", "error": "Problem - see message"}
 
 
+# The tray's model choices, in menu order: (corrector name, label).
+CORRECTOR_CHOICES = (("warp", "Warp (your own eye, no model)"), ("geometric", "Geometric (repainted iris)"),
+                     ("gazegan", "Trained model / engine..."))
+
 class ControlPanel(QWidget):
     """Start/stop, correction on/off, strength, camera, resolution and model choice."""
 
@@ -59,8 +63,8 @@ class ControlPanel(QWidget):
         grid.addWidget(self.resolution, 4, 1, 1, 2)
         grid.addWidget(QLabel("Corrector"), 5, 0)
         self.corrector = QComboBox()
-        self.corrector.addItems(["Geometric (no model)", "Trained model / engine..."])
-        self.corrector.setCurrentIndex(1 if s.corrector == "gazegan" else 0)
+        self.corrector.addItems([label for _, label in CORRECTOR_CHOICES])
+        self.corrector.setCurrentIndex(self._corrector_index(s.corrector))
         self.corrector.activated.connect(self._corrector_chosen)
         grid.addWidget(self.corrector, 5, 1, 1, 2)
         self.model_label = QLabel(s.model_path if s.corrector == "gazegan" else "")
@@ -95,9 +99,15 @@ class ControlPanel(QWidget):
         self.controller.settings.width, self.controller.settings.height = w, h
         self._restart_if_running()
 
+    @staticmethod
+    def _corrector_index(name: str) -> int:
+        names = [n for n, _ in CORRECTOR_CHOICES]
+        return names.index(name) if name in names else 0
+
     def _corrector_chosen(self, index: int) -> None:
-        if index == 0:
-            self.controller.set_corrector("geometric")
+        name = CORRECTOR_CHOICES[index][0]
+        if name != "gazegan":
+            self.controller.set_corrector(name)
             self.model_label.setText("")
             return
         path, _ = QFileDialog.getOpenFileName(self, "GazeGAN checkpoint or engine", "",
@@ -106,7 +116,7 @@ class ControlPanel(QWidget):
             self.controller.set_corrector("gazegan", path)
             self.model_label.setText(path)
         else:
-            self.corrector.setCurrentIndex(1 if self.controller.settings.corrector == "gazegan" else 0)
+            self.corrector.setCurrentIndex(self._corrector_index(self.controller.settings.corrector))
 
     def show_state(self, state: str) -> None:
         self.status.setText(STATE_TEXT.get(state, state))
