@@ -31,8 +31,8 @@ class WarpConfig:
     iris sits from the opening's centroid (x temporal, y down; measured on 14 camera-facing
     eyes: the inner corner pulls the centroid nasally); max_shift: the largest move,
     in eye widths; min_openness: eyes more closed than this are left alone; grid: field samples
-    per eye width; edge_limit: straight-edge strength (grey levels per pixel) in the eye's
-    surroundings above which that eye is left alone (a glasses rim would bend)."""
+    per eye width; rim_check: leave the eyes alone when a long straight edge (a glasses rim)
+    runs through the pixels the field moves (it would bend)."""
 
     offset: tuple[float, float] = (0.0, 0.0)
     pose_gain: float = 0.0
@@ -40,7 +40,7 @@ class WarpConfig:
     max_shift: float = 0.2
     min_openness: float = 0.15
     grid: int = 40
-    edge_limit: float = 0.0
+    rim_check: bool = True
     shape: FieldShape = field(default_factory=FieldShape)
     iris: IrisFitConfig = field(default_factory=IrisFitConfig)
 
@@ -66,8 +66,9 @@ class WarpCorrector:
     def __init__(self, config: WarpConfig | None = None, **options):
         self.config = config or WarpConfig(**options)
         self.finder = IrisFinder(self.config.iris)
-        self.last_plans: list[EyePlan] = []
+        self.last_plans: list[EyePlan | None] = []
         self.last_move = np.zeros(2)
+        self.last_refusal = ""  # why the last frame was left alone, when it was
 
     def plan(self, image: np.ndarray, face: FaceLandmarks) -> list[EyePlan | None]:
         """Per eye: the refined iris and the move it needs (None for a closed eye)."""
@@ -84,8 +85,9 @@ class WarpCorrector:
             prior, radius = face.iris(eye)
             fit = self.finder.fit(image, contour, corners, prior, radius)
             temporal = -1.0 if eye == 0 else 1.0  # eye 0 is the subject's right, on the image's left
-            neutral = to_local[:, :2].T @ np.array([temporal * cfg.neutral[0], cfg.neutral[1]])
-            target = opening_centre(face.points, eye) + neutral * width + \
+            to_frame = cv2.invertAffineTransform(to_local)[:, :2]  # eye widths -> frame pixels
+            neutral = to_frame @ np.array([temporal * cfg.neutral[0], cfg.neutral[1]])
+            target = opening_centre(face.points, eye) + neutral + \
                 (cfg.pose_gain * gaze + np.asarray(cfg.offset)) * width
             need = np.zeros(2)
             if fit is not None:
@@ -97,14 +99,18 @@ class WarpCorrector:
                       out: np.ndarray | None = None) -> bool:
         """Warp the eyes of `image` into `out` (default: in place). True when anything moved."""
         out = image if out is None else out
-        self.last_plans, self.last_move = [], np.zeros(2)
+        self.last_plans, self.last_move, self.last_refusal = [], np.zeros(2), ""
         if strength <= 0 or face is None:
             return False
         plans = self.plan(image, face)
         self.last_plans = plans
         found = [p for p in plans if p is not None and p.fit is not None]
-        if not found or any(p is None for p in plans):
-            return False  # a closed or blinking eye: leave both alone
+        if any(p is None for p in plans):
+            self.last_refusal = "eye_closed"  # a closed or blinking eye: leave both alone
+            return False
+        if not found:
+            self.last_refusal = "iris_not_found"
+            return False
         weights = np.array([p.fit.confidence for p in found])
         move = np.sum([p.need * c for p, c in zip(found, weights)], axis=0) / weights.sum()
         move = move * float(np.clip(strength, 0, 1))
@@ -113,14 +119,56 @@ class WarpCorrector:
             move *= self.config.max_shift / norm
         if norm * min(p.width for p in plans) < 0.2:
             return False  # under a fifth of a pixel: nothing to see
-        moved = False
-        for eye, p in enumerate(plans):
-            moved |= self._warp_eye(image, out, face, eye, p, move)
+        fields = [(self._eye_field(image, face, eye, p, move), face.eye_contour(eye), p.width)
+                  for eye, p in enumerate(plans)]
+        fields = [(f, contour, width) for f, contour, width in fields if f is not None]
+        # A glasses rim through a moving region would bend: leave both eyes alone (one eye
+        # corrected and the other not would look cross-eyed).
+        if self.config.rim_check and any(self._rim_crosses(image, *f) for f in fields):
+            self.last_refusal = "glasses_rim"
+            return False
+        for (box, dx, dy, moving), _, _ in fields:
+            x0, y0, x1, y1 = box
+            xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+            source = image[y0:y1, x0:x1].copy() if out is image else image[y0:y1, x0:x1]
+            warped = cv2.remap(source, xs - x0 - dx, ys - y0 - dy, cv2.INTER_CUBIC,
+                               borderMode=cv2.BORDER_REFLECT)
+            np.copyto(out[y0:y1, x0:x1], warped, where=moving[..., None])
         self.last_move = move
-        return moved
+        return bool(fields)
 
-    def _warp_eye(self, image: np.ndarray, out: np.ndarray, face: FaceLandmarks, eye: int,
-                  plan: EyePlan, move: np.ndarray) -> bool:
+    def _rim_crosses(self, image: np.ndarray, field, contour: np.ndarray, width: float) -> bool:
+        """True when a long, strong straight edge (a glasses rim) runs through pixels the field
+        moves by more than a third of a pixel, away from the lids (whose margins and creases are
+        edges too, and move as a lid should)."""
+        (x0, y0, x1, y1), dx, dy, _ = field
+        strong = (dx * dx + dy * dy) > 0.1
+        lids = np.zeros(strong.shape, np.uint8)
+        cv2.fillPoly(lids, [np.round(contour - (x0, y0)).astype(np.int32)], 1)
+        grow = max(3, int(round(0.14 * width)))
+        lids = cv2.dilate(lids, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+        strong &= lids == 0
+        if not strong.any():
+            return False
+        gray = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
+        edges = cv2.Canny(gray, 80, 200)
+        edges[lids > 0] = 0
+        # A rim is straight over most of the eye's width; brows and creases are curved or broken.
+        length = max(int(0.85 * width), 10)
+        lines = cv2.HoughLinesP(edges, 1, np.pi / 180, threshold=max(int(0.6 * length), 6),
+                                minLineLength=length, maxLineGap=3)
+        for xa, ya, xb, yb in ([] if lines is None else lines.reshape(-1, 4)):
+            t = np.linspace(0, 1, 16)
+            xs = np.clip(np.round(xa + t * (xb - xa)).astype(int), 0, strong.shape[1] - 1)
+            ys = np.clip(np.round(ya + t * (yb - ya)).astype(int), 0, strong.shape[0] - 1)
+            if strong[ys, xs].any():
+                return True
+        return False
+
+    def _eye_field(self, image: np.ndarray, face: FaceLandmarks, eye: int, plan: EyePlan,
+                   move: np.ndarray):
+        """((x0, y0, x1, y1), dx, dy, moving): the frame-pixel displacement of one eye over its
+        box, or None when nothing there moves."""
         cfg = self.config
         shape = cfg.shape
         to_local, width = plan.to_local, plan.width
@@ -139,7 +187,7 @@ class WarpCorrector:
         u, v = np.meshgrid(us, vs)
         du, dv, _ = eye_field(u, v, contour, iris, radius, move, shape, step)
         if not (np.any(du) or np.any(dv)):
-            return False
+            return None
         # Frame box of the support.
         inv = cv2.invertAffineTransform(to_local)
         corners = np.array([[u0, v0], [u1, v0], [u0, v1], [u1, v1]]) @ inv[:, :2].T + inv[:, 2]
@@ -147,7 +195,7 @@ class WarpCorrector:
         x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int), 0)
         x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int) + 1, (w, h))
         if x1 - x0 < 3 or y1 - y0 < 3:
-            return False
+            return None
         xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
         # Each frame pixel's place on the field grid, then the field there (bilinear).
         gu = ((to_local[0, 0] * xs + to_local[0, 1] * ys + to_local[0, 2] - u0) / step).astype(np.float32)
@@ -159,11 +207,8 @@ class WarpCorrector:
         dy = (inv[1, 0] * local[..., 0] + inv[1, 1] * local[..., 1])
         moving = (np.abs(dx) > 1e-3) | (np.abs(dy) > 1e-3)
         if not moving.any():
-            return False
-        source = image[y0:y1, x0:x1].copy() if out is image else image[y0:y1, x0:x1]
-        warped = cv2.remap(source, (xs - x0 - dx).astype(np.float32), (ys - y0 - dy).astype(np.float32), cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
-        np.copyto(out[y0:y1, x0:x1], warped, where=moving[..., None])
-        return True
+            return None
+        return (int(x0), int(y0), int(x1), int(y1)), dx.astype(np.float32), dy.astype(np.float32), moving
 
     def close(self) -> None:
         pass

@@ -3,13 +3,13 @@
 Everything is built in eye-local units (origin between the corners, x along them, one unit = one
 eye width), so the same shapes hold for a small webcam face and a large portrait.
 
-- The iris and pupil translate by the whole move: weight 1 on the band the iris sweeps, falling
-  smoothly to 0 over a distance that grows with the move (a short falloff would fold).
+- The iris and pupil translate by the whole move: weight 1 on the band the iris sweeps.
 - Horizontally the field stays in the opening (soft edge just past the lids): lids and lashes do
   not slide sideways with the eye.
 - Vertically the upper lid follows the iris (real lids rise when the gaze rises), the lower lid a
   smaller share; both fade out above and below, well inside one eye width.
-- The corners are pinned and the whole field reaches zero before the brow and the cheek.
+- The corners are pinned (the field falls linearly to them, the least steep way) and the whole
+  field reaches zero before the brow and the cheek.
 The Jacobian of the resulting map is checked on the grid; a move that would fold is scaled down.
 """
 from __future__ import annotations
@@ -23,16 +23,14 @@ import numpy as np
 class FieldShape:
     """upper_follow / lower_follow: share of the iris's vertical move the upper / lower lid takes;
     reach_up / reach_down: how far above / below the lids the field fades out (eye widths);
-    side_margin: how far past the lids the horizontal move fades out (eye widths); corner_pin:
-    distance from a corner over which the field grows from 0 (eye widths); min_jacobian: the
+    side_margin: how far past the lids the horizontal move fades out (eye widths); min_jacobian: the
     smallest local area ratio allowed (below it the move is scaled down)."""
 
     upper_follow: float = 0.8
     lower_follow: float = 0.3
     reach_up: float = 0.32
     reach_down: float = 0.22
-    side_margin: float = 0.06
-    corner_pin: float = 0.16
+    side_margin: float = 0.15
     min_jacobian: float = 0.3
 
 
@@ -53,6 +51,16 @@ def lid_heights(contour_local: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, n
     return np.minimum(v_up, v_lo), np.maximum(v_up, v_lo)
 
 
+def corner_ramp(u: np.ndarray, corner_l: float, corner_r: float, lo: float, hi: float) -> np.ndarray:
+    """1 on [lo, hi] (the band the iris sweeps), falling linearly to 0 at each corner. Linear is
+    the least steep way down, so the sclera between iris and corner compresses evenly and the
+    map does not fold until that sclera is gone."""
+    room = 0.02
+    lo = float(np.clip(lo, corner_l + room, corner_r - 2 * room))
+    hi = float(np.clip(hi, lo + room, corner_r - room))
+    return np.interp(u, [corner_l, lo, hi, corner_r], [0.0, 1.0, 1.0, 0.0], left=0.0, right=0.0)
+
+
 def eye_weights(u: np.ndarray, v: np.ndarray, contour: np.ndarray, iris: np.ndarray, radius: float,
                 move: np.ndarray, shape: FieldShape) -> tuple[np.ndarray, np.ndarray]:
     """(horizontal weight, vertical weight) on the grid (u, v); all in eye-local units.
@@ -60,29 +68,28 @@ def eye_weights(u: np.ndarray, v: np.ndarray, contour: np.ndarray, iris: np.ndar
     v_up, v_lo = lid_heights(contour, u[0])
     v_up, v_lo = v_up[None, :], v_lo[None, :]
     corner_l, corner_r = contour[:, 0].min(), contour[:, 0].max()
-    # The iris sweeps the segment from its old centre to its new one.
     a, b = iris, iris + move
-    ab = b - a
-    t = np.clip(((u - a[0]) * ab[0] + (v - a[1]) * ab[1]) / max(float(ab @ ab), 1e-9), 0, 1)
-    dist = np.hypot(u - (a[0] + t * ab[0]), v - (a[1] + t * ab[1]))
     inner = 1.1 * radius
-    falloff = 0.6 * radius + 2.2 * float(np.hypot(*move))
-    w_iris = 1 - smoothstep(inner, inner + falloff, dist)
-    pin = smoothstep(0.0, shape.corner_pin, u - corner_l) * smoothstep(0.0, shape.corner_pin, corner_r - u)
-    # Horizontal: only within the opening (plus a soft margin past each lid).
+    ramp = corner_ramp(u, corner_l, corner_r, min(a[0], b[0]) - inner, max(a[0], b[0]) + inner)
+    # Horizontal: the opening's rows move with the iris; the soft margin past each lid keeps
+    # lids and lashes from sliding sideways.
     outside = np.maximum(v_up - v, v - v_lo)
-    in_opening = 1 - smoothstep(0.0, shape.side_margin, outside)
-    wx = w_iris * in_opening * pin
-    # Vertical: the lids take their share near the iris's column, fading to the corners.
-    column = 1 - smoothstep(inner, inner + falloff + 0.1, np.abs(u - a[0] - 0.5 * ab[0]))
-    lids = column * pin
-    span = np.maximum(v_lo - v_up, 1e-3)
-    between = shape.upper_follow + (shape.lower_follow - shape.upper_follow) * np.clip((v - v_up) / span, 0, 1)
-    above = shape.upper_follow * (1 - smoothstep(0.0, shape.reach_up, v_up - v))
-    below = shape.lower_follow * (1 - smoothstep(0.0, shape.reach_down, v - v_lo))
-    lid = np.where(v < v_up, above, np.where(v > v_lo, below, between)) * lids
-    w_core = w_iris * pin * (1 - smoothstep(0.0, shape.reach_up, outside))
-    wy = 1 - (1 - w_core) * (1 - lid)  # soft union: smooth where the two overlap
+    wx = ramp * (1 - smoothstep(0.0, shape.side_margin, outside))
+    # Vertical, per column, piecewise linear in v (the least steep profile): 0 a reach above the
+    # upper lid, the lid's share on it, 1 on the iris's middle rows, the lower lid's share on
+    # it, 0 a reach below. The plateau keeps clear of the lids so no band of sclera has to
+    # stretch alone; across, the same corner ramp pins the corners.
+    top = np.clip(np.minimum(a[1], b[1]) - 0.5 * radius, v_up + 0.04, v_lo - 0.12)
+    bottom = np.clip(np.maximum(a[1], b[1]) + 0.5 * radius, top + 0.01, v_lo - 0.08)
+    knots = [v_up - shape.reach_up, v_up, top, bottom, v_lo, v_lo + shape.reach_down]
+    values = [0.0, shape.upper_follow, 1.0, 1.0, shape.lower_follow, 0.0]
+    profile = np.zeros(np.broadcast(u, v).shape)
+    for k in range(len(knots) - 1):
+        k0, k1 = knots[k], np.maximum(knots[k + 1], knots[k] + 1e-3)
+        t = np.clip((v - k0) / (k1 - k0), 0, 1)
+        inside = (v >= k0) & (v < k1)
+        profile = np.where(inside, values[k] + (values[k + 1] - values[k]) * t, profile)
+    wy = ramp * profile
     return wx.astype(np.float32), wy.astype(np.float32)
 
 
