@@ -36,9 +36,8 @@ def blank_clip(media_dir):
     return path
 
 
-def iris_darkness_centre(image, contour):
-    """Centre of the dark pixels (iris and pupil) inside an eyelid polygon: an independent,
-    landmark-free measure of where an iris is."""
+def opening_pixels(image, contour):
+    """(grey ROI around an eyelid polygon, its mask of the opening, x0, y0)."""
     import cv2
 
     x0, y0 = np.floor(contour.min(0)).astype(int)
@@ -46,6 +45,13 @@ def iris_darkness_centre(image, contour):
     roi = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY).astype(np.float32)
     mask = np.zeros(roi.shape, np.uint8)
     cv2.fillPoly(mask, [np.round(contour - [x0, y0]).astype(np.int32)], 1)
+    return roi, mask, x0, y0
+
+
+def iris_darkness_centre(image, contour):
+    """Centre of the dark pixels (iris and pupil) inside an eyelid polygon: an independent,
+    landmark-free measure of where an iris is."""
+    roi, mask, x0, y0 = opening_pixels(image, contour)
     values = roi[mask > 0]
     dark = (roi < np.percentile(values, 35)) & (mask > 0)
     ys, xs = np.nonzero(dark)

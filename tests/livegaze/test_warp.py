@@ -15,7 +15,7 @@ from livegaze.correctors.warpfield import FieldShape, eye_field
 from livegaze.irisfit import IrisFinder, eye_frame
 from livegaze.landmarks import EYE_CONTOURS, EYE_CORNERS, Landmarker
 from livegaze.synthetic import photo
-from tests.conftest import iris_darkness_centre
+from tests.conftest import iris_darkness_centre, opening_pixels
 
 SHIFTS = [(0.12, 0.0), (-0.12, 0.0), (0.1, 0.0), (-0.1, 0.0)]
 
@@ -149,11 +149,8 @@ def test_warp_moves_the_iris_back_and_keeps_it_dark(averted_portrait):
 
 
 def _iris_contrast(image, contour):
-    x0, y0 = np.floor(contour.min(0)).astype(int)
-    x1, y1 = np.ceil(contour.max(0)).astype(int) + 1
-    gray = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY).astype(np.float32)
-    mask = np.zeros(gray.shape, np.uint8)
-    cv2.fillPoly(mask, [np.round(contour - [x0, y0]).astype(np.int32)], 1)
+    """Spread of grey levels in the opening: dark iris against bright sclera."""
+    gray, mask, _, _ = opening_pixels(image, contour)
     values = gray[mask > 0]
     return float(np.percentile(values, 85) - np.percentile(values, 15))
 
