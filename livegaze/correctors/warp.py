@@ -19,7 +19,7 @@ from livegaze.correctors.base import register
 from livegaze.correctors.geometric import gaze_to_camera_offset, opening_centre
 from livegaze.correctors.warpfield import FieldShape, eye_field
 from livegaze.irisfit import IrisFinder, IrisFit, IrisFitConfig, eye_frame
-from livegaze.landmarks import EYE_CONTOURS, EYE_CORNERS, FaceLandmarks
+from livegaze.landmarks import EYE_CORNERS, FaceLandmarks
 
 
 @dataclass
@@ -173,9 +173,9 @@ class WarpCorrector:
         shape = cfg.shape
         to_local, width = plan.to_local, plan.width
         contour = face.eye_contour(eye) @ to_local[:, :2].T + to_local[:, 2]
-        fit = plan.fit if plan.fit is not None else None
-        iris_frame = fit.centre if fit is not None else face.iris(eye)[0]
-        radius = (fit.radius if fit is not None else face.iris(eye)[1]) / width
+        # An eye without a clear fit follows the other one from MediaPipe's iris (eyes turn together).
+        iris_frame, radius = (plan.fit.centre, plan.fit.radius) if plan.fit is not None else face.iris(eye)
+        radius /= width
         iris = to_local[:, :2] @ iris_frame + to_local[:, 2]
         # The field's support, eye-local: the opening plus the lid reaches, corners included.
         u0, u1 = contour[:, 0].min() - 0.05, contour[:, 0].max() + 0.05
