@@ -69,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--size", type=_size, default=(640, 480), help="frame size WxH [default: 640x480]")
     _add_corrector_options(demo)
 
+    photo = sub.add_parser("photo", help="correct every face in still images",
+                           description="Corrects every face in each image and writes the result under "
+                                       "the same file name in --output-dir (same format, upright).")
+    photo.add_argument("inputs", nargs="+", metavar="IMAGE", help="JPEG, PNG, BMP, TIFF or WebP files")
+    photo.add_argument("--output-dir", "-o", required=True, help="folder for the results (not the inputs' own)")
+    photo.add_argument("--strength", type=float, default=1.0, help="correction strength 0..1 [default: 1]")
+    photo.add_argument("--face-model", help="path to face_landmarker.task (default: packaged copy)")
+    _add_corrector_options(photo)
+
     sub.add_parser("devices", help="list cameras, the virtual camera, correctors and model runners")
 
     bench = sub.add_parser("bench", help="measure fps, latency and per-stage time of the pipeline")
@@ -150,6 +159,14 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_photo(args) -> int:
+    from livegaze.photo import run_photos
+
+    name, options = _corrector_options(args)
+    return run_photos(args.inputs, args.output_dir, corrector=name, corrector_options=options,
+                      strength=args.strength, face_model=args.face_model)
+
+
 def cmd_devices(args) -> int:
     from livegaze.capture import list_cameras
     from livegaze.correctors import available
@@ -221,7 +238,7 @@ def cmd_toggle(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "demo": cmd_demo, "devices": cmd_devices, "bench": cmd_bench,
+COMMANDS = {"run": cmd_run, "demo": cmd_demo, "photo": cmd_photo, "devices": cmd_devices, "bench": cmd_bench,
             "download-model": cmd_download_model, "build-engine": cmd_build_engine,
             "bench-engine": cmd_bench_engine, "tray": cmd_tray, "toggle": cmd_toggle}
 

@@ -87,7 +87,8 @@ class FaceLandmarks:
 
 @dataclass
 class LandmarkerConfig:
-    """FaceLandmarker settings. num_faces > 1 lets the largest face win when several are in view."""
+    """FaceLandmarker settings. num_faces > 1 lets the largest face win when several are in view;
+    still_images: each call is a separate photo (no tracking between calls)."""
 
     model_path: str | None = None
     num_faces: int = 2
@@ -95,6 +96,7 @@ class LandmarkerConfig:
     min_presence_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     max_input_width: int = 640  # larger frames are downscaled for the model (same accuracy, less time)
+    still_images: bool = False
 
 
 class Landmarker:
@@ -107,7 +109,7 @@ class Landmarker:
         model = find_face_landmarker(self.config.model_path)
         options = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_buffer=model.read_bytes()),
-            running_mode=vision.RunningMode.VIDEO,
+            running_mode=vision.RunningMode.IMAGE if self.config.still_images else vision.RunningMode.VIDEO,
             num_faces=self.config.num_faces,
             min_face_detection_confidence=self.config.min_detection_confidence,
             min_face_presence_confidence=self.config.min_presence_confidence,
@@ -120,6 +122,11 @@ class Landmarker:
 
     def detect(self, image_bgr: np.ndarray, t_ms: int | None = None) -> FaceLandmarks | None:
         """Landmarks of the largest face in a BGR frame; timestamps must increase (bumped if not)."""
+        faces = self.detect_all(image_bgr, t_ms)
+        return max(faces, key=FaceLandmarks.area) if faces else None
+
+    def detect_all(self, image_bgr: np.ndarray, t_ms: int | None = None) -> list[FaceLandmarks]:
+        """Landmarks of every face found (at most `num_faces`), in the model's order."""
         import mediapipe as mp
 
         t_ms = self._last_ms + 33 if t_ms is None else int(t_ms)
@@ -130,11 +137,11 @@ class Landmarker:
         if w > self.config.max_input_width:
             small_h = round(h * self.config.max_input_width / w)
             image_bgr = cv2.resize(image_bgr, (self.config.max_input_width, small_h), interpolation=cv2.INTER_AREA)
-        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
-        result = self._landmarker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb),
-                                                   t_ms)
-        if not result.face_landmarks:
-            return None
+        rgb = mp.Image(image_format=mp.ImageFormat.SRGB, data=cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
+        if self.config.still_images:
+            result = self._landmarker.detect(rgb)
+        else:
+            result = self._landmarker.detect_for_video(rgb, t_ms)
         faces = []
         for i, marks in enumerate(result.face_landmarks):
             pts = np.array([(p.x * w, p.y * h, p.z * w) for p in marks], np.float32)
@@ -145,7 +152,7 @@ class Landmarker:
             if result.facial_transformation_matrixes and i < len(result.facial_transformation_matrixes):
                 pose = np.asarray(result.facial_transformation_matrixes[i], np.float32)
             faces.append(FaceLandmarks(pts, shapes, pose))
-        return max(faces, key=FaceLandmarks.area)
+        return faces
 
     def close(self) -> None:
         if self._landmarker is not None:

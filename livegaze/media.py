@@ -27,14 +27,28 @@ def write_image(path: str, image: np.ndarray) -> None:
     ok, data = cv2.imencode(ext, image)
     if not ok:
         raise LivegazeError(f"{path}: cannot encode image as {ext}")
+    write_bytes(path, data.tobytes())
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """Write to a hidden temporary file beside `path`, then rename it into place. The file gets
+    the mode the user's umask gives a new file (mkstemp alone would leave it 0600)."""
+    ext = os.path.splitext(path)[1]
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".livegaze-", suffix=ext)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data.tobytes())
+            f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it
+    os.umask(mask)
+    return mask
 
 
 def eye_zoom(image: np.ndarray, centres: np.ndarray, scale: int = 4) -> np.ndarray:
