@@ -78,6 +78,18 @@ def build_parser() -> argparse.ArgumentParser:
     photo.add_argument("--face-model", help="path to face_landmarker.task (default: packaged copy)")
     _add_corrector_options(photo)
 
+    evaluate = sub.add_parser("eval", help="quality report: correctors side by side on real faces",
+                              description="Measures correctors on photos and clips (default: the project's "
+                                          "test media) and writes report.md, before/after sheets and a plot.")
+    evaluate.add_argument("media", nargs="*", help="images or videos (default: the packaged photos, "
+                                                   "../shared/media, and a generated clip)")
+    evaluate.add_argument("--corrector", action="append", dest="correctors", metavar="NAME",
+                          help="a corrector to compare; repeat for more [default: warp and geometric]")
+    evaluate.add_argument("--report", default="livegaze-eval", help="folder for the report [default: ./livegaze-eval]")
+    evaluate.add_argument("--strength", type=float, default=1.0, help="correction strength 0..1 [default: 1]")
+    evaluate.add_argument("--checkpoint", help="GazeGAN checkpoint, for --corrector gazegan")
+    evaluate.add_argument("--engine", help="prebuilt engine, for --corrector gazegan")
+
     sub.add_parser("devices", help="list cameras, the virtual camera, correctors and model runners")
 
     bench = sub.add_parser("bench", help="measure fps, latency and per-stage time of the pipeline")
@@ -167,6 +179,17 @@ def cmd_photo(args) -> int:
                       strength=args.strength, face_model=args.face_model)
 
 
+def cmd_eval(args) -> int:
+    from livegaze.qualityreport import run_eval
+
+    if not 0.0 <= args.strength <= 1.0:
+        raise LivegazeError(f"--strength {args.strength}: expected a number from 0 to 1")
+    options = {k: v for k, v in (("checkpoint", args.checkpoint), ("engine", args.engine)) if v}
+    run_eval(args.media, args.correctors or ["warp", "geometric"], args.report, strength=args.strength,
+             corrector_options=options)
+    return 0
+
+
 def cmd_devices(args) -> int:
     from livegaze.capture import list_cameras
     from livegaze.correctors import available
@@ -238,7 +261,7 @@ def cmd_toggle(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "demo": cmd_demo, "photo": cmd_photo, "devices": cmd_devices, "bench": cmd_bench,
+COMMANDS = {"run": cmd_run, "demo": cmd_demo, "photo": cmd_photo, "eval": cmd_eval, "devices": cmd_devices, "bench": cmd_bench,
             "download-model": cmd_download_model, "build-engine": cmd_build_engine,
             "bench-engine": cmd_bench_engine, "tray": cmd_tray, "toggle": cmd_toggle}
 

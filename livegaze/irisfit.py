@@ -103,7 +103,7 @@ class IrisFinder:
         start = np.asarray(prior, np.float64) @ m[:, :2].T + m[:, 2]
         lo, hi = cfg.radius_range
         r0 = float(np.clip(prior_radius * scale, lo * s, hi * s))
-        chords = _chords(patch, seen, start[0], cfg.reach * s)
+        chords = _chords(patch, seen, start, r0, cfg.reach * s)
         if chords is None:
             return None
         ys, mids, halves, contrast = chords
@@ -125,57 +125,78 @@ class IrisFinder:
                        contrast=contrast, rows=int(keep.sum()))
 
 
-def _chords(patch: np.ndarray, seen: np.ndarray, cx: float, reach: float):
-    """Per row of the opening, the iris chord through column cx: the dark run (catchlights
-    bridged) with sclera at both ends, its ends on the steepest edge. Two passes, the second from
-    the first pass's centre. Returns (rows, midpoints, half-widths, contrast) or None."""
+def _chords(patch: np.ndarray, seen: np.ndarray, start: np.ndarray, r0: float, reach: float):
+    """Per row of the opening, the iris chord near column start[0]: the dark run with sclera at
+    both ends, its ends on the steepest edge. Two passes, the second from the first pass's
+    centre. Returns (rows, midpoints, half-widths, contrast) or None.
+
+    Catchlights (bright specks inside the iris, often wider than the pupil) are removed first by
+    a grey-level opening; the dark/bright threshold sits midway between the iris's own level
+    (around MediaPipe's point) and the sclera's, so a shadowed or tinted sclera still counts."""
     values = patch[seen]
     if values.size < 20:
         return None
-    dark_level, bright_level = np.percentile(values, 12), np.percentile(values, 88)
+    size = max(3, int(round(0.6 * r0)) | 1)
+    flat = cv2.morphologyEx(patch, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    h, w = patch.shape
+    core = seen & (((np.arange(w)[None, :] - start[0]) ** 2 + (np.arange(h)[:, None] - start[1]) ** 2)
+                   <= (0.6 * r0) ** 2)
+    if core.sum() < 3:
+        return None
+    opening = flat[seen]
+    k = int(0.9 * (opening.size - 1))
+    dark_level, bright_level = float(flat[core].mean()), float(np.partition(opening, k)[k])  # 90th percentile
     contrast = float(bright_level - dark_level)
     if contrast < 8:
         return None
-    dark_mask = cv2.morphologyEx((patch < (dark_level + bright_level) / 2).astype(np.uint8),
-                                 cv2.MORPH_CLOSE, np.ones((1, 5), np.uint8)) > 0
+    dark = flat < (dark_level + bright_level) / 2
     gx = cv2.Sobel(cv2.GaussianBlur(patch, (0, 0), 0.7), cv2.CV_32F, 1, 0, ksize=3)
+    # Every dark pixel's run, as its first and last column (all rows at once).
+    cols = np.arange(w)
+    begins, ends = dark.copy(), dark.copy()
+    begins[:, 1:] &= ~dark[:, :-1]
+    ends[:, :-1] &= ~dark[:, 1:]
+    run_start = np.maximum.accumulate(np.where(begins, cols, -1), axis=1)
+    run_end = np.minimum.accumulate(np.where(ends, cols, w)[:, ::-1], axis=1)[:, ::-1]
+    any_seen = seen.any(axis=1)
+    first = np.where(any_seen, seen.argmax(axis=1), w)
+    last = np.where(any_seen, w - 1 - seen[:, ::-1].argmax(axis=1), -1)
     result = None
-    for _ in range(2):
-        c = int(round(cx))
-        ys, mids, halves = [], [], []
-        for y in range(patch.shape[0]):
-            row = np.nonzero(seen[y])[0]
-            if row.size < 3 or not (row[0] < c < row[-1]) or not dark_mask[y, c]:
-                continue
-            dark = dark_mask[y]
-            a = c
-            while a > row[0] and dark[a - 1] and c - a < reach:
-                a -= 1
-            b = c
-            while b < row[-1] and dark[b + 1] and b - c < reach:
-                b += 1
-            if a <= row[0] or b >= row[-1] or c - a >= reach or b - c >= reach:
-                continue  # no sclera on one side: this row's chord is cut by a lid or a corner
-            left, right = _edge(gx[y], a - 1, a, -1.0), _edge(gx[y], b, b + 1, 1.0)
-            ys.append(y)
-            mids.append((left + right) / 2)
-            halves.append((right - left) / 2)
-        if not ys:
+    cx = float(start[0])
+    for _ in range(2):  # the second pass starts from the first pass's centre
+        # Per row, the dark pixel nearest cx within a third of a radius (inside the opening).
+        window = (np.abs(cols - cx) <= 0.3 * r0)[None, :] & dark & seen
+        if not window.any():
             return result
-        result = (np.array(ys, float), np.array(mids), np.array(halves), contrast)
-        cx = float(np.median(mids))
+        c = np.argmin(np.where(window, np.abs(cols - cx)[None, :], np.inf), axis=1)
+        rows = np.nonzero(window.any(axis=1))[0]
+        c = c[rows]
+        a, b = run_start[rows, c], run_end[rows, c]
+        # Sclera on both sides: the run ends inside the opening, within reach of the start.
+        ok = (a > first[rows]) & (b < last[rows]) & (c - a < reach) & (b - c < reach)
+        if not ok.any():
+            return result
+        rows, a, b = rows[ok], a[ok], b[ok]
+        left = _edges(-gx[rows], a - 1)
+        right = _edges(gx[rows], b)
+        result = (rows.astype(float), (left + right) / 2, (right - left) / 2, contrast)
+        centre = float(np.median(result[1]))
+        if abs(centre - cx) <= 0.5:
+            break
+        cx = centre
     return result
 
 
-def _edge(gx_row: np.ndarray, i: int, j: int, sign: float) -> float:
-    """Sub-pixel column of the strongest gradient of the given sign among columns i-1..j+1."""
-    lo, hi = max(i - 1, 1), min(j + 1, gx_row.size - 2)
-    g = sign * gx_row
-    k = lo + int(np.argmax(g[lo:hi + 1]))
-    return k + _parabola(g[k - 1], g[k], g[k + 1])
-
-
-def _parabola(a: float, b: float, c: float) -> float:
-    """Sub-pixel offset of the peak of three samples."""
-    den = a - 2 * b + c
-    return float(np.clip(0.5 * (a - c) / den, -0.5, 0.5)) if den < 0 else 0.0
+def _edges(g: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Per row of g, the sub-pixel column of the largest value among centre-1..centre+2 (the
+    steepest point of the limbus next to the run's end)."""
+    w = g.shape[1]
+    offsets = np.arange(-1, 3)
+    idx = np.clip(centre[:, None] + offsets[None, :], 1, w - 2)
+    rows = np.arange(len(centre))[:, None]
+    k = idx[np.arange(len(centre)), np.argmax(g[rows, idx], axis=1)]
+    r = np.arange(len(centre))
+    y0, y1, y2 = g[r, k - 1], g[r, k], g[r, k + 1]
+    den = y0 - 2 * y1 + y2
+    step = np.where(den < 0, np.clip(0.5 * (y0 - y2) / np.where(den < 0, den, -1), -0.5, 0.5), 0.0)
+    return k + step

@@ -17,9 +17,12 @@ import numpy as np
 
 from livegaze.correctors.base import register
 from livegaze.correctors.geometric import gaze_to_camera_offset, opening_centre
-from livegaze.correctors.warpfield import FieldShape, eye_field
+from livegaze.correctors.warpfield import FieldShape, displacement_jacobian, eye_field
 from livegaze.irisfit import IrisFinder, IrisFit, IrisFitConfig, eye_frame
 from livegaze.landmarks import EYE_CORNERS, FaceLandmarks
+
+
+WARP_NEUTRAL = (0.04, -0.012)
 
 
 @dataclass
@@ -31,12 +34,12 @@ class WarpConfig:
     iris sits from the opening's centroid (x temporal, y down; measured on 14 camera-facing
     eyes: the inner corner pulls the centroid nasally); max_shift: the largest move,
     in eye widths; min_openness: eyes more closed than this are left alone; grid: field samples
-    per eye width; rim_check: leave the eyes alone when a long straight edge (a glasses rim)
-    runs through the pixels the field moves (it would bend)."""
+    per eye width; rim_check: keep the field off long straight edges (glasses rims) in the
+    region it moves, so they do not bend."""
 
     offset: tuple[float, float] = (0.0, 0.0)
     pose_gain: float = 0.0
-    neutral: tuple[float, float] = (0.04, -0.012)
+    neutral: tuple[float, float] = WARP_NEUTRAL
     max_shift: float = 0.2
     min_openness: float = 0.15
     grid: int = 40
@@ -56,6 +59,18 @@ class EyePlan:
     width: float
 
 
+def camera_facing_target(face: FaceLandmarks, eye: int, neutral: tuple[float, float] = WARP_NEUTRAL,
+                         shift: np.ndarray = np.zeros(2)) -> np.ndarray:
+    """Where this eye's iris centre sits when it looks into the camera (frame pixels): the
+    opening's centroid, plus the neutral offset (x towards the temple, eye-local axes) and a
+    shift in eye widths (head pose, per-user offset). The eval measures against the same point."""
+    to_local, width = eye_frame(face.points[list(EYE_CORNERS[eye]), :2])
+    temporal = -1.0 if eye == 0 else 1.0  # eye 0 is the subject's right, on the image's left
+    to_frame = cv2.invertAffineTransform(to_local)[:, :2]  # eye widths -> frame pixels
+    offset = to_frame @ np.array([temporal * neutral[0], neutral[1]])
+    return (opening_centre(face.points, eye) + offset + np.asarray(shift) * width).astype(np.float32)
+
+
 class WarpCorrector:
     """Moves both irises toward the camera-facing position by warping the frame."""
 
@@ -66,6 +81,7 @@ class WarpCorrector:
     def __init__(self, config: WarpConfig | None = None, **options):
         self.config = config or WarpConfig(**options)
         self.finder = IrisFinder(self.config.iris)
+        self._segments = cv2.createLineSegmentDetector()  # glasses rims; one per corrector (not thread-safe)
         self.last_plans: list[EyePlan | None] = []
         self.last_move = np.zeros(2)
         self.last_refusal = ""  # why the last frame was left alone, when it was
@@ -84,11 +100,7 @@ class WarpCorrector:
             contour = face.eye_contour(eye)
             prior, radius = face.iris(eye)
             fit = self.finder.fit(image, contour, corners, prior, radius)
-            temporal = -1.0 if eye == 0 else 1.0  # eye 0 is the subject's right, on the image's left
-            to_frame = cv2.invertAffineTransform(to_local)[:, :2]  # eye widths -> frame pixels
-            neutral = to_frame @ np.array([temporal * cfg.neutral[0], cfg.neutral[1]])
-            target = opening_centre(face.points, eye) + neutral + \
-                (cfg.pose_gain * gaze + np.asarray(cfg.offset)) * width
+            target = camera_facing_target(face, eye, cfg.neutral, cfg.pose_gain * gaze + np.asarray(cfg.offset))
             need = np.zeros(2)
             if fit is not None:
                 need = (to_local[:, :2] @ (target - fit.centre)).astype(np.float64)
@@ -119,51 +131,53 @@ class WarpCorrector:
             move *= self.config.max_shift / norm
         if norm * min(p.width for p in plans) < 0.2:
             return False  # under a fifth of a pixel: nothing to see
-        fields = [(self._eye_field(image, face, eye, p, move), face.eye_contour(eye), p.width)
-                  for eye, p in enumerate(plans)]
-        fields = [(f, contour, width) for f, contour, width in fields if f is not None]
-        # A glasses rim through a moving region would bend: leave both eyes alone (one eye
-        # corrected and the other not would look cross-eyed).
-        if self.config.rim_check and any(self._rim_crosses(image, *f) for f in fields):
-            self.last_refusal = "glasses_rim"
-            return False
-        for (box, dx, dy, moving), _, _ in fields:
+        fields = [self._eye_field(image, face, eye, p, move) for eye, p in enumerate(plans)]
+        fields = [f for f in fields if f is not None]
+        for box, dx, dy, moving in fields:
             x0, y0, x1, y1 = box
-            xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
             source = image[y0:y1, x0:x1].copy() if out is image else image[y0:y1, x0:x1]
-            warped = cv2.remap(source, xs - x0 - dx, ys - y0 - dy, cv2.INTER_CUBIC,
-                               borderMode=cv2.BORDER_REFLECT)
+            map_x = np.arange(x1 - x0, dtype=np.float32)[None, :] - dx
+            map_y = np.arange(y1 - y0, dtype=np.float32)[:, None] - dy
+            warped = cv2.remap(source, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
             np.copyto(out[y0:y1, x0:x1], warped, where=moving[..., None])
         self.last_move = move
         return bool(fields)
 
-    def _rim_crosses(self, image: np.ndarray, field, contour: np.ndarray, width: float) -> bool:
-        """True when a long, strong straight edge (a glasses rim) runs through pixels the field
-        moves by more than a third of a pixel, away from the lids (whose margins and creases are
-        edges too, and move as a lid should)."""
-        (x0, y0, x1, y1), dx, dy, _ = field
-        strong = (dx * dx + dy * dy) > 0.1
-        lids = np.zeros(strong.shape, np.uint8)
-        cv2.fillPoly(lids, [np.round(contour - (x0, y0)).astype(np.int32)], 1)
-        grow = max(3, int(round(0.14 * width)))
-        lids = cv2.dilate(lids, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
-        strong &= lids == 0
-        if not strong.any():
-            return False
+    def _keep_off_rims(self, image: np.ndarray, box, dx: np.ndarray, dy: np.ndarray, contour: np.ndarray,
+                       width: float) -> np.ndarray | None:
+        """Attenuation (0..1) over the box that is 0 on long straight edges (glasses rims) in the
+        moving region, away from the lash line, rising over a fifth of an eye width: a rim must
+        not bend. A lid crease taken for a rim only moves a little less. None: no rim."""
+        x0, y0, x1, y1 = box
         gray = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
-        edges = cv2.Canny(gray, 80, 200)
-        edges[lids > 0] = 0
-        # A rim is straight over most of the eye's width; brows and creases are curved or broken.
-        length = max(int(0.85 * width), 10)
-        lines = cv2.HoughLinesP(edges, 1, np.pi / 180, threshold=max(int(0.6 * length), 6),
-                                minLineLength=length, maxLineGap=3)
-        for xa, ya, xb, yb in ([] if lines is None else lines.reshape(-1, 4)):
-            t = np.linspace(0, 1, 16)
-            xs = np.clip(np.round(xa + t * (xb - xa)).astype(int), 0, strong.shape[1] - 1)
-            ys = np.clip(np.round(ya + t * (yb - ya)).astype(int), 0, strong.shape[0] - 1)
-            if strong[ys, xs].any():
-                return True
-        return False
+        # Straight segments (OpenCV's line segment detector, with the eye about 32 px wide: small
+        # eyes need the detail, large ones cost time).
+        scale = float(np.clip(32.0 / width, 0.5, 2.0))
+        found = self._segments.detect(cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA
+                                                 if scale < 1 else cv2.INTER_LINEAR))[0]
+        if found is None:
+            return None
+        segments = found.reshape(-1, 4) / scale
+        segments = segments[np.hypot(segments[:, 2] - segments[:, 0], segments[:, 3] - segments[:, 1])
+                            >= 0.6 * width]
+        if not len(segments):
+            return None
+        # A rim lies outside the lids; a lid margin is within a few pixels of the contour.
+        lid = (contour - (x0, y0)).astype(np.float32).reshape(-1, 1, 2)
+        near_lid = max(2.0, 0.07 * width)
+        t = np.linspace(0, 1, 12)
+        rims = np.zeros(dx.shape, np.uint8)
+        for xa, ya, xb, yb in segments:
+            points = np.stack([xa + t * (xb - xa), ya + t * (yb - ya)], 1)
+            on_lid = [cv2.pointPolygonTest(lid, (float(px), float(py)), True) > -near_lid for px, py in points]
+            if np.mean(on_lid) > 0.2:
+                continue
+            cv2.line(rims, (int(round(xa)), int(round(ya))), (int(round(xb)), int(round(yb))), 1,
+                     max(3, int(round(0.08 * width))))
+        if not ((rims > 0) & ((dx * dx + dy * dy) > 1e-6)).any():
+            return None
+        distance = cv2.distanceTransform((rims == 0).astype(np.uint8), cv2.DIST_L2, 3)
+        return np.clip(distance / max(0.2 * width, 2.0), 0.0, 1.0).astype(np.float32)
 
     def _eye_field(self, image: np.ndarray, face: FaceLandmarks, eye: int, plan: EyePlan,
                    move: np.ndarray):
@@ -196,19 +210,29 @@ class WarpCorrector:
         x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int) + 1, (w, h))
         if x1 - x0 < 3 or y1 - y0 < 3:
             return None
-        xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
-        # Each frame pixel's place on the field grid, then the field there (bilinear).
-        gu = ((to_local[0, 0] * xs + to_local[0, 1] * ys + to_local[0, 2] - u0) / step).astype(np.float32)
-        gv = ((to_local[1, 0] * xs + to_local[1, 1] * ys + to_local[1, 2] - v0) / step).astype(np.float32)
+        # The field at each frame pixel of the box: box pixel -> field grid is affine, so one
+        # warpAffine samples it (bilinear).
+        to_grid = to_local / step
+        to_grid[:, 2] += to_grid[:, :2] @ np.array([x0, y0], np.float64) - np.array([u0, v0]) / step
         field = cv2.merge([du.astype(np.float32), dv.astype(np.float32)])
-        local = cv2.remap(field, gu, gv, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        local = cv2.warpAffine(field, to_grid, (int(x1 - x0), int(y1 - y0)),
+                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT,
+                               borderValue=0)
         # Eye-local displacement -> frame pixels (the frame's axes are the inverse's columns).
         dx = (inv[0, 0] * local[..., 0] + inv[0, 1] * local[..., 1])
         dy = (inv[1, 0] * local[..., 0] + inv[1, 1] * local[..., 1])
+        box = (int(x0), int(y0), int(x1), int(y1))
+        if cfg.rim_check:
+            keep = self._keep_off_rims(image, box, dx, dy, face.eye_contour(eye), width)
+            if keep is not None:
+                dx, dy = dx * keep, dy * keep
+                # The fade adds its own gradient: shrink the field until the map is fold-free.
+                while displacement_jacobian(dx, dy) < cfg.shape.min_jacobian and np.abs(dx).max() > 1e-3:
+                    dx, dy = dx * 0.7, dy * 0.7
         moving = (np.abs(dx) > 1e-3) | (np.abs(dy) > 1e-3)
         if not moving.any():
             return None
-        return (int(x0), int(y0), int(x1), int(y1)), dx.astype(np.float32), dy.astype(np.float32), moving
+        return box, dx.astype(np.float32), dy.astype(np.float32), moving
 
     def close(self) -> None:
         pass

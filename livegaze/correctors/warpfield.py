@@ -30,7 +30,7 @@ class FieldShape:
     lower_follow: float = 0.3
     reach_up: float = 0.32
     reach_down: float = 0.22
-    side_margin: float = 0.15
+    side_margin: float = 0.08
     min_jacobian: float = 0.3
 
 
@@ -71,9 +71,13 @@ def eye_weights(u: np.ndarray, v: np.ndarray, contour: np.ndarray, iris: np.ndar
     a, b = iris, iris + move
     inner = 1.1 * radius
     ramp = corner_ramp(u, corner_l, corner_r, min(a[0], b[0]) - inner, max(a[0], b[0]) + inner)
-    # Horizontal: the opening's rows move with the iris; the soft margin past each lid keeps
-    # lids and lashes from sliding sideways.
-    outside = np.maximum(v_up - v, v - v_lo)
+    # Horizontal: the rows of the opening at the iris move with it, a soft margin past each lid
+    # keeps lids and lashes from sliding sideways. The band follows the lids at the iris's own
+    # columns, not at every column: lids slope steeply near the corners, and a band bending with
+    # them would shear the sclera there (the corner ramp pins the corners instead).
+    span_u = np.array([min(a[0], b[0]) - inner, max(a[0], b[0]) + inner])
+    band_up, band_lo = lid_heights(contour, span_u)
+    outside = np.maximum(band_up.min() - v, v - band_lo.max())
     wx = ramp * (1 - smoothstep(0.0, shape.side_margin, outside))
     # Vertical, per column, piecewise linear in v (the least steep profile): 0 a reach above the
     # upper lid, the lid's share on it, 1 on the iris's middle rows, the lower lid's share on
@@ -100,6 +104,13 @@ def min_jacobian(wx: np.ndarray, wy: np.ndarray, move: np.ndarray, step: float) 
     mx, my = float(move[0]), float(move[1])
     det = (1 - mx * dwx_du) * (1 - my * dwy_dv) - (mx * dwx_dv) * (my * dwy_du)
     return float(det.min())
+
+
+def displacement_jacobian(dx: np.ndarray, dy: np.ndarray) -> float:
+    """Smallest determinant of the map p -> p - (dx, dy)(p), displacements in grid units."""
+    ddx_dy, ddx_dx = np.gradient(dx)
+    ddy_dy, ddy_dx = np.gradient(dy)
+    return float(((1 - ddx_dx) * (1 - ddy_dy) - ddx_dy * ddy_dx).min())
 
 
 def eye_field(u: np.ndarray, v: np.ndarray, contour: np.ndarray, iris: np.ndarray, radius: float,

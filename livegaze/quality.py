@@ -1,0 +1,199 @@
+"""What `livegaze eval` measures: test media with known truth, and per-eye measures of a result.
+
+The measures do not trust the corrector. Each image (input, output, truth) gets a fresh
+landmarker, and the iris is measured two ways: MediaPipe's iris point, and an estimate of this
+module's own (the darkest iris-sized disk inside the lids, which shares no code with the warp's
+limbus fit). Offsets are from the camera-facing position, in eye widths.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from livegaze.correctors.iris import move_iris
+from livegaze.correctors.warp import camera_facing_target
+from livegaze.landmarks import FaceLandmarks, Landmarker, LandmarkerConfig
+from livegaze.synthetic import PHOTOS, ClipSpec, iter_frames, photo
+
+SHARED_MEDIA = os.path.join("..", "shared", "media")
+# Camera-facing photos in ../shared/media (its README); obama2 looks away for real.
+FACING = ("obama.jpg", "obama3.jpg", "biden.jpg", "obama_partial_face.jpg")
+LOOKING_AWAY = ("obama2.jpg",)
+# Look-away moves made from camera-facing photos (eye widths; +x image right, +y down): down at
+# a screen below the camera, sideways, and both.
+AVERSIONS = ((0.0, 0.1), (0.12, 0.0), (-0.1, 0.08))
+
+
+@dataclass
+class Sample:
+    """One test image: what goes in, and where known, what a camera-facing result looks like."""
+
+    name: str
+    image: np.ndarray
+    truth: np.ndarray | None = None
+    kind: str = "photo"  # photo (averted with known truth), facing (already looks at the camera), real, clip
+
+
+def avert(image: np.ndarray, face: FaceLandmarks, gaze: tuple[float, float]) -> np.ndarray:
+    """The image with both irises moved by `gaze` eye widths (cut and pasted, lids untouched)."""
+    out = image
+    for eye in range(2):
+        centre, radius = face.iris(eye)
+        out = move_iris(out, face.eye_contour(eye), centre, radius,
+                        centre + np.float32(gaze) * face.eye_size(eye)[0])
+    return out
+
+
+def default_samples(landmarker: Landmarker, clip_frames: int = 6) -> list[Sample]:
+    """The project's test media: the packaged photos and ../shared/media (when present), each
+    camera-facing photo as it is and turned away by known moves, the real look-away photo, and
+    frames of a generated clip with head motion and sensor noise."""
+    photos = {name: photo(name) for name in PHOTOS}
+    for file in FACING + LOOKING_AWAY:
+        image = cv2.imread(os.path.join(SHARED_MEDIA, file))
+        if image is not None:
+            photos[os.path.splitext(file)[0]] = image
+    samples = []
+    for name, image in photos.items():
+        if name + ".jpg" in LOOKING_AWAY:
+            samples.append(Sample(name, image, kind="real"))
+            continue
+        face = landmarker.detect(image)
+        if face is None:
+            continue
+        samples.append(Sample(f"{name} (facing)", image, truth=image, kind="facing"))
+        for gaze in AVERSIONS:
+            samples.append(Sample(f"{name} {gaze[0]:+.2f},{gaze[1]:+.2f}", avert(image, face, gaze), truth=image))
+    spec = ClipSpec(frames=clip_frames * 5, photos=PHOTOS, motion="wander", gaze=(0.08, 0.12), noise=4.0, seed=3)
+    for i, (frame, name, _, _) in enumerate(iter_frames(spec)):
+        if i % 5 == 0:
+            samples.append(Sample(f"clip {name} frame {i}", frame, kind="clip"))
+    return samples
+
+
+def file_samples(paths: list[str], frames_per_video: int = 8) -> list[Sample]:
+    """User media: images as they are, videos as evenly spaced frames (no truth for either)."""
+    samples = []
+    for path in paths:
+        image = cv2.imread(path)
+        if image is not None:
+            samples.append(Sample(os.path.basename(path), image, kind="real"))
+            continue
+        cap = cv2.VideoCapture(path)
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+        if count <= 0:
+            cap.release()
+            raise ValueError(f"{path}: neither an image nor a video OpenCV can read")
+        for k in np.linspace(0, count - 1, min(frames_per_video, count)).astype(int):
+            cap.set(cv2.CAP_PROP_POS_FRAMES, int(k))
+            ok, frame = cap.read()
+            if ok:
+                samples.append(Sample(f"{os.path.basename(path)} frame {k}", frame, kind="clip"))
+        cap.release()
+    return samples
+
+
+@dataclass
+class EyeMeasure:
+    """One eye of one image: iris offsets from the camera-facing position (eye widths), the
+    iris estimate's centre and radius (pixels), and iris-to-sclera contrast (grey levels).
+    The photos here keep their size and framing from input to output, so pixel positions
+    compare across them."""
+
+    offset_mp: float
+    offset_img: float
+    centre: np.ndarray
+    radius: float
+    contrast: float
+    mp_centre: np.ndarray  # MediaPipe's iris point
+
+
+def darkest_disk(gray: np.ndarray, contour: np.ndarray, radius: float) -> tuple[np.ndarray, float] | None:
+    """Centre of the darkest disk of `radius` inside the lids (only the visible part counts, and
+    at least half of it must be visible), and its contrast against the rest of the opening."""
+    x0, y0 = np.floor(contour.min(0) - radius).astype(int)
+    x1, y1 = np.ceil(contour.max(0) + radius).astype(int) + 1
+    x0, y0 = max(x0, 0), max(y0, 0)
+    roi = gray[y0:y1, x0:x1].astype(np.float32)
+    if roi.size == 0:
+        return None
+    mask = np.zeros(roi.shape, np.float32)
+    cv2.fillPoly(mask, [np.round(contour - (x0, y0)).astype(np.int32)], 1.0)
+    r = max(radius, 1.5)
+    half = int(np.ceil(r))
+    yy, xx = np.mgrid[-half:half + 1, -half:half + 1]
+    disk = (xx * xx + yy * yy <= r * r).astype(np.float32)
+    seen = cv2.filter2D(mask, -1, disk, borderType=cv2.BORDER_CONSTANT)
+    total = cv2.filter2D(roi * mask, -1, disk, borderType=cv2.BORDER_CONSTANT)
+    mean = np.where(seen >= 0.5 * disk.sum(), total / np.maximum(seen, 1e-3), np.inf)
+    mean[mask == 0] = np.inf
+    if not np.isfinite(mean).any():
+        return None
+    iy, ix = np.unravel_index(int(np.argmin(mean)), mean.shape)
+    inside = np.zeros(roi.shape, np.uint8)
+    cv2.circle(inside, (int(ix), int(iy)), int(round(r)), 1, -1)
+    iris = (inside > 0) & (mask > 0)
+    sclera = (inside == 0) & (mask > 0)
+    contrast = float(np.median(roi[sclera]) - np.median(roi[iris])) if sclera.sum() > 3 else 0.0
+    return np.array([ix + x0, iy + y0], np.float32), contrast
+
+
+def measure(image: np.ndarray, landmarker: Landmarker,
+            truth: list[EyeMeasure] | None = None) -> list[EyeMeasure] | None:
+    """Both eyes of the largest face, measured on this image alone (None: no face). Offsets are
+    from the camera-facing position: with a known truth (the untouched camera-facing photo),
+    where each measure puts the truth's iris, so the measure's own bias cancels; without one,
+    the camera-facing target computed from this image's landmarks."""
+    face = landmarker.detect(image)
+    if face is None:
+        return None
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    out = []
+    for eye in range(2):
+        width = face.eye_size(eye)[0]
+        centre, radius = face.iris(eye)
+        found = darkest_disk(gray, face.eye_contour(eye), radius)
+        disk_centre, contrast = found if found is not None else (centre, 0.0)
+        if truth is None:
+            mp_target = img_target = camera_facing_target(face, eye)
+        else:
+            mp_target, img_target = truth[eye].mp_centre, truth[eye].centre
+        out.append(EyeMeasure(offset_mp=float(np.linalg.norm(centre - mp_target) / width),
+                              offset_img=float(np.linalg.norm(disk_centre - img_target) / width),
+                              centre=disk_centre, radius=radius, contrast=contrast, mp_centre=centre))
+    return out
+
+
+def far_changes(before: np.ndarray, after: np.ndarray, face: FaceLandmarks) -> int:
+    """Pixels changed more than one eye width from both eye openings."""
+    near = np.zeros(before.shape[:2], np.uint8)
+    for eye in range(2):
+        cv2.fillPoly(near, [np.round(face.eye_contour(eye)).astype(np.int32)], 1)
+    width = int(np.ceil(max(face.eye_size(0)[0], face.eye_size(1)[0])))
+    near = cv2.dilate(near, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1)))
+    changed = np.any(before != after, axis=2)
+    return int((changed & (near == 0)).sum())
+
+
+@dataclass
+class Row:
+    """One sample through one corrector."""
+
+    sample: str
+    kind: str
+    corrector: str
+    status: str
+    ms: float
+    before: list[EyeMeasure] | None
+    after: list[EyeMeasure] | None
+    truth: list[EyeMeasure] | None
+    far_pixels: int
+    output: np.ndarray = field(repr=False, default=None)
+
+
+def fresh_landmarker() -> Landmarker:
+    """Image mode: every measured image stands alone (no tracking from the input to the output)."""
+    return Landmarker(LandmarkerConfig(still_images=True, num_faces=1, max_input_width=2048))

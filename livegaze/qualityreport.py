@@ -1,0 +1,203 @@
+"""`livegaze eval`: several correctors side by side on the same media, as a report.
+
+Writes DIR/report.md (the summary table per corrector, then every sample), DIR/sheet-N.png
+(eye close-ups: input | each corrector | truth) and DIR/offsets.png (iris offset before against
+after, per corrector). The measures are in livegaze.quality.
+"""
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from livegaze.correctors import create
+from livegaze.errors import LivegazeError
+from livegaze.media import eye_zoom, label, write_bytes, write_image
+from livegaze.quality import Row, default_samples, far_changes, file_samples, fresh_landmarker, measure
+from livegaze.stills import StillCorrector
+
+ROWS_PER_SHEET = 8
+
+
+def run_eval(media: list[str], correctors: list[str], report_dir: str, strength: float = 1.0,
+             corrector_options: dict | None = None, echo=print) -> dict[str, dict]:
+    """Run every corrector over the media, write the report, return the summary per corrector."""
+    if len(set(correctors)) != len(correctors):
+        raise LivegazeError(f"--corrector: each corrector once (got {', '.join(correctors)})")
+    os.makedirs(report_dir, exist_ok=True)
+    landmarker = fresh_landmarker()
+    try:
+        try:
+            samples = file_samples(media) if media else default_samples(landmarker)
+        except ValueError as exc:
+            raise LivegazeError(str(exc))
+        if not samples:
+            raise LivegazeError("eval: no media to measure")
+        measured = {}
+        for s in tqdm(samples, desc="measuring inputs", unit="image"):
+            truth = None if s.truth is None else measure(s.truth, landmarker)
+            measured[s.name] = (measure(s.image, landmarker, truth), truth, landmarker.detect(s.image))
+        rows: list[Row] = []
+        for name in correctors:
+            options = corrector_options if name == "gazegan" else {}
+            stills = StillCorrector(create(name, **(options or {})))
+            try:
+                for s in tqdm(samples, desc=name, unit="image"):
+                    before, truth, face = measured[s.name]
+                    out, results = stills.correct(s.image, strength)
+                    done = [r for r in results if r.status == "corrected"]
+                    status = "corrected" if done else (results[0].status if results else "no_face")
+                    rows.append(Row(s.name, s.kind, name, status,
+                                    float(np.mean([r.ms for r in done])) if done else 0.0,
+                                    before, measure(out, landmarker, truth) if done else before, truth,
+                                    far_changes(s.image, out, face) if face is not None else 0, out))
+            finally:
+                stills.close()
+    finally:
+        landmarker.close()
+    summary = {name: summarise([r for r in rows if r.corrector == name]) for name in correctors}
+    write_report(report_dir, samples, rows, summary, correctors)
+    echo(format_summary(summary))
+    echo(f"wrote {os.path.join(report_dir, 'report.md')}")
+    return summary
+
+
+def summarise(rows: list[Row]) -> dict:
+    """Medians over the eyes of samples that look away (known-truth, real and clip); the
+    camera-facing photos separately: there, a good corrector changes little."""
+    away = [r for r in rows if r.kind != "facing" and r.before is not None and r.after is not None]
+    facing = [r for r in rows if r.kind == "facing" and r.before is not None and r.after is not None]
+
+    def med(values):
+        return float(np.median(values)) if values else float("nan")
+
+    def offsets(rs, when, what):
+        return [getattr(e, what) for r in rs for e in getattr(r, when)]
+
+    ratios = [a.contrast / b.contrast for r in rows if r.status == "corrected" and r.before and r.after
+              for a, b in zip(r.after, r.before) if b.contrast > 10]
+    out = {
+        "samples": len(rows),
+        "corrected": sum(r.status == "corrected" for r in rows),
+        "mp_before": med(offsets(away, "before", "offset_mp")),
+        "mp_after": med(offsets(away, "after", "offset_mp")),
+        "img_before": med(offsets(away, "before", "offset_img")),
+        "img_after": med(offsets(away, "after", "offset_img")),
+        "facing_drift": med([abs(a.offset_img - b.offset_img) for r in facing for a, b in zip(r.after, r.before)]),
+        "contrast_min": float(min(ratios)) if ratios else float("nan"),
+        "contrast_median": med(ratios),
+        "far_pixels": int(sum(r.far_pixels for r in rows)),
+        "ms_per_face": med([r.ms for r in rows if r.status == "corrected"]),
+    }
+    for key in ("mp", "img"):
+        before, after = out[f"{key}_before"], out[f"{key}_after"]
+        out[f"{key}_reduction"] = 100.0 * (1 - after / before) if before > 0 else float("nan")
+    return out
+
+
+def format_summary(summary: dict[str, dict]) -> str:
+    head = ("| corrector | corrected | iris offset, MediaPipe (before -> after) | iris offset, image "
+            "(before -> after) | facing drift | contrast after/before (min, median) | pixels changed "
+            "> 1 eye width away | ms per face |")
+    lines = [head, "|" + "---|" * 8]
+    for name, s in summary.items():
+        lines.append(f"| {name} | {s['corrected']}/{s['samples']} | {s['mp_before']:.3f} -> {s['mp_after']:.3f} "
+                     f"({s['mp_reduction']:+.0f}%) | {s['img_before']:.3f} -> {s['img_after']:.3f} "
+                     f"({s['img_reduction']:+.0f}%) | {s['facing_drift']:.3f} | {s['contrast_min']:.2f}, "
+                     f"{s['contrast_median']:.2f} | {s['far_pixels']} | {s['ms_per_face']:.2f} |")
+    return "\n".join(lines)
+
+
+def write_report(report_dir: str, samples, rows: list[Row], summary: dict, correctors: list[str]) -> None:
+    sheets = write_sheets(report_dir, samples, rows, correctors)
+    plot = write_plot(report_dir, rows, correctors)
+    text = ["# livegaze eval", "",
+            "Iris offsets are from the camera-facing position, in eye widths, medians over the eyes of "
+            "the samples that look away (the camera-facing photos are summarised as *facing drift*: "
+            "how much a corrector moved eyes that already looked into the camera). Every image is "
+            "measured by a fresh MediaPipe landmarker and by this report's own iris estimate (the "
+            "darkest iris-sized disk inside the lids). Contrast: iris against sclera on that disk, "
+            "after over before (below 0.8 is a washed-out iris).", "", format_summary(summary), "",
+            f"![offsets]({os.path.basename(plot)})", ""]
+    text += [f"![sheet]({os.path.basename(p)})" for p in sheets]
+    text += ["", "## Every sample", "",
+             "| sample | corrector | status | offset MediaPipe before -> after | offset image before -> after "
+             "| contrast after/before | far pixels | ms |", "|" + "---|" * 8]
+    for r in rows:
+        def pair(what):
+            if not r.before or not r.after:
+                return "-"
+            b = np.mean([getattr(e, what) for e in r.before])
+            a = np.mean([getattr(e, what) for e in r.after])
+            return f"{b:.3f} -> {a:.3f}"
+        contrast = "-" if not (r.before and r.after) else " / ".join(
+            f"{a.contrast / b.contrast:.2f}" if b.contrast > 10 else "-" for a, b in zip(r.after, r.before))
+        text.append(f"| {r.sample} | {r.corrector} | {r.status} | {pair('offset_mp')} | {pair('offset_img')} "
+                    f"| {contrast} | {r.far_pixels} | {r.ms:.2f} |")
+    write_bytes(os.path.join(report_dir, "report.md"), ("\n".join(text) + "\n").encode())
+
+
+def write_sheets(report_dir: str, samples, rows: list[Row], correctors: list[str]) -> list[str]:
+    """Eye close-ups, one row per sample: input | each corrector | truth (when known)."""
+    by = {(r.sample, r.corrector): r for r in rows}
+    landmarker = fresh_landmarker()
+    strips = []
+    try:
+        for s in samples:
+            face = landmarker.detect(s.image)
+            if face is None:
+                continue
+            centres = np.stack([face.eye_centre(0), face.eye_centre(1)])
+            tiles = [("input " + s.name, s.image)] + [(c, by[(s.name, c)].output) for c in correctors]
+            if s.truth is not None and s.kind != "facing":
+                tiles.append(("truth", s.truth))
+            zooms = [label(_fit_height(eye_zoom(img, centres, 3), 150), text) for text, img in tiles]
+            strips.append(np.hstack(zooms))
+    finally:
+        landmarker.close()
+    paths = []
+    for k in range(0, len(strips), ROWS_PER_SHEET):
+        chunk = strips[k:k + ROWS_PER_SHEET]
+        width = max(s.shape[1] for s in chunk)
+        chunk = [np.pad(s, ((0, 4), (0, width - s.shape[1]), (0, 0)), constant_values=255) for s in chunk]
+        path = os.path.join(report_dir, f"sheet-{k // ROWS_PER_SHEET + 1}.png")
+        write_image(path, np.vstack(chunk))
+        paths.append(path)
+    return paths
+
+
+def _fit_height(image: np.ndarray, height: int) -> np.ndarray:
+    return cv2.resize(image, (max(1, round(image.shape[1] * height / image.shape[0])), height),
+                      interpolation=cv2.INTER_AREA)
+
+
+def write_plot(report_dir: str, rows: list[Row], correctors: list[str]) -> str:
+    """Iris offset before (x) against after (y), image-based, one colour per corrector."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 5), dpi=100)
+    top = 0.05
+    for name in correctors:
+        pts = [(b.offset_img, a.offset_img) for r in rows if r.corrector == name and r.before and r.after
+               for b, a in zip(r.before, r.after)]
+        if pts:
+            x, y = zip(*pts)
+            ax.scatter(x, y, s=14, alpha=0.7, label=name)
+            top = max(top, max(x), max(y))
+    ax.plot([0, top], [0, top], "k--", lw=0.8, label="unchanged")
+    ax.set_xlabel("iris offset before (eye widths)")
+    ax.set_ylabel("iris offset after (eye widths)")
+    ax.set_title("Iris offset from the camera-facing position")
+    ax.legend()
+    fig.tight_layout()
+    path = os.path.join(report_dir, "offsets.png")
+    tmp = os.path.join(report_dir, ".offsets.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
