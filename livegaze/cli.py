@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 
 from livegaze.errors import LivegazeError
@@ -36,6 +37,8 @@ def _add_corrector_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", help="prebuilt engine (.plan or .onnx): selects the gazegan corrector")
     p.add_argument("--runner", default="auto",
                    help="gazegan backend: auto, tensorrt, openvino, onnxruntime or torch [default: auto]")
+    p.add_argument("--max-move", dest="max_move", type=float, default=None, metavar="EYE_WIDTHS",
+                   help="warp: the largest iris move, in eye widths (default 0.2; larger looks forced)")
     p.add_argument("--faces-at-once", dest="faces_at_once", type=int, default=0,
                    help="gazegan on the CPU: frames corrected in parallel, one core each "
                         "(0 = one per core, at most 2) [default: 0]")
@@ -133,6 +136,13 @@ def _corrector_options(args) -> tuple[str, dict]:
             options["concurrency"] = faces
     elif options:
         raise LivegazeError(f"--corrector {name}: --checkpoint/--engine only apply to --corrector gazegan")
+    max_move = getattr(args, "max_move", None)
+    if max_move is not None:
+        if name != "warp":
+            raise LivegazeError(f"--max-move: only applies to --corrector warp (not {name})")
+        if not (math.isfinite(max_move) and 0 < max_move <= 0.5):
+            raise LivegazeError(f"--max-move {max_move}: expected eye widths above 0, at most 0.5")
+        options["max_shift"] = max_move
     return name, options
 
 

@@ -24,6 +24,8 @@ from livegaze.tracking import EyeTracker, TrackerConfig
 
 log = logging.getLogger(__name__)
 
+STREAM_FPS = 30.0  # the frame rate stream time is counted in (cameras deliver 25-60)
+
 
 @dataclass
 class LiveSettings:
@@ -95,6 +97,8 @@ class FrameProcessor:
         frame.timings["track"] = (time.perf_counter() - t0) * 1000
         if frame.face is None or frame.eyes is None:
             frame.status = "no_face"
+            if self.corrector is not None:
+                self.corrector.reset()  # the next face may be someone else
             return False
         settings = self.settings
         if not settings.enabled or settings.strength <= 0:
@@ -147,7 +151,10 @@ class FrameProcessor:
         try:
             t1 = time.perf_counter()
             out = frame.image.copy() if self.keep_original else frame.image
-            changed = self.corrector.correct_frame(frame.image, frame.face, frame.strength, out=out)
+            # Stream time from the sequence number (gaps from drops included): a file read
+            # faster than real time must smooth the same as the live camera it stands for.
+            changed = self.corrector.correct_frame(frame.image, frame.face, frame.strength, out=out,
+                                                   t=frame.seq / STREAM_FPS)
             frame.timings["correct"] = (time.perf_counter() - t1) * 1000
             frame.image = out
             frame.status = "corrected" if changed else "unchanged"

@@ -67,10 +67,12 @@ def default_samples(landmarker: Landmarker, clip_frames: int = 6) -> list[Sample
         samples.append(Sample(f"{name} (facing)", image, truth=image, kind="facing"))
         for gaze in AVERSIONS:
             samples.append(Sample(f"{name} {gaze[0]:+.2f},{gaze[1]:+.2f}", avert(image, face, gaze), truth=image))
+    # The same clip looking into the camera (same motion, same noise) is each frame's truth.
     spec = ClipSpec(frames=clip_frames * 5, photos=PHOTOS, motion="wander", gaze=(0.08, 0.12), noise=4.0, seed=3)
-    for i, (frame, name, _, _) in enumerate(iter_frames(spec)):
+    facing = iter_frames(ClipSpec(**{**spec.__dict__, "gaze": (0.0, 0.0), "transforms": []}))
+    for i, ((frame, name, _, _), (truth, _, _, _)) in enumerate(zip(iter_frames(spec), facing)):
         if i % 5 == 0:
-            samples.append(Sample(f"clip {name} frame {i}", frame, kind="clip"))
+            samples.append(Sample(f"clip {name} frame {i}", frame, truth=truth, kind="clip"))
     return samples
 
 

@@ -71,6 +71,7 @@ class StillCorrector:
 
     def correct_face(self, image: np.ndarray, face: FaceLandmarks, strength: float) -> bool:
         """Correct one face of `image` in place; True when any pixel changed."""
+        self.corrector.reset()  # each face of each photo stands alone
         if self.corrector.space == "frame":
             return self.corrector.correct_frame(image, face, strength, out=image)
         aligned = self.aligner.align(image, np.stack([face.eye_centre(0), face.eye_centre(1)]), face)

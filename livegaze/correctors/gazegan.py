@@ -102,6 +102,9 @@ class GazeGANCorrector:
             out = self.gx(x)
         return self._to_image(out, face.image.shape, b)
 
+    def reset(self) -> None:
+        pass  # keeps nothing between frames
+
     def close(self) -> None:
         for r in (self.gx, self.animate):
             if r is not None:

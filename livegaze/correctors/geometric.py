@@ -99,6 +99,9 @@ class GeometricCorrector:
             move_iris(image, contour, centre, radius, centre + delta, out=image)
         return image
 
+    def reset(self) -> None:
+        pass  # keeps nothing between frames
+
     def close(self) -> None:
         pass
 

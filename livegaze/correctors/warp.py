@@ -20,6 +20,7 @@ from livegaze.correctors.geometric import gaze_to_camera_offset, opening_centre
 from livegaze.correctors.warpfield import FieldShape, displacement_jacobian, eye_field
 from livegaze.irisfit import IrisFinder, IrisFit, IrisFitConfig, eye_frame
 from livegaze.landmarks import EYE_CORNERS, FaceLandmarks
+from livegaze.smoothing import OneEuro
 
 
 WARP_NEUTRAL = (0.04, -0.012)
@@ -44,6 +45,9 @@ class WarpConfig:
     min_openness: float = 0.15
     grid: int = 40
     rim_check: bool = True
+    smooth_cutoff: float = 1.0  # One Euro filter on the move: Hz for a still face (0 = off)
+    smooth_beta: float = 2.0  # how fast the cutoff rises when the move changes (per eye width/s)
+    hold_frames: int = 6  # frames the last move is kept when the iris is briefly not found
     shape: FieldShape = field(default_factory=FieldShape)
     iris: IrisFitConfig = field(default_factory=IrisFitConfig)
 
@@ -85,6 +89,9 @@ class WarpCorrector:
         self.last_plans: list[EyePlan | None] = []
         self.last_move = np.zeros(2)
         self.last_refusal = ""  # why the last frame was left alone, when it was
+        self._smooth = OneEuro(self.config.smooth_cutoff, self.config.smooth_beta)
+        self._last_t: float | None = None
+        self._held = 0  # frames since the iris was last found
 
     def plan(self, image: np.ndarray, face: FaceLandmarks) -> list[EyePlan | None]:
         """Per eye: the refined iris and the move it needs (None for a closed eye)."""
@@ -107,9 +114,29 @@ class WarpCorrector:
             plans.append(EyePlan(fit, target.astype(np.float32), need, to_local, width))
         return plans
 
+    def reset(self) -> None:
+        """Forget the stream's past (a new face, a new photo)."""
+        self._smooth.reset()
+        self._last_t = None
+        self._held = 0
+
+    def _smoothed(self, move: np.ndarray | None, t: float | None) -> np.ndarray | None:
+        """The move, smoothed over frames (t: capture time in seconds; None: 30 fps steps). With
+        no measurement, the last smoothed move is held for a few frames rather than dropped."""
+        dt = 1 / 30 if t is None or self._last_t is None else max(t - self._last_t, 1e-3)
+        self._last_t = t
+        if move is None:
+            self._held += 1
+            return self._smooth.value if self._smooth.value is not None and self._held <= self.config.hold_frames \
+                else None
+        self._held = 0
+        return move if self.config.smooth_cutoff <= 0 else self._smooth(move, dt)
+
     def correct_frame(self, image: np.ndarray, face: FaceLandmarks, strength: float,
-                      out: np.ndarray | None = None) -> bool:
-        """Warp the eyes of `image` into `out` (default: in place). True when anything moved."""
+                      out: np.ndarray | None = None, t: float | None = None) -> bool:
+        """Warp the eyes of `image` into `out` (default: in place). True when anything moved.
+        Successive calls are taken as one stream (the move is smoothed); `reset()` between
+        unrelated images."""
         out = image if out is None else out
         self.last_plans, self.last_move, self.last_refusal = [], np.zeros(2), ""
         if strength <= 0 or face is None:
@@ -120,11 +147,14 @@ class WarpCorrector:
         if any(p is None for p in plans):
             self.last_refusal = "eye_closed"  # a closed or blinking eye: leave both alone
             return False
-        if not found:
+        measured = None
+        if found:
+            weights = np.array([p.fit.confidence for p in found])
+            measured = np.sum([p.need * c for p, c in zip(found, weights)], axis=0) / weights.sum()
+        move = self._smoothed(measured, t)
+        if move is None:
             self.last_refusal = "iris_not_found"
             return False
-        weights = np.array([p.fit.confidence for p in found])
-        move = np.sum([p.need * c for p, c in zip(found, weights)], axis=0) / weights.sum()
         move = move * float(np.clip(strength, 0, 1))
         norm = float(np.hypot(*move))
         if norm > self.config.max_shift:

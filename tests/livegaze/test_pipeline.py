@@ -63,6 +63,9 @@ class ExplodingCorrector:
     handles_strength = True
     space = "aligned"
 
+    def reset(self):
+        pass
+
     def __init__(self, **_):
         self.calls = 0
 
@@ -111,6 +114,9 @@ class SlowCorrector:
     handles_strength = True
     space = "aligned"
 
+    def reset(self):
+        pass
+
     def __init__(self, **_):
         pass
 
@@ -145,6 +151,9 @@ class TwoAtOnceCorrector:
     name = "two-at-once"
     handles_strength = True
     space = "aligned"
+
+    def reset(self):
+        pass
     concurrency = 2
 
     def __init__(self, **_):

@@ -241,3 +241,55 @@ def test_eye_frame_is_scale_and_rotation_free():
     assert width == pytest.approx(50.0)
     local = corners @ m[:, :2].T + m[:, 2]
     assert np.allclose(local, [[-0.5, 0], [0.5, 0]], atol=1e-9)
+
+
+def test_a_still_noisy_face_flickers_no_more_than_the_camera():
+    """Sensor noise on a still face looking away: through the real landmarker and processor, the
+    eye regions of the output change from frame to frame at most 1.2 times as much as the
+    input's (the move is smoothed over frames, not re-measured raw each frame)."""
+    from livegaze.frames import Frame
+    from livegaze.processor import FrameProcessor
+    from livegaze.synthetic import ClipSpec, iter_frames
+
+    frames = [f for f, _, _, _ in iter_frames(ClipSpec(frames=40, photos=("grace_hopper",), motion="still",
+                                                       gaze=(0.1, 0.1), noise=4.0, seed=5))]
+    processor = FrameProcessor([Landmarker()], WarpCorrector())
+    outputs, statuses = [], []
+    try:
+        for i, image in enumerate(frames):
+            frame = Frame(seq=i + 1, t_capture=i / 30, image=image, original=image)
+            processor.locate(frame)
+            if processor.prepare(frame):
+                processor.finish(frame)
+            outputs.append(frame.image)
+            statuses.append(frame.status)
+        face = processor.landmarkers[0].detect(frames[0])
+    finally:
+        processor.close()
+    assert statuses.count("corrected") >= 35
+    near = np.zeros(frames[0].shape[:2], np.uint8)
+    for eye in range(2):
+        cv2.fillPoly(near, [np.round(face.eye_contour(eye)).astype(np.int32)], 1)
+    half = int(face.eye_size(0)[0]) // 2
+    near = cv2.dilate(near, np.ones((2 * half + 1, 2 * half + 1), np.uint8)) > 0
+
+    def flicker(seq):
+        return np.mean([np.abs(a.astype(float) - b.astype(float))[near].mean() for a, b in zip(seq, seq[1:])])
+
+    assert flicker(outputs) <= 1.2 * flicker(frames)
+
+
+def test_reset_forgets_the_stream(averted_portrait):
+    """After reset the first move is the measured one (no memory of an earlier face)."""
+    image, face = averted_portrait
+    corrector = WarpCorrector()
+    corrector.correct_frame(image, face, 1.0, image.copy())
+    first = corrector.last_move.copy()
+    shifted = WarpCorrector(offset=(0.1, 0.0))
+    shifted.correct_frame(image, face, 1.0, image.copy())
+    corrector.config.offset = (0.1, 0.0)
+    corrector.correct_frame(image, face, 1.0, image.copy())  # smoothed: part of the way
+    assert 0 < np.linalg.norm(corrector.last_move - first) < np.linalg.norm(shifted.last_move - first)
+    corrector.reset()
+    corrector.correct_frame(image, face, 1.0, image.copy())
+    assert np.allclose(corrector.last_move, shifted.last_move, atol=1e-6)
