@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from livegaze.capture import Capture, CaptureConfig
 from livegaze.correctors import create as create_corrector
 from livegaze.errors import LivegazeError
+from livegaze.gate import Gate, GateConfig
 from livegaze.landmarks import Landmarker, LandmarkerConfig
 from livegaze.pipeline import Pipeline, PipelineConfig, workers_per_core
 from livegaze.processor import FrameProcessor, LiveSettings
@@ -36,6 +37,10 @@ class RunOptions:
     face_model: str | None = None
     max_frames: int = 0
     lossless: bool | None = None
+    gate: GateConfig = field(default_factory=GateConfig)
+    # The warp's live mode: "shift" moves the eyes by the calibrated screen-to-camera offset (the
+    # user's own eye movements stay), "lock" puts the gaze on the camera (see calibration.py).
+    mode: str = "shift"
     # MediaPipe instances working on consecutive frames at once: its model takes about 20 ms per
     # frame on one core, so two workers roughly double the frame rate a 2-core machine sustains.
     landmark_workers: int = field(default_factory=workers_per_core)
@@ -45,6 +50,14 @@ def corrector_from_options(opts: RunOptions):
     options = dict(opts.corrector_options)
     if opts.corrector == "gazegan" and not (options.get("checkpoint") or options.get("engine")):
         raise LivegazeError("--corrector gazegan needs --checkpoint ckpt.pt or --engine model.plan/.onnx")
+    if opts.corrector == "warp":
+        from livegaze import calibration
+
+        saved = calibration.load()  # None: the default for a camera above the screen
+        options.setdefault("mode", opts.mode)
+        if saved is not None:
+            options.setdefault("shift", saved.shift)
+            options.setdefault("bias", saved.bias)
     return create_corrector(opts.corrector, **options)
 
 
@@ -55,7 +68,7 @@ def build_processor(opts: RunOptions, settings: LiveSettings | None = None) -> F
     corrector = corrector_from_options(opts)
     landmarkers = [Landmarker(LandmarkerConfig(model_path=opts.face_model))
                    for _ in range(max(1, opts.landmark_workers))]
-    return FrameProcessor(landmarkers, corrector, settings=settings)
+    return FrameProcessor(landmarkers, corrector, settings=settings, gate=Gate(opts.gate))
 
 
 def build_sink(opts: RunOptions, extra=None):
@@ -77,6 +90,10 @@ def build_pipeline(opts: RunOptions, settings: LiveSettings | None = None, extra
                    on_frame=None) -> Pipeline:
     if not 0.0 <= opts.strength <= 1.0:
         raise LivegazeError(f"--strength {opts.strength}: expected a number from 0 to 1")
+    try:
+        opts.gate.check()
+    except ValueError as exc:
+        raise LivegazeError(str(exc))
     sink = build_sink(opts, extra_sink)  # validates the output path before anything is opened
     capture = Capture(opts.capture)
     try:

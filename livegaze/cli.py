@@ -44,6 +44,29 @@ def _add_corrector_options(p: argparse.ArgumentParser) -> None:
                         "(0 = one per core, at most 2) [default: 0]")
 
 
+def _add_gate_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("look-away gating (degrees; full correction up to FULL, none past NONE)")
+    g.add_argument("--gaze-full", type=float, default=20.0, help="gaze angle from the camera [default: 20]")
+    g.add_argument("--gaze-none", type=float, default=30.0, help="[default: 30]")
+    g.add_argument("--head-full", type=float, default=15.0, help="head yaw or pitch [default: 15]")
+    g.add_argument("--head-none", type=float, default=25.0, help="[default: 25]")
+    g.add_argument("--gate-hysteresis", type=float, default=3.0,
+                   help="degrees an angle must turn back before the strength does [default: 3]")
+    g.add_argument("--ease-frames", type=int, default=4, help="frames to fade correction in or out [default: 4]")
+
+
+def _gate_config(args):
+    from livegaze.gate import GateConfig
+
+    config = GateConfig(gaze_full=args.gaze_full, gaze_none=args.gaze_none, head_full=args.head_full,
+                        head_none=args.head_none, hysteresis=args.gate_hysteresis, ease_frames=args.ease_frames)
+    try:
+        config.check()
+    except ValueError as exc:
+        raise LivegazeError(str(exc))
+    return config
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="livegaze", description="Gaze correction for video calls.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
@@ -63,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--strength", type=float, default=1.0, help="correction strength 0..1 [default: 1]")
     run.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0 = until the end)")
     run.add_argument("--face-model", help="path to face_landmarker.task (default: packaged copy)")
+    run.add_argument("--mode", choices=("shift", "lock"), default="shift",
+                     help="warp: shift = move your eyes by your calibrated screen-to-camera offset (your own "
+                          "eye movements stay), lock = put the gaze on the camera [default: shift]")
+    _add_gate_options(run)
 
     demo = sub.add_parser("demo", help="the built-in demo: no camera, GPU or network needed",
                           description="Builds a clip from packaged face photos, corrects it and writes "
@@ -80,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     photo.add_argument("--strength", type=float, default=1.0, help="correction strength 0..1 [default: 1]")
     photo.add_argument("--face-model", help="path to face_landmarker.task (default: packaged copy)")
     _add_corrector_options(photo)
+    _add_gate_options(photo)
 
     evaluate = sub.add_parser("eval", help="quality report: correctors side by side on real faces",
                               description="Measures correctors on photos and clips (default: the project's "
@@ -92,6 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--strength", type=float, default=1.0, help="correction strength 0..1 [default: 1]")
     evaluate.add_argument("--checkpoint", help="GazeGAN checkpoint, for --corrector gazegan")
     evaluate.add_argument("--engine", help="prebuilt engine, for --corrector gazegan")
+
+    calibrate = sub.add_parser("calibrate", help="measure where you look at the screen, for eye contact that "
+                                                 "keeps your own eye movements",
+                               description="Look into the camera, then at the middle of your screen, a couple "
+                                           "of seconds each; the offset is saved for livegaze run and the tray.")
+    calibrate.add_argument("--input", "-i", default="0", help="camera index or device (or a video) [default: 0]")
+    calibrate.add_argument("--seconds", type=float, default=2.5, help="seconds per look [default: 2.5]")
+    calibrate.add_argument("--face-model", help="path to face_landmarker.task (default: packaged copy)")
 
     sub.add_parser("devices", help="list cameras, the virtual camera, correctors and model runners")
 
@@ -156,7 +192,8 @@ def cmd_run(args) -> int:
                                             fps=args.fps, paced=args.paced, loop=args.loop),
                       corrector=name, corrector_options=options, strength=args.strength,
                       output=args.output, virtual_camera=vcam, vcam_device=args.device,
-                      preview=args.preview, face_model=args.face_model, max_frames=args.max_frames)
+                      preview=args.preview, face_model=args.face_model, max_frames=args.max_frames,
+                      gate=_gate_config(args), mode=args.mode)
     stats = run_until_done(build_pipeline(opts)).summary()
     print(f"frames: {stats['delivered']} delivered, {stats['dropped']} dropped; "
           f"{stats['mean_fps']:.1f} fps; latency p50 {stats['latency_p50_ms']:.1f} ms, "
@@ -186,7 +223,7 @@ def cmd_photo(args) -> int:
 
     name, options = _corrector_options(args)
     return run_photos(args.inputs, args.output_dir, corrector=name, corrector_options=options,
-                      strength=args.strength, face_model=args.face_model)
+                      strength=args.strength, face_model=args.face_model, gate=_gate_config(args))
 
 
 def cmd_eval(args) -> int:
@@ -197,6 +234,13 @@ def cmd_eval(args) -> int:
     options = {k: v for k, v in (("checkpoint", args.checkpoint), ("engine", args.engine)) if v}
     run_eval(args.media, args.correctors or ["warp", "geometric"], args.report, strength=args.strength,
              corrector_options=options)
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from livegaze.calibration import run_calibration
+
+    run_calibration(args.input, seconds=args.seconds, face_model=args.face_model)
     return 0
 
 
@@ -271,7 +315,7 @@ def cmd_toggle(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "demo": cmd_demo, "photo": cmd_photo, "eval": cmd_eval, "devices": cmd_devices, "bench": cmd_bench,
+COMMANDS = {"run": cmd_run, "demo": cmd_demo, "photo": cmd_photo, "eval": cmd_eval, "calibrate": cmd_calibrate, "devices": cmd_devices, "bench": cmd_bench,
             "download-model": cmd_download_model, "build-engine": cmd_build_engine,
             "bench-engine": cmd_bench_engine, "tray": cmd_tray, "toggle": cmd_toggle}
 

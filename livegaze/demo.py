@@ -45,8 +45,11 @@ def run_demo(out_dir: str, frames: int = 90, width: int = 640, height: int = 480
             if progress is not None:
                 progress(1)
 
+        # The clip's gaze was turned away by a known move: lock mode brings it back to the camera
+        # (shift mode, the live default, would apply the user's calibrated screen offset).
         opts = RunOptions(capture=CaptureConfig(source=clip), corrector=corrector,
-                          corrector_options=corrector_options or {}, virtual_camera=False, lossless=True)
+                          corrector_options=corrector_options or {}, virtual_camera=False, lossless=True,
+                          mode="lock")
         try:
             stats = run_until_done(build_pipeline(opts, on_frame=on_frame))
         except BaseException:

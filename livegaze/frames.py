@@ -24,3 +24,4 @@ class Frame:
     eyes: object | None = None  # tracked eye boxes, set by the tracking stage
     aligned: object | None = None  # the aligned face, set by `prepare` for `finish`
     strength: float = 1.0  # the correction strength read when the frame was prepared
+    measured: np.ndarray | None = None  # the move the corrector measured (eye widths; calibration)

@@ -1,28 +1,54 @@
-"""Look-away gating: how much correction a face should get, from its head pose and its eyes.
+"""Look-away gating: how much correction a face should get, from its gaze, head pose and eyes.
 
-A face turned well away from the camera is not trying to make eye contact: moving its eyes to the
-lens looks wrong (and its far eye is foreshortened, so the iris fit is poor). Correction is full
-while head yaw and pitch stay within `head_full` degrees and fades smoothly to none at
-`head_none`. Eyes more closed than `min_openness` (blinks, squints, nearly shut) get none. The
-same gate serves the live pipeline and photo mode, and works with every corrector.
+A person looking well away from the camera, or with the head turned, is not trying to make eye
+contact: moving their eyes to the lens looks wrong. Defaults as NVIDIA's Eye Contact: full
+correction while the gaze is within `gaze_full` degrees of the camera and the head within
+`head_full` degrees (yaw or pitch), none past `gaze_none` / `head_none`, a smooth fade between.
+Closed eyes (a blink) get none. With hysteresis: in a stream each angle passes through a play
+(backlash) operator, which follows the angle only once it has turned back by more than
+`hysteresis` degrees, so landmark jitter near a threshold never turns the strength around. In a
+stream the share eases towards its target over `ease_frames` frames (a face found or lost, a look
+away and back never shows a jump); closed eyes are left untouched at once (the lids hide the
+iris) and the share eases back in as they open. A photo gets the target share at once.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from livegaze.landmarks import FaceLandmarks
 
+EYEBALL = 0.4  # eyeball radius over eye width: the iris moves this far per radian of gaze
+
 
 @dataclass(frozen=True)
 class GateConfig:
-    """head_full / head_none: head yaw or pitch (degrees) where correction starts to fade / is
-    gone; min_openness: eye opening over width below which an eye counts as closed."""
+    """Angles in degrees. gaze_*: the eyes' angle from the camera-facing direction; head_*: head
+    yaw or pitch; min_openness: eye opening over width below which an eye counts as closed;
+    blink_closed: MediaPipe's eyeBlink score above which it does; ease_frames: frames from full
+    correction to none."""
 
+    gaze_full: float = 20.0
+    gaze_none: float = 30.0
     head_full: float = 15.0
     head_none: float = 25.0
-    min_openness: float = 0.15
+    hysteresis: float = 3.0
+    min_openness: float = 0.18
+    blink_closed: float = 0.5
+    ease_frames: int = 4
+
+    def check(self) -> None:
+        """One-line errors for settings that cannot work (names as the CLI flags)."""
+        for name, full, none in (("gaze", self.gaze_full, self.gaze_none), ("head", self.head_full, self.head_none)):
+            if not (0 <= full < none <= 90):
+                raise ValueError(f"--{name}-full {full:g} / --{name}-none {none:g}: "
+                                 "expected 0 <= full < none <= 90 degrees")
+        if not 0 <= self.hysteresis < 20:
+            raise ValueError(f"--gate-hysteresis {self.hysteresis:g}: expected 0 to 20 degrees")
+        if not 1 <= self.ease_frames <= 60:
+            raise ValueError(f"--ease-frames {self.ease_frames}: expected 1 to 60")
 
 
 def smooth_fade(value: float, start: float, end: float) -> float:
@@ -33,20 +59,72 @@ def smooth_fade(value: float, start: float, end: float) -> float:
     return 1.0 - t * t * (3 - 2 * t)
 
 
+def gaze_angle(face: FaceLandmarks) -> float:
+    """Degrees between where the eyes look and the camera-facing direction, from MediaPipe's iris
+    points against the camera-facing position (the mean of both eyes: they turn together)."""
+    from livegaze.correctors.warp import camera_facing_target  # the corrector's own definition
+
+    offsets = [(face.iris(eye)[0] - camera_facing_target(face, eye)) / max(face.eye_size(eye)[0], 1e-6)
+               for eye in range(2)]
+    offset = float(np.linalg.norm(np.mean(offsets, axis=0)))
+    return math.degrees(math.asin(min(offset / EYEBALL, 1.0)))
+
+
 class Gate:
-    """`factor(face)`: 0..1, the share of the requested strength this face gets; `reason` says
-    why it was cut ("" when it was not)."""
+    """`target(face)`: the share (0..1) of the requested strength this face gets now, and why
+    it was cut ("" when it was not); `update(face)`: the same, eased over frames (a stream)."""
 
     def __init__(self, config: GateConfig | None = None):
         self.config = config or GateConfig()
+        self.config.check()
+        self.share = 0.0  # eased share of the stream so far
+        self._held: dict[str, float] = {}  # the play operator's output per angle (a stream)
 
-    def factor(self, face: FaceLandmarks | None) -> tuple[float, str]:
+    def reset(self) -> None:
+        self.share = 0.0
+        self._held = {}
+
+    def _play(self, name: str, angle: float) -> float:
+        """Backlash: the held value moves only when the angle is more than `hysteresis` away."""
+        r = self.config.hysteresis
+        held = self._held.get(name, angle)
+        held = min(max(held, angle - r), angle + r)
+        self._held[name] = held
+        return held
+
+    def angles(self, face: FaceLandmarks) -> tuple[float, float]:
+        """(gaze angle, head angle) in degrees."""
+        yaw, pitch = face.head_angles()
+        return gaze_angle(face), max(abs(yaw), abs(pitch))
+
+    def target(self, face: FaceLandmarks | None, stream: bool = False) -> tuple[float, str]:
+        """The share for this face alone (stream=True: through the angles' hysteresis)."""
         if face is None:
             return 0.0, "no_face"
         cfg = self.config
-        if min(face.openness(0), face.openness(1)) < cfg.min_openness:
+        closed = min(face.openness(0), face.openness(1)) < cfg.min_openness or \
+            max(face.blink(0), face.blink(1)) > cfg.blink_closed
+        if closed:
             return 0.0, "eyes_closed"
-        yaw, pitch = face.head_angles()
-        turn = max(abs(yaw), abs(pitch))
-        factor = smooth_fade(turn, cfg.head_full, cfg.head_none)
-        return factor, ("" if factor > 0 else "head_turned")
+        gaze, head = self.angles(face)
+        shares = {}
+        for name, angle, full, none in (("gaze", gaze, cfg.gaze_full, cfg.gaze_none),
+                                        ("head", head, cfg.head_full, cfg.head_none)):
+            shares[name] = smooth_fade(self._play(name, angle) if stream else angle, full, none)
+        share = min(shares.values())
+        if share > 0:
+            return share, ""
+        return 0.0, "head_turned" if shares["head"] <= 0 else "looking_away"
+
+    def update(self, face: FaceLandmarks | None, enabled: bool = True) -> tuple[float, str]:
+        """The eased share: it moves towards the target by at most 1/ease_frames per frame
+        (switching the correction off eases out the same way)."""
+        goal, reason = self.target(face, stream=True) if enabled else (0.0, "disabled")
+        if reason == "eyes_closed":
+            # Closed eyes pass through untouched at once: the lids hide the iris, so dropping
+            # the correction shows nothing; it eases back in when they open.
+            self.share = 0.0
+            return 0.0, reason
+        step = 1.0 / self.config.ease_frames
+        self.share = float(np.clip(goal, self.share - step, self.share + step))
+        return self.share, reason

@@ -14,10 +14,12 @@ import cv2
 
 from livegaze.correctors import create
 from livegaze.errors import LivegazeError
+from livegaze.gate import Gate
 from livegaze.media import write_bytes, write_image
 from livegaze.stills import StillCorrector
 
-DESCRIBE = {"head_turned": "head turned away", "eyes_closed": "eyes closed", "unchanged": "nothing to move"}
+DESCRIBE = {"head_turned": "head turned away", "eyes_closed": "eyes closed", "looking_away": "looking away",
+            "unchanged": "nothing to move"}
 
 
 def read_photo(path: str):
@@ -40,14 +42,14 @@ def output_path(src: str, output_dir: str) -> str:
 
 
 def run_photos(inputs: list[str], output_dir: str, corrector: str = "warp", corrector_options: dict | None = None,
-               strength: float = 1.0, face_model: str | None = None, echo=print) -> int:
+               strength: float = 1.0, face_model: str | None = None, gate=None, echo=print) -> int:
     """Correct each input into output_dir; returns the exit status (0, or 1 when any file failed)."""
     if not 0.0 <= strength <= 1.0:
         raise LivegazeError(f"--strength {strength}: expected a number from 0 to 1")
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
         raise LivegazeError(f"--output-dir {output_dir}: exists and is not a folder")
     os.makedirs(output_dir, exist_ok=True)
-    stills = StillCorrector(create(corrector, **(corrector_options or {})), face_model=face_model)
+    stills = StillCorrector(create(corrector, **(corrector_options or {})), gate=Gate(gate), face_model=face_model)
     failed, written = 0, set()
     try:
         for src in inputs:

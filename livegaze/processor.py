@@ -51,6 +51,7 @@ class FrameProcessor:
         self.blender = blender or Blender(BlendConfig())
         self.settings = settings or LiveSettings()
         self.gate = gate or Gate()
+        self._last_face = None  # the last face corrected, held while the share eases out
         self.errors = 0
         # Blend into a copy only when someone wants the untouched frame too (previews, demo).
         self.keep_original = True
@@ -95,25 +96,26 @@ class FrameProcessor:
         t0 = time.perf_counter()
         frame.eyes = self.tracker.update(frame.face, frame.t_capture)
         frame.timings["track"] = (time.perf_counter() - t0) * 1000
-        if frame.face is None or frame.eyes is None:
-            frame.status = "no_face"
-            if self.corrector is not None:
-                self.corrector.reset()  # the next face may be someone else
-            return False
+        face = frame.face if frame.eyes is not None else None
         settings = self.settings
-        if not settings.enabled or settings.strength <= 0:
-            frame.status = "disabled"
-            return False
-        share, reason = self.gate.factor(frame.face)
-        if share <= 0:
-            frame.status = reason
+        share, reason = self.gate.update(face, settings.enabled and settings.strength > 0)
+        if face is None and share > 0 and self._last_face is not None:
+            # The face was lost this frame (a detection dropout, or it left): keep correcting
+            # where it was while the share eases out, rather than jumping back.
+            face = frame.face = self._last_face
+        self._last_face = face
+        if face is None or share <= 0:
+            frame.status = reason or "no_face"
+            if face is None and self.corrector is not None:
+                self.corrector.reset()  # the next face may be someone else
             return False
         frame.strength = settings.strength * share
         if self.corrector.space == "frame":
             return True  # works on the frame itself: nothing to align
         try:
             t0 = time.perf_counter()
-            centres = np.stack([box.centre for box in frame.eyes])
+            centres = np.stack([box.centre for box in frame.eyes]) if frame.eyes is not None else \
+                np.stack([face.eye_centre(0), face.eye_centre(1)])
             frame.aligned = self.aligner.align(frame.image, centres, frame.face)
             frame.timings["align"] = (time.perf_counter() - t0) * 1000
         except Exception as exc:
@@ -156,6 +158,7 @@ class FrameProcessor:
             changed = self.corrector.correct_frame(frame.image, frame.face, frame.strength, out=out,
                                                    t=frame.seq / STREAM_FPS)
             frame.timings["correct"] = (time.perf_counter() - t1) * 1000
+            frame.measured = self.corrector.last_measured
             frame.image = out
             frame.status = "corrected" if changed else "unchanged"
         except Exception as exc:

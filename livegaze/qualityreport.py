@@ -16,6 +16,7 @@ from livegaze.correctors import create
 from livegaze.errors import LivegazeError
 from livegaze.media import eye_zoom, label, write_bytes, write_image
 from livegaze.quality import Row, default_samples, far_changes, file_samples, fresh_landmarker, measure
+from livegaze.qualitytemporal import closed_eye_changes, flicker, gate_behaviour, write_gating_plot
 from livegaze.stills import StillCorrector
 
 ROWS_PER_SHEET = 8
@@ -58,8 +59,15 @@ def run_eval(media: list[str], correctors: list[str], report_dir: str, strength:
     finally:
         landmarker.close()
     summary = {name: summarise([r for r in rows if r.corrector == name]) for name in correctors}
-    write_report(report_dir, samples, rows, summary, correctors)
+    for name in tqdm(correctors, desc="over time", unit="corrector"):
+        options = corrector_options if name == "gazegan" else {}
+        ratio, fps = flicker(name, options or {})
+        changed, shut = closed_eye_changes(name, options or {})
+        summary[name].update(flicker=ratio, fps=fps, closed_changed=changed, closed_frames=shut)
+    gate = gate_behaviour()
+    write_report(report_dir, samples, rows, summary, correctors, gate)
     echo(format_summary(summary))
+    echo(format_temporal(summary, gate))
     echo(f"wrote {os.path.join(report_dir, 'report.md')}")
     return summary
 
@@ -110,9 +118,24 @@ def format_summary(summary: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def write_report(report_dir: str, samples, rows: list[Row], summary: dict, correctors: list[str]) -> None:
+def format_temporal(summary: dict[str, dict], gate: dict) -> str:
+    lines = ["| corrector | flicker (output / input) | frames changed with the eyes shut | fps (landmarks + "
+             "correction, one thread) |", "|---|---|---|---|"]
+    for name, s in summary.items():
+        lines.append(f"| {name} | {s['flicker']:.2f} | {s['closed_changed']} of {s['closed_frames']} | {s['fps']:.1f} |")
+    lines.append("")
+    lines.append(f"Gate (every corrector): {gate['reversals']} reversal(s) of the strength on a slow head turn "
+                 f"0 -> 35 -> 0 degrees with +-1.5 degrees of noise; {gate['turned_changed']} of "
+                 f"{gate['turned_frames']} frames with the head past the limit still corrected, at strength "
+                 f"{gate['turned_max']:.2f} at most (the end of the fade-out).")
+    return "\n".join(lines)
+
+
+def write_report(report_dir: str, samples, rows: list[Row], summary: dict, correctors: list[str],
+                 gate: dict) -> None:
     sheets = write_sheets(report_dir, samples, rows, correctors)
     plot = write_plot(report_dir, rows, correctors)
+    gating = write_gating_plot(report_dir, gate)
     text = ["# livegaze eval", "",
             "Iris offsets are from the camera-facing position, in eye widths, medians over the eyes of "
             "the samples that look away (the camera-facing photos are summarised as *facing drift*: "
@@ -120,7 +143,11 @@ def write_report(report_dir: str, samples, rows: list[Row], summary: dict, corre
             "measured by a fresh MediaPipe landmarker and by this report's own iris estimate (the "
             "darkest iris-sized disk inside the lids). Contrast: iris against sclera on that disk, "
             "after over before (below 0.8 is a washed-out iris).", "", format_summary(summary), "",
-            f"![offsets]({os.path.basename(plot)})", ""]
+            f"![offsets]({os.path.basename(plot)})", "", "## Over time", "",
+            "On generated clips from the packaged photos: a still face with sensor noise (flicker), "
+            "a four-frame blink with the eyes painted shut, and the gate on real landmarks with the "
+            "head pose set to known angles.", "", format_temporal(summary, gate), "",
+            f"![gating]({os.path.basename(gating)})", ""]
     text += [f"![sheet]({os.path.basename(p)})" for p in sheets]
     text += ["", "## Every sample", "",
              "| sample | corrector | status | offset MediaPipe before -> after | offset image before -> after "

@@ -59,7 +59,8 @@ class StillCorrector:
         out = image.copy()
         results = []
         for face in self.faces(image) if faces is None else faces:
-            share, reason = self.gate.factor(face)
+            self.gate.reset()  # every face stands alone: no hysteresis from the one before
+            share, reason = self.gate.target(face)
             if share <= 0:
                 results.append(FaceResult(face, reason, 0.0))
                 continue

@@ -8,6 +8,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("GLOG_minloglevel", "2")
 
 
+@pytest.fixture(autouse=True)
+def own_config_dir(tmp_path_factory, monkeypatch):
+    """No test reads or writes the user's own settings or calibration."""
+    monkeypatch.setenv("LIVEGAZE_CONFIG", str(tmp_path_factory.mktemp("config")))
+
+
 @pytest.fixture(scope="session")
 def media_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("media")

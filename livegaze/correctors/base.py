@@ -24,6 +24,7 @@ class Corrector(Protocol):
     name: str
     handles_strength: bool
     space: str  # "aligned" or "frame"
+    last_measured: np.ndarray | None  # frame space: the move measured on the last frame (calibration)
 
     def correct(self, face: AlignedFace, strength: float) -> np.ndarray | None: ...
 

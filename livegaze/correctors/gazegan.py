@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 class GazeGANCorrector:
     name = "gazegan"
     space = "aligned"
+    last_measured = None  # measures nothing a calibration could use
 
     def __init__(self, checkpoint: str | None = None, engine: str | None = None, runner: str = "auto",
                  concurrency: int | None = None):

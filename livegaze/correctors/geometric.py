@@ -60,6 +60,7 @@ class GeometricCorrector:
     name = "geometric"
     handles_strength = True
     space = "aligned"
+    last_measured = None  # measures nothing a calibration could use
 
     def __init__(self, config: GeometricConfig | None = None, **options):
         self.config = config or GeometricConfig(**options)

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from livegaze.calibration import DEFAULT_SHIFT
 from livegaze.correctors.base import register
+from livegaze.errors import LivegazeError
 from livegaze.correctors.geometric import gaze_to_camera_offset, opening_centre
 from livegaze.correctors.warpfield import FieldShape, displacement_jacobian, eye_field
 from livegaze.irisfit import IrisFinder, IrisFit, IrisFitConfig, eye_frame
@@ -28,13 +30,13 @@ WARP_NEUTRAL = (0.04, -0.012)
 
 @dataclass
 class WarpConfig:
-    """offset: extra (dx, dy) of the target in eye widths (per-user calibration); pose_gain:
+    """offset: extra (dx, dy) of the target in eye widths (a manual nudge); pose_gain:
     eyeball radius over eye width (iris travel per radian of gaze) for head-pose compensation,
     off by default: MediaPipe's pose on photos and off-centre faces is off by up to 15 degrees,
     which moved camera-facing test eyes by up to 0.1 eye widths; neutral: where a camera-facing
     iris sits from the opening's centroid (x temporal, y down; measured on 14 camera-facing
     eyes: the inner corner pulls the centroid nasally); max_shift: the largest move,
-    in eye widths; min_openness: eyes more closed than this are left alone; grid: field samples
+    in eye widths; min_openness: eyes more closed than this are not measured; grid: field samples
     per eye width; rim_check: keep the field off long straight edges (glasses rims) in the
     region it moves, so they do not bend."""
 
@@ -45,6 +47,9 @@ class WarpConfig:
     min_openness: float = 0.15
     grid: int = 40
     rim_check: bool = True
+    mode: str = "lock"  # lock: the gaze onto the camera; shift: move by `shift` (see calibration)
+    shift: tuple[float, float] = DEFAULT_SHIFT  # shift mode: the screen-to-camera move, eye widths
+    bias: tuple[float, float] = (0.0, 0.0)  # lock mode: the measured move while looking at the camera
     smooth_cutoff: float = 1.0  # One Euro filter on the move: Hz for a still face (0 = off)
     smooth_beta: float = 2.0  # how fast the cutoff rises when the move changes (per eye width/s)
     hold_frames: int = 6  # frames the last move is kept when the iris is briefly not found
@@ -84,29 +89,34 @@ class WarpCorrector:
 
     def __init__(self, config: WarpConfig | None = None, **options):
         self.config = config or WarpConfig(**options)
+        if self.config.mode not in ("lock", "shift"):
+            raise LivegazeError(f"--mode {self.config.mode}: expected lock or shift")
         self.finder = IrisFinder(self.config.iris)
         self._segments = cv2.createLineSegmentDetector()  # glasses rims; one per corrector (not thread-safe)
         self.last_plans: list[EyePlan | None] = []
         self.last_move = np.zeros(2)
         self.last_refusal = ""  # why the last frame was left alone, when it was
+        self.last_measured: np.ndarray | None = None  # the raw move measured on the last frame
         self._smooth = OneEuro(self.config.smooth_cutoff, self.config.smooth_beta)
         self._last_t: float | None = None
         self._held = 0  # frames since the iris was last found
 
     def plan(self, image: np.ndarray, face: FaceLandmarks) -> list[EyePlan | None]:
-        """Per eye: the refined iris and the move it needs (None for a closed eye)."""
+        """Per eye: the refined iris and the move it needs (None for an eye too small to work
+        on; no fit for a closed one: nothing of the iris to measure)."""
         cfg = self.config
         gaze = gaze_to_camera_offset(face)
         plans: list[EyePlan | None] = []
         for eye in range(2):
             corners = face.points[list(EYE_CORNERS[eye]), :2]
             to_local, width = eye_frame(corners)
-            if width < 6 or face.openness(eye) < cfg.min_openness:
+            if width < 6:
                 plans.append(None)
                 continue
             contour = face.eye_contour(eye)
             prior, radius = face.iris(eye)
-            fit = self.finder.fit(image, contour, corners, prior, radius)
+            closed = face.openness(eye) < cfg.min_openness
+            fit = None if closed else self.finder.fit(image, contour, corners, prior, radius)
             target = camera_facing_target(face, eye, cfg.neutral, cfg.pose_gain * gaze + np.asarray(cfg.offset))
             need = np.zeros(2)
             if fit is not None:
@@ -139,21 +149,32 @@ class WarpCorrector:
         unrelated images."""
         out = image if out is None else out
         self.last_plans, self.last_move, self.last_refusal = [], np.zeros(2), ""
+        self.last_measured = None
         if strength <= 0 or face is None:
             return False
         plans = self.plan(image, face)
         self.last_plans = plans
-        found = [p for p in plans if p is not None and p.fit is not None]
         if any(p is None for p in plans):
-            self.last_refusal = "eye_closed"  # a closed or blinking eye: leave both alone
+            self.last_refusal = "eye_too_small"
             return False
+        closed = any(face.openness(eye) < self.config.min_openness for eye in range(2))
+        # A closing eye is not measured: in a stream the last move is held while the gate eases
+        # the strength out (no jump); with no history both eyes are left alone.
+        found = [] if closed else [p for p in plans if p.fit is not None]
         measured = None
         if found:
             weights = np.array([p.fit.confidence for p in found])
             measured = np.sum([p.need * c for p, c in zip(found, weights)], axis=0) / weights.sum()
-        move = self._smoothed(measured, t)
+        self.last_measured = measured  # what calibration collects
+        wanted = None
+        if measured is not None:
+            cfg = self.config
+            # shift: the user's own eye movements stay, offset by the screen-to-camera move;
+            # lock: this frame's measurement, less what it reads while looking at the camera.
+            wanted = np.asarray(cfg.shift, np.float64) if cfg.mode == "shift" else measured - np.asarray(cfg.bias)
+        move = self._smoothed(wanted, t)
         if move is None:
-            self.last_refusal = "iris_not_found"
+            self.last_refusal = "eye_closed" if closed else "iris_not_found"
             return False
         move = move * float(np.clip(strength, 0, 1))
         norm = float(np.hypot(*move))

@@ -19,7 +19,7 @@ from PyQt6.QtWidgets import QApplication, QMenu, QSlider, QSystemTrayIcon, QWidg
 from livegaze.tray import settings as settings_store
 from livegaze.tray.controller import PipelineController
 from livegaze.tray.icons import state_icon
-from livegaze.tray.windows import RESOLUTIONS, ControlPanel, PreviewWindow
+from livegaze.tray.windows import CORRECTOR_CHOICES, RESOLUTIONS, ControlPanel, PreviewWindow
 
 log = logging.getLogger(__name__)
 TOGGLE_SHORTCUT = "Ctrl+Shift+G"
@@ -111,8 +111,9 @@ class TrayApp(QObject):
         for w, h in RESOLUTIONS:
             res.addAction(f"{w}x{h}", lambda t=f"{w}x{h}": self.panel.resolution.setCurrentText(t))
         corr = menu.addMenu("Corrector")
-        corr.addAction("Geometric (no model)", lambda: self.panel._corrector_chosen(0))
-        corr.addAction("Trained model / engine...", lambda: self.panel._corrector_chosen(1))
+        for index, (_, label) in enumerate(CORRECTOR_CHOICES):
+            corr.addAction(label, lambda i=index: self.panel._corrector_chosen(i))
+        menu.addAction("Calibrate...", self.panel.calibrate)
         menu.addAction("Open preview", self.show_preview)
         menu.addAction("Open controls", self.panel.show)
         menu.addSeparator()

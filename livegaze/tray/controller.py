@@ -11,6 +11,7 @@ from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 from PyQt6.QtGui import QImage
 
 from livegaze.app import RunOptions, build_pipeline, corrector_from_options
+from livegaze.gate import GateConfig
 from livegaze.capture import CaptureConfig
 from livegaze.errors import LivegazeError
 from livegaze.processor import LiveSettings
@@ -45,6 +46,7 @@ class PipelineController(QObject):
         self.pipeline = None
         self.last_frame = None
         self.frames_seen = 0
+        self.calibrator = None  # collecting measured moves while the user calibrates
         self._pending: list = []  # results handed from worker threads to the GUI thread
         self._lock = threading.Lock()
         self._workers: list[threading.Thread] = []
@@ -102,6 +104,9 @@ class PipelineController(QObject):
                                                 loop=not s.camera.isdigit() and not s.camera.startswith("/dev/"),
                                                 paced=not s.camera.isdigit() and not s.camera.startswith("/dev/")),
                           corrector=s.corrector, corrector_options=options,
+                          gate=GateConfig(gaze_full=s.gaze_full, gaze_none=s.gaze_none,
+                                          head_full=s.head_full, head_none=s.head_none,
+                                          hysteresis=s.gate_hysteresis, ease_frames=s.ease_frames),
                           virtual_camera=self.sink_factory is None, vcam_device=s.virtual_device or None)
 
     def _start_worker(self) -> None:
@@ -134,8 +139,28 @@ class PipelineController(QObject):
             return
         pipeline.processor.set_corrector(corrector)
 
+    def begin_calibration(self):
+        """A Calibrator fed with every frame's measured move until `end_calibration`."""
+        from livegaze.calibration import Calibrator
+
+        self.calibrator = Calibrator()
+        return self.calibrator
+
+    def end_calibration(self):
+        """Stop collecting; save the result and rebuild the corrector with it (one-line errors)."""
+        from livegaze import calibration
+
+        calibrator, self.calibrator = self.calibrator, None
+        result = calibrator.result()
+        calibration.save(result)
+        if self.pipeline is not None:
+            self._spawn(self._swap_worker, self.pipeline)
+        return result
+
     def _on_frame(self, frame) -> None:  # output thread: keep a reference, nothing more
         self.last_frame = frame
+        if self.calibrator is not None:
+            self.calibrator.add(frame.measured)
         self.frames_seen += 1
 
     def _post(self, item) -> None:

@@ -24,6 +24,13 @@ class TraySettings:
     strength: float = 1.0
     enabled: bool = True
     virtual_device: str = ""  # e.g. /dev/video10; empty = first free
+    # Look-away gating (degrees): full correction up to *_full, none past *_none.
+    gaze_full: float = 20.0
+    gaze_none: float = 30.0
+    head_full: float = 15.0
+    head_none: float = 25.0
+    gate_hysteresis: float = 3.0
+    ease_frames: int = 4
 
 
 def settings_path() -> Path:
@@ -61,6 +68,16 @@ def load(path: Path | None = None) -> tuple[TraySettings, str | None]:
         setattr(settings, field.name, value)
     if not 0.0 <= settings.strength <= 1.0:
         settings.strength, problems = 1.0, problems + ["strength"]
+    for name in ("gaze", "head"):
+        full, none = getattr(settings, f"{name}_full"), getattr(settings, f"{name}_none")
+        if not 0 <= full < none <= 90:
+            default = TraySettings()
+            setattr(settings, f"{name}_full", getattr(default, f"{name}_full"))
+            setattr(settings, f"{name}_none", getattr(default, f"{name}_none"))
+            problems.append(f"{name}_full/{name}_none")
+    if not (0 <= settings.gate_hysteresis < 20 and 1 <= settings.ease_frames <= 60):
+        settings.gate_hysteresis, settings.ease_frames = TraySettings().gate_hysteresis, TraySettings().ease_frames
+        problems.append("gate_hysteresis/ease_frames")
     if problems:
         return settings, f"{path}: ignored bad values for {', '.join(problems)}"
     return settings, None

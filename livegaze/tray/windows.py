@@ -1,10 +1,12 @@
 """The control panel (also the fallback when the desktop has no system tray) and the preview."""
 from __future__ import annotations
 
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import QTimer, Qt, pyqtSignal
 from PyQt6.QtGui import QPixmap
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton,
-                             QSlider, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QGridLayout, QHBoxLayout, QLabel,
+                             QPushButton, QSlider, QVBoxLayout, QWidget)
+
+from livegaze.errors import LivegazeError
 
 RESOLUTIONS = [(640, 480), (1280, 720), (1920, 1080)]
 STATE_TEXT = {"off": "Camera off", "starting": "Starting...", "correcting": "Correcting your gaze",
@@ -71,8 +73,18 @@ class ControlPanel(QWidget):
         grid.addWidget(self.model_label, 6, 0, 1, 3)
         self.stats = QLabel("")
         grid.addWidget(self.stats, 7, 0, 1, 3)
+        calibrate = QPushButton("Calibrate...")
+        calibrate.setToolTip("Look at the camera, then at the screen: keeps your own eye movements")
+        calibrate.clicked.connect(self.calibrate)
+        grid.addWidget(calibrate, 8, 0)
         controller.state_changed.connect(self.show_state)
         controller.stats_updated.connect(self.show_stats)
+
+    def calibrate(self) -> "CalibrationDialog":
+        self.calibration = CalibrationDialog(self.controller, parent=self)
+        self.calibration.show()
+        self.calibration.start()
+        return self.calibration
 
     def _strength_text(self, v: int) -> None:
         self.strength_label.setText(f"{v} %")
@@ -167,3 +179,76 @@ class PreviewWindow(QWidget):
     def closeEvent(self, event) -> None:
         self.controller.want_preview = False  # the camera keeps running
         event.accept()
+
+
+class CalibrationDialog(QDialog):
+    """Guides the two looks (the camera, then the middle of the screen), collecting the running
+    corrector's measurements for `seconds` each after a short pause to move the eyes; saves the
+    result and applies it. Starts the camera if it is off."""
+
+    STEPS = (("camera", "Look into the camera lens and keep looking there..."),
+             ("screen", "Now look at the dot in the middle of this window..."))
+
+    def __init__(self, controller, seconds: float = 2.5, settle: float = 0.7, parent=None):
+        super().__init__(parent)
+        self.controller, self.seconds, self.settle = controller, seconds, settle
+        self.setWindowTitle("livegaze: calibrate")
+        self.resize(640, 360)
+        layout = QVBoxLayout(self)
+        self.text = QLabel("Starting the camera...")
+        self.text.setWordWrap(True)
+        self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.text)
+        self.dot = QLabel("\u25cf")
+        self.dot.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.dot.setStyleSheet("font-size: 28px; color: #d33;")
+        self.dot.setVisible(False)
+        layout.addWidget(self.dot, 1)
+        self.result = None
+        self.error = None
+        self._step = -1
+        self._timer = QTimer(self, singleShot=True)
+        self._timer.timeout.connect(self._advance)
+
+    def start(self) -> None:
+        if self.controller.pipeline is None:
+            self.controller.start()
+        self.calibrator = self.controller.begin_calibration()
+        self._wait_for_camera()
+
+    def _wait_for_camera(self) -> None:
+        if self.controller.state == "error":
+            self._finish("the camera did not start; see the message in the controls")
+        elif self.controller.pipeline is None:
+            QTimer.singleShot(100, self._wait_for_camera)
+        else:
+            self._advance()
+
+    def _advance(self) -> None:
+        """Next step: show the prompt, pause `settle` seconds, collect `seconds`, then move on."""
+        if self._step >= 0 and self.calibrator.phase is None:
+            self.calibrator.begin(self.STEPS[self._step][0])  # the pause is over: collect
+            self._timer.start(int(self.seconds * 1000))
+            return
+        self._step += 1
+        if self._step == len(self.STEPS):
+            try:
+                self.result = self.controller.end_calibration()
+            except LivegazeError as exc:
+                self._finish(str(exc))
+                return
+            dx, dy = self.result.shift
+            self._finish(None, f"Done: your screen is {dx:+.2f}, {dy:+.2f} eye widths from the camera. "
+                               "Correction now moves your eyes by that much.")
+            return
+        self.calibrator.begin(None)
+        self.text.setText(self.STEPS[self._step][1])
+        self.dot.setVisible(self.STEPS[self._step][0] == "screen")
+        self._timer.start(int(self.settle * 1000))
+
+    def _finish(self, error: str | None, text: str = "") -> None:
+        self.error = error
+        if error is not None:
+            self.controller.calibrator = None
+        self.dot.setVisible(False)
+        self.text.setText(text or f"Calibration not saved: {error}")

@@ -90,3 +90,25 @@ def test_toggle_without_running_tray_says_so():
     result = livegaze("toggle")
     assert result.returncode == 2
     assert "no livegaze tray is running" in _error_line(result)
+
+
+def test_gate_thresholds_are_checked_before_anything_opens(capsys):
+    from livegaze.cli import main
+
+    assert main(["run", "--input", "no-such-camera-needed.mp4", "--head-full", "30", "--head-none", "20"]) == 2
+    assert "--head-full 30 / --head-none 20: expected 0 <= full < none <= 90 degrees" in capsys.readouterr().err
+    assert main(["photo", "x.jpg", "-o", "out", "--ease-frames", "0"]) == 2
+    assert "--ease-frames 0: expected 1 to 60" in capsys.readouterr().err
+
+
+def test_tray_gate_settings_round_trip_and_bad_ones_fall_back(tmp_path, monkeypatch):
+    from livegaze.tray import settings as store
+
+    monkeypatch.setenv("LIVEGAZE_CONFIG", str(tmp_path))
+    store.save(store.TraySettings(gaze_full=15.0, gaze_none=28.0, head_none=30.0, ease_frames=6))
+    loaded, message = store.load()
+    assert message is None and (loaded.gaze_full, loaded.gaze_none, loaded.head_none, loaded.ease_frames) == \
+        (15.0, 28.0, 30.0, 6)
+    (tmp_path / "settings.toml").write_text("head_full = 40.0\nhead_none = 20.0\n")
+    loaded, message = store.load()
+    assert "head_full/head_none" in message and (loaded.head_full, loaded.head_none) == (15.0, 25.0)

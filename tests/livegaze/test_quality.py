@@ -39,11 +39,20 @@ def test_eval_report_compares_two_correctors(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| warp | 1/1 |" in out and "| geometric | 1/1 |" in out
     files = sorted(os.listdir(report))
-    assert files == ["offsets.png", "report.md", "sheet-1.png"]
+    assert files == ["gating.png", "offsets.png", "report.md", "sheet-1.png"]
     text = (report / "report.md").read_text()
     assert "![sheet](sheet-1.png)" in text and "| away.png | warp | corrected |" in text
     sheet = cv2.imread(str(report / "sheet-1.png"))
     assert sheet is not None and sheet.shape[1] > 3 * sheet.shape[0]  # input | warp | geometric side by side
+    # Over time: the warp does not flicker more than the camera, leaves shut eyes alone, and
+    # the gate turns around at most once on a slow head turn.
+    assert "| warp |" in text.split("## Over time")[1]
+    warp = [line for line in text.split("## Over time")[1].splitlines() if line.startswith("| warp |")][0]
+    cells = [c.strip() for c in warp.split("|")[1:-1]]
+    assert float(cells[1]) <= 1.2 and cells[2].startswith("0 of")
+    assert "1 reversal(s)" in text or "0 reversal(s)" in text
+    tail = float(text.split("at strength ")[1].split(" at most")[0])
+    assert tail < 0.25  # past the head limit: only the last step of the fade-out
     # No pixel far from the eyes changed, for either corrector.
     assert all(line.split("|")[-3].strip() == "0" for line in text.splitlines()
                if line.startswith("| away.png"))

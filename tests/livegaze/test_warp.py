@@ -293,3 +293,34 @@ def test_reset_forgets_the_stream(averted_portrait):
     corrector.reset()
     corrector.correct_frame(image, face, 1.0, image.copy())
     assert np.allclose(corrector.last_move, shifted.last_move, atol=1e-6)
+
+
+def test_the_corrected_iris_follows_a_moving_face_without_lag():
+    """A face panning 4 px per frame: relative to the eye it sits in, the corrected iris is where
+    it is on a still face (a lag of one frame would put it 4 px behind, against the motion)."""
+    from livegaze.frames import Frame
+    from livegaze.processor import FrameProcessor
+    from livegaze.synthetic import ClipSpec, iter_frames
+
+    def offsets(spec):
+        processor = FrameProcessor([Landmarker()], WarpCorrector())
+        found = []
+        try:
+            for i, (image, _, m, _) in enumerate(iter_frames(spec)):
+                frame = Frame(seq=i + 1, t_capture=i / 30, image=image, original=image)
+                processor.locate(frame)
+                if processor.prepare(frame):
+                    processor.finish(frame)
+                if i >= 8 and frame.status == "corrected":
+                    contour = frame.face.eye_contour(0)
+                    corners = frame.face.points[list(EYE_CORNERS[0]), :2]
+                    found.append(iris_darkness_centre(frame.image, contour)[0] - corners[:, 0].mean())
+        finally:
+            processor.close()
+        return np.array(found)
+
+    base = dict(frames=24, photos=("grace_hopper",), gaze=(0.1, 0.05))
+    still = offsets(ClipSpec(**base, motion="still"))
+    moving = offsets(ClipSpec(**base, motion="pan", velocity=(4.0, 0.0)))
+    assert len(still) >= 12 and len(moving) >= 12
+    assert abs(np.median(moving) - np.median(still)) < 1.0  # well under one frame of motion (4 px)

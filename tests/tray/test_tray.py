@@ -151,3 +151,20 @@ def test_missing_virtual_camera_is_a_notification_with_the_fix(qapp, config_dir,
     finally:
         app.controller.shutdown()
         app.server.close()
+
+
+def test_calibration_from_the_tray_is_saved_and_applied(qapp, tray):
+    """The Calibrate dialog on the running camera: two looks, a saved calibration, and the
+    corrector rebuilt with it."""
+    from livegaze import calibration
+
+    c = tray.controller
+    assert wait_until(qapp, lambda: c.state == "correcting")
+    dialog = tray.panel.calibrate()
+    dialog.seconds, dialog.settle = 0.6, 0.2
+    assert wait_until(qapp, lambda: dialog.result is not None or dialog.error is not None)
+    assert dialog.error is None, dialog.error
+    saved = calibration.load()
+    assert saved is not None and np.allclose(saved.shift, dialog.result.shift, atol=1e-5)
+    assert "Done: your screen is" in dialog.text.text()
+    assert wait_until(qapp, lambda: np.allclose(c.pipeline.processor.corrector.config.shift, saved.shift))

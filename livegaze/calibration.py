@@ -1,0 +1,157 @@
+"""Per-user calibration: the offset between looking at the camera and looking at the screen.
+
+The user looks into the camera for a couple of seconds, then at the middle of the screen. Each
+frame the warp corrector measures the move that would bring the irises to the camera-facing
+position (eye widths, the same measurement the correction uses, so its biases cancel): the
+median while looking at the camera is this user's bias, the median while looking at the screen
+minus that bias is the screen-to-camera offset. In "shift" mode the eyes are moved by that offset
+(the user's own reading movements and glances stay visible); in "lock" mode the bias is taken off
+each frame's measurement and the gaze is put on the camera. Saved per user in the config folder.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+
+from livegaze.errors import LivegazeError
+from livegaze.media import write_bytes
+
+# Without a calibration: a camera above the screen, its middle about 12 degrees below the lens
+# (a laptop at arm's length): the irises move up by eyeball radius x sin(12 degrees).
+DEFAULT_SHIFT = (0.0, -0.08)
+
+
+@dataclass
+class Calibration:
+    """camera / screen: the measured move (eye widths, eye-local x right, y down) while the user
+    looked at the camera / at the middle of the screen."""
+
+    camera: tuple[float, float] = (0.0, 0.0)
+    screen: tuple[float, float] = (-DEFAULT_SHIFT[0], -DEFAULT_SHIFT[1])
+    when: str = ""
+
+    @property
+    def shift(self) -> tuple[float, float]:
+        """The move that takes a gaze at the screen's middle to the camera."""
+        return (self.screen[0] - self.camera[0], self.screen[1] - self.camera[1])
+
+    @property
+    def bias(self) -> tuple[float, float]:
+        """What the measurement says while the user already looks at the camera."""
+        return self.camera
+
+
+def calibration_path() -> Path:
+    root = os.environ.get("LIVEGAZE_CONFIG", platformdirs.user_config_dir("livegaze"))
+    return Path(root) / "calibration.toml"
+
+
+def load(path: Path | None = None) -> Calibration | None:
+    """The saved calibration, or None when there is none (a damaged file is an error)."""
+    path = path or calibration_path()
+    if not path.is_file():
+        return None
+    try:
+        data = tomllib.loads(path.read_text())
+        return Calibration(camera=tuple(float(v) for v in data["camera"]),
+                           screen=tuple(float(v) for v in data["screen"]), when=str(data.get("when", "")))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise LivegazeError(f"{path}: unreadable calibration ({exc}); run livegaze calibrate again")
+
+
+def save(calibration: Calibration, path: Path | None = None) -> Path:
+    path = path or calibration_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = (f'camera = [{calibration.camera[0]:.5f}, {calibration.camera[1]:.5f}]\n'
+            f'screen = [{calibration.screen[0]:.5f}, {calibration.screen[1]:.5f}]\n'
+            f'when = "{calibration.when}"\n')
+    write_bytes(str(path), text.encode())
+    return path
+
+
+class Calibrator:
+    """Collects the warp corrector's per-frame measurements in two phases ("camera", "screen")
+    and turns them into a Calibration."""
+
+    def __init__(self, min_frames: int = 10):
+        self.min_frames = min_frames
+        self.samples: dict[str, list[np.ndarray]] = {"camera": [], "screen": []}
+        self.phase: str | None = None
+
+    def begin(self, phase: str | None) -> None:
+        """Collect for `phase` from now on (None: collect nothing, the user is still turning)."""
+        if phase is not None and phase not in self.samples:
+            raise ValueError(f"phase {phase}: expected camera or screen")
+        self.phase = phase
+
+    def add(self, measured) -> None:
+        """One frame's measured move (None: no face or no clear iris that frame)."""
+        if self.phase is not None and measured is not None:
+            self.samples[self.phase].append(np.asarray(measured, np.float64))
+
+    def result(self) -> Calibration:
+        for phase, values in self.samples.items():
+            if len(values) < self.min_frames:
+                raise LivegazeError(f"calibration: only {len(values)} usable frames while looking at the "
+                                    f"{phase} (need {self.min_frames}); is your face well lit and in view?")
+        camera, screen = (tuple(float(v) for v in np.median(np.stack(self.samples[p]), axis=0))
+                          for p in ("camera", "screen"))
+        return Calibration(camera=camera, screen=screen,
+                           when=datetime.datetime.now().isoformat(timespec="seconds"))
+
+
+PROMPTS = (("camera", "Look into the camera lens"), ("screen", "Now look at the middle of your screen"))
+
+
+def run_calibration(source: str = "0", seconds: float = 2.5, face_model: str | None = None, echo=print,
+                    path: Path | None = None) -> Calibration:
+    """The calibration from a camera (or a video of the same two looks): prompts, then about
+    `seconds` of frames per look after a settling pause; saves and returns the result."""
+    from tqdm import tqdm
+
+    from livegaze.capture import Capture, CaptureConfig, EndOfStream
+    from livegaze.correctors.warp import WarpCorrector
+    from livegaze.landmarks import Landmarker, LandmarkerConfig
+
+    if not (np.isfinite(seconds) and 1.0 <= seconds <= 30.0):
+        raise LivegazeError(f"--seconds {seconds}: expected 1 to 30")
+    capture = Capture(CaptureConfig(source=source))
+    calibrator = Calibrator()
+    corrector = WarpCorrector(mode="lock", smooth_cutoff=0.0)
+    landmarker = Landmarker(LandmarkerConfig(model_path=face_model))
+    fps = capture.fps or 30.0
+    settle, count = int(round(0.7 * fps)), int(round(seconds * fps))
+    try:
+        t_ms = 0
+        for phase, prompt in PROMPTS:
+            echo(f"{prompt} and keep looking there...")
+            calibrator.begin(None)
+            for i in tqdm(range(settle + count), desc=phase, unit="frame", leave=False):
+                if i == settle:
+                    calibrator.begin(phase)
+                try:
+                    image = capture.read()
+                except EndOfStream:
+                    raise LivegazeError(f"--input {source}: the video ended before the calibration was done "
+                                        f"(it needs about {2 * (seconds + 0.7):.0f} s)")
+                t_ms += int(1000 / fps)
+                face = landmarker.detect(image, t_ms)
+                if face is not None:
+                    corrector.correct_frame(image, face, 1.0, out=image.copy())
+                    calibrator.add(corrector.last_measured)
+        result = calibrator.result()
+    finally:
+        capture.release()
+        landmarker.close()
+    saved = save(result, path)
+    dx, dy = result.shift
+    echo(f"screen-to-camera offset: {dx:+.3f}, {dy:+.3f} eye widths "
+         f"(about {np.degrees(np.arcsin(min(np.hypot(dx, dy) / 0.4, 1.0))):.0f} degrees)")
+    echo(f"saved {saved}")
+    return result

@@ -1,0 +1,71 @@
+"""`livegaze calibrate` through the real CLI, on a video of the two looks with known truth."""
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from livegaze.app import RunOptions, corrector_from_options
+from livegaze.calibration import Calibration, Calibrator, calibration_path, load, save
+from livegaze.cli import main
+from livegaze.errors import LivegazeError
+from livegaze.synthetic import ClipSpec, iter_frames
+
+
+@pytest.fixture(scope="module")
+def two_looks(tmp_path_factory):
+    """51 frames looking into the camera, then 51 looking 0.12 eye widths to the right (a screen
+    beside the camera), with sensor noise; 30 fps."""
+    path = str(tmp_path_factory.mktemp("calib") / "looks.avi")
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
+    for gaze in ((0.0, 0.0), (0.12, 0.0)):
+        for frame, _, _, _ in iter_frames(ClipSpec(frames=51, photos=("astronaut",), motion="still", gaze=gaze,
+                                                   noise=2.0)):
+            writer.write(frame)
+    writer.release()
+    return path
+
+
+def test_calibrate_measures_the_screen_offset_and_run_uses_it(two_looks, capsys):
+    assert main(["calibrate", "--input", two_looks, "--seconds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Look into the camera lens" in out and "middle of your screen" in out
+    saved = load()
+    assert saved is not None and os.path.isfile(calibration_path())
+    dx, dy = saved.shift
+    assert dx < -0.04 and abs(dy) < 0.03  # back to the left, by most of the 0.12 look
+    corrector = corrector_from_options(RunOptions())
+    assert corrector.config.mode == "shift" and np.allclose(corrector.config.shift, saved.shift)
+    assert np.allclose(corrector.config.bias, saved.bias)
+
+
+def test_a_video_too_short_is_one_clear_error(two_looks, capsys):
+    assert main(["calibrate", "--input", two_looks, "--seconds", "3"]) == 2
+    assert "the video ended before the calibration was done" in capsys.readouterr().err
+    assert load() is None  # nothing half-written
+
+
+def test_without_enough_faces_nothing_is_saved():
+    calibrator = Calibrator(min_frames=5)
+    calibrator.begin("camera")
+    for _ in range(6):
+        calibrator.add((0.0, 0.01))
+    calibrator.begin("screen")
+    calibrator.add(None)
+    with pytest.raises(LivegazeError, match="only 0 usable frames while looking at the screen"):
+        calibrator.result()
+
+
+def test_saved_calibration_round_trips_and_a_damaged_one_is_named(tmp_path):
+    path = tmp_path / "calibration.toml"
+    save(Calibration(camera=(0.01, -0.02), screen=(0.03, 0.07), when="now"), path)
+    back = load(path)
+    assert np.allclose(back.shift, (0.02, 0.09)) and np.allclose(back.bias, (0.01, -0.02))
+    path.write_text("camera = [1, \n")
+    with pytest.raises(LivegazeError, match="unreadable calibration"):
+        load(path)
+
+
+def test_without_calibration_shift_mode_moves_the_eyes_up():
+    corrector = corrector_from_options(RunOptions())
+    assert corrector.config.mode == "shift" and corrector.config.shift[1] < 0

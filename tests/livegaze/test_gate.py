@@ -1,0 +1,146 @@
+"""Look-away gating over time: fades, hysteresis, blinks, and a face lost and found.
+
+The landmarks are MediaPipe's on a real photo; head turns set the pose matrix's rotation, gaze
+moves shift the iris points, blinks squash the lids: each a known truth.
+"""
+import numpy as np
+import pytest
+
+from livegaze.frames import Frame
+from livegaze.gate import EYEBALL, Gate, GateConfig, gaze_angle
+from livegaze.landmarks import EYE_CONTOURS, IRIS_CENTRES, IRIS_RINGS, Landmarker
+from livegaze.processor import FrameProcessor
+from livegaze.synthetic import ClipSpec, iter_frames, photo
+
+
+@pytest.fixture(scope="module")
+def face():
+    with Landmarker() as lm:
+        return lm.detect(photo("astronaut"), 0)
+
+
+def turned(face, yaw=0.0, pitch=0.0):
+    a, b = np.radians(yaw), np.radians(pitch)
+    ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
+    pose = face.pose.copy()
+    pose[:3, :3] = ry @ rx
+    return type(face)(face.points.copy(), dict(face.blendshapes), pose)
+
+
+def looking(face, dx):
+    """The irises moved sideways by dx eye widths from where the photo has them."""
+    points = face.points.copy()
+    for eye in range(2):
+        width = face.eye_size(eye)[0]
+        idx = [IRIS_CENTRES[eye], *IRIS_RINGS[eye]]
+        points[idx, 0] += dx * width
+    return type(face)(points, dict(face.blendshapes), face.pose)
+
+
+def blinking(face, openness_scale):
+    points = face.points.copy()
+    for eye in range(2):
+        idx = list(EYE_CONTOURS[eye])
+        mid = points[idx, 1].mean()
+        points[idx, 1] = mid + (points[idx, 1] - mid) * openness_scale
+    return type(face)(points, dict(face.blendshapes), face.pose)
+
+
+def test_head_turn_fades_between_the_thresholds(face):
+    gate = Gate()
+    shares = {}
+    for yaw in (0, 10, 14, 20, 24, 26, 40):
+        gate.reset()
+        shares[yaw] = gate.target(turned(face, yaw=yaw))[0]
+    assert shares[0] == shares[10] == shares[14] == 1.0
+    assert 0.0 < shares[24] < shares[20] < 1.0
+    assert shares[26] == shares[40] == 0.0
+    gate.reset()
+    assert gate.target(turned(face, pitch=-30))[1] == "head_turned"
+
+
+def test_gaze_far_from_the_camera_is_left_alone(face):
+    """Reading the screen (about 15 degrees) is corrected; a glance 25 degrees away gets part of
+    it; looking 35 degrees away gets none."""
+    base = gaze_angle(face)
+    assert base < 8  # the photo looks into the camera
+    gate = Gate()
+    shares = []
+    for degrees in (15, 25, 35):
+        gate.reset()
+        shares.append(gate.target(looking(face, EYEBALL * np.sin(np.radians(degrees))))[0])
+    assert shares[0] == 1.0 and 0 < shares[1] < 1 and shares[2] == 0.0
+
+
+def test_a_slow_noisy_head_turn_does_not_flap(face):
+    """Yaw 0 -> 35 -> 0 over 140 frames with +-1.5 degrees of landmark noise: the strength turns
+    around once (down, then up), and never steps by more than one easing step."""
+    rng = np.random.default_rng(1)
+    yaws = np.concatenate([np.linspace(0, 35, 70), np.linspace(35, 0, 70)]) + rng.uniform(-1.5, 1.5, 140)
+    gate = Gate()
+    for _ in range(6):  # the stream has settled at full correction before the turn
+        gate.update(turned(face, yaw=0.0))
+    shares = [gate.update(turned(face, yaw=y))[0] for y in yaws]
+    steps = np.diff(shares)
+    assert np.abs(steps).max() <= 1 / gate.config.ease_frames + 1e-9
+    directions = np.sign(steps[np.abs(steps) > 1e-6])
+    reversals = int(np.sum(directions[1:] != directions[:-1]))
+    assert reversals <= 1, reversals
+    assert min(shares) == 0.0 and shares[-1] == 1.0
+    # Without hysteresis and easing the same turn flaps.
+    flappy = Gate(GateConfig(hysteresis=0.0, ease_frames=1))
+    flappy.update(face)
+    raw = np.array([flappy.update(turned(face, yaw=y))[0] for y in yaws])
+    d = np.sign(np.diff(raw)[np.abs(np.diff(raw)) > 1e-6])
+    assert np.sum(d[1:] != d[:-1]) > 1
+
+
+def test_a_blink_passes_through_and_eases_back_in(face):
+    """Closed frames get no correction at all (the lids hide the iris, so dropping it shows
+    nothing); after the eyes open the strength rises by at most a quarter per frame."""
+    gate = Gate()
+    for _ in range(6):
+        gate.update(face)
+    assert gate.share == 1.0
+    sequence = [blinking(face, 0.3), blinking(face, 0.1), blinking(face, 0.1)] + [face] * 6
+    shares = [gate.update(f)[0] for f in sequence]
+    assert shares[:3] == [0.0, 0.0, 0.0]
+    assert shares[3:] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    gate.reset()
+    assert gate.target(blinking(face, 0.1))[1] == "eyes_closed"
+
+
+def test_face_lost_and_found_fade_through_the_processor():
+    """A real clip with two faceless frames in the middle: the lost frames are still corrected
+    where the face was, at falling strength; the found face eases back in; strength never
+    steps by more than a quarter."""
+    frames = [f for f, _, _, _ in iter_frames(ClipSpec(frames=16, photos=("astronaut",), motion="still",
+                                                       gaze=(0.1, 0.1)))]
+    blank = np.full_like(frames[0], 90)
+    frames[8] = frames[9] = blank
+    processor = FrameProcessor([Landmarker()], None)
+    from livegaze.correctors import create
+    processor.set_corrector(create("warp"))
+    strengths, statuses = [], []
+    try:
+        for i, image in enumerate(frames):
+            frame = Frame(seq=i + 1, t_capture=i / 30, image=image, original=image)
+            processor.locate(frame)
+            ok = processor.prepare(frame)
+            if ok:
+                processor.finish(frame)
+            strengths.append(frame.strength if ok else 0.0)
+            statuses.append(frame.status)
+    finally:
+        processor.close()
+    assert strengths[:5] == [0.25, 0.5, 0.75, 1.0, 1.0]  # found: eased in
+    assert strengths[8] == 0.75 and strengths[9] == 0.5  # lost: held and eased out
+    assert statuses[8] in ("corrected", "unchanged") and statuses[9] in ("corrected", "unchanged")
+    assert strengths[10] == 0.75 and strengths[11] == 1.0  # found again
+    assert np.abs(np.diff(strengths)).max() <= 0.25 + 1e-9
+
+
+def test_bad_thresholds_are_refused():
+    with pytest.raises(ValueError, match="--head-full 30"):
+        Gate(GateConfig(head_full=30, head_none=25))
