@@ -2,7 +2,6 @@
 import os
 
 import cv2
-import numpy as np
 
 from livegaze.cli import main
 from livegaze.quality import avert, fresh_landmarker, measure
