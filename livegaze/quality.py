@@ -115,7 +115,8 @@ class EyeMeasure:
 
 def darkest_disk(gray: np.ndarray, contour: np.ndarray, radius: float) -> tuple[np.ndarray, float] | None:
     """Centre of the darkest disk of `radius` inside the lids (only the visible part counts, and
-    at least half of it must be visible), and its contrast against the rest of the opening."""
+    at least half of it must be visible), and its contrast against the rest of the opening
+    (for positions; the report's contrast is `opening_spread`)."""
     x0, y0 = np.floor(contour.min(0) - radius).astype(int)
     x1, y1 = np.ceil(contour.max(0) + radius).astype(int) + 1
     x0, y0 = max(x0, 0), max(y0, 0)
@@ -143,6 +144,18 @@ def darkest_disk(gray: np.ndarray, contour: np.ndarray, radius: float) -> tuple[
     return np.array([ix + x0, iy + y0], np.float32), contrast
 
 
+def opening_spread(gray: np.ndarray, contour: np.ndarray) -> float:
+    """Iris-to-sclera contrast without placing the iris: the 90th minus the 10th percentile of
+    the grey levels inside the lids (a pale, washed-out iris lifts the dark end)."""
+    x0, y0 = np.maximum(np.floor(contour.min(0)).astype(int), 0)
+    x1, y1 = np.ceil(contour.max(0)).astype(int) + 1
+    roi = gray[y0:y1, x0:x1]
+    mask = np.zeros(roi.shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(contour - (x0, y0)).astype(np.int32)], 1)
+    values = roi[mask > 0]
+    return float(np.percentile(values, 90) - np.percentile(values, 10)) if values.size > 8 else 0.0
+
+
 def measure(image: np.ndarray, landmarker: Landmarker,
             truth: list[EyeMeasure] | None = None) -> list[EyeMeasure] | None:
     """Both eyes of the largest face, measured on this image alone (None: no face). Offsets are
@@ -158,7 +171,8 @@ def measure(image: np.ndarray, landmarker: Landmarker,
         width = face.eye_size(eye)[0]
         centre, radius = face.iris(eye)
         found = darkest_disk(gray, face.eye_contour(eye), radius)
-        disk_centre, contrast = found if found is not None else (centre, 0.0)
+        disk_centre = found[0] if found is not None else centre
+        contrast = opening_spread(gray, face.eye_contour(eye))
         if truth is None:
             mp_target = img_target = camera_facing_target(face, eye)
         else:

@@ -141,8 +141,9 @@ def write_report(report_dir: str, samples, rows: list[Row], summary: dict, corre
             "the samples that look away (the camera-facing photos are summarised as *facing drift*: "
             "how much a corrector moved eyes that already looked into the camera). Every image is "
             "measured by a fresh MediaPipe landmarker and by this report's own iris estimate (the "
-            "darkest iris-sized disk inside the lids). Contrast: iris against sclera on that disk, "
-            "after over before (below 0.8 is a washed-out iris).", "", format_summary(summary), "",
+            "darkest iris-sized disk inside the lids). Contrast: the spread of grey levels inside the "
+            "lids (90th minus 10th percentile: dark iris against bright sclera), after over before "
+            "(below 0.8 is a washed-out iris).", "", format_summary(summary), "",
             f"![offsets]({os.path.basename(plot)})", "", "## Over time", "",
             "On generated clips from the packaged photos: a still face with sensor noise (flicker), "
             "a four-frame blink with the eyes painted shut, and the gate on real landmarks with the "

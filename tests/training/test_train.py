@@ -189,6 +189,8 @@ dist.all_gather(everyone, flat)
 if t.rank == 0:
     print("max weight difference between ranks", (everyone[0] - everyone[1]).abs().max().item())
 t.close()
+from training.train import exit_process
+exit_process(0)  # as training.train ends under torchrun
 """ % TINY_NETS
 
 
