@@ -112,10 +112,14 @@ def format_summary(summary: dict[str, dict]) -> str:
     lines = [head, "|" + "---|" * 8]
     for name, s in summary.items():
         lines.append(f"| {name} | {s['corrected']}/{s['samples']} | {s['mp_before']:.3f} -> {s['mp_after']:.3f} "
-                     f"({s['mp_reduction']:+.0f}%) | {s['img_before']:.3f} -> {s['img_after']:.3f} "
-                     f"({s['img_reduction']:+.0f}%) | {s['facing_drift']:.3f} | {s['contrast_min']:.2f}, "
+                     f"({_change(s['mp_reduction'])}) | {s['img_before']:.3f} -> {s['img_after']:.3f} "
+                     f"({_change(s['img_reduction'])}) | {s['facing_drift']:.3f} | {s['contrast_min']:.2f}, "
                      f"{s['contrast_median']:.2f} | {s['far_pixels']} | {s['ms_per_face']:.2f} |")
     return "\n".join(lines)
+
+
+def _change(reduction: float) -> str:
+    return f"{reduction:.0f}% less" if reduction >= 0 else f"{-reduction:.0f}% more"
 
 
 def format_temporal(summary: dict[str, dict], gate: dict) -> str:

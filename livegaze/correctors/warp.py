@@ -69,13 +69,14 @@ class EyePlan:
 
 
 def camera_facing_target(face: FaceLandmarks, eye: int, neutral: tuple[float, float] = WARP_NEUTRAL,
-                         shift: np.ndarray = np.zeros(2)) -> np.ndarray:
+                         shift: np.ndarray = np.zeros(2), frame=None) -> np.ndarray:
     """Where this eye's iris centre sits when it looks into the camera (frame pixels): the
     opening's centroid, plus the neutral offset (x towards the temple, eye-local axes) and a
-    shift in eye widths (head pose, per-user offset). The eval measures against the same point."""
-    to_local, width = eye_frame(face.points[list(EYE_CORNERS[eye]), :2])
+    shift in eye widths (head pose, per-user offset). The eval measures against the same point.
+    frame: the eye's (to_local, width) when the caller has it already."""
+    to_local, width = frame if frame is not None else eye_frame(face.points[list(EYE_CORNERS[eye]), :2])
     temporal = -1.0 if eye == 0 else 1.0  # eye 0 is the subject's right, on the image's left
-    to_frame = cv2.invertAffineTransform(to_local)[:, :2]  # eye widths -> frame pixels
+    to_frame = to_local[:, :2].T * (width * width)  # eye widths -> frame pixels (a scaled rotation)
     offset = to_frame @ np.array([temporal * neutral[0], neutral[1]])
     return (opening_centre(face.points, eye) + offset + np.asarray(shift) * width).astype(np.float32)
 
@@ -105,7 +106,7 @@ class WarpCorrector:
         """Per eye: the refined iris and the move it needs (None for an eye too small to work
         on; no fit for a closed one: nothing of the iris to measure)."""
         cfg = self.config
-        gaze = gaze_to_camera_offset(face)
+        gaze = gaze_to_camera_offset(face) if cfg.pose_gain else np.zeros(2)
         plans: list[EyePlan | None] = []
         for eye in range(2):
             corners = face.points[list(EYE_CORNERS[eye]), :2]
@@ -117,7 +118,8 @@ class WarpCorrector:
             prior, radius = face.iris(eye)
             closed = face.openness(eye) < cfg.min_openness
             fit = None if closed else self.finder.fit(image, contour, corners, prior, radius)
-            target = camera_facing_target(face, eye, cfg.neutral, cfg.pose_gain * gaze + np.asarray(cfg.offset))
+            target = camera_facing_target(face, eye, cfg.neutral, cfg.pose_gain * gaze + np.asarray(cfg.offset),
+                                          frame=(to_local, width))
             need = np.zeros(2)
             if fit is not None:
                 need = (to_local[:, :2] @ (target - fit.centre)).astype(np.float64)
