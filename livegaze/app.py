@@ -1,13 +1,14 @@
 """Wiring in one place: options -> capture, processor and sink objects -> pipeline."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
 import threading
 from dataclasses import dataclass, field
 
-from livegaze.capture import Capture, CaptureConfig
+from livegaze.capture import Capture, CaptureConfig, is_camera_source
 from livegaze.correctors import create as create_corrector
 from livegaze.errors import LivegazeError
 from livegaze.gate import Gate, GateConfig
@@ -94,8 +95,16 @@ def build_pipeline(opts: RunOptions, settings: LiveSettings | None = None, extra
         opts.gate.check()
     except ValueError as exc:
         raise LivegazeError(str(exc))
+    if opts.max_frames < 0:
+        raise LivegazeError(f"--max-frames {opts.max_frames}: expected 0 (until the end) or a positive number")
+    if opts.output:
+        refuse_overwriting_input(opts.capture.source, opts.output)
     sink = build_sink(opts, extra_sink)  # validates the output path before anything is opened
-    capture = Capture(opts.capture)
+    capture_config = opts.capture
+    if opts.output and is_camera_source(capture_config.source):
+        # Recording a file from a camera that is not there would only write "camera lost" frames.
+        capture_config = dataclasses.replace(capture_config, must_open=True)
+    capture = Capture(capture_config)
     try:
         processor = build_processor(opts, settings)
     except BaseException:
@@ -103,6 +112,15 @@ def build_pipeline(opts: RunOptions, settings: LiveSettings | None = None, extra
         raise
     return Pipeline(capture, processor, sink,
                     PipelineConfig(max_frames=opts.max_frames, lossless=opts.lossless), on_frame=on_frame)
+
+
+def refuse_overwriting_input(source: str, output: str) -> None:
+    """--output may not be the input itself (by any path or link): it would be replaced while read."""
+    if is_camera_source(source) or not os.path.exists(source) or not os.path.exists(output):
+        return
+    if os.path.samefile(source, output):
+        raise LivegazeError(f"--output {output}: is the same file as --input {source} (it would be replaced "
+                            "while being read); choose another name")
 
 
 def run_until_done(pipeline: Pipeline):

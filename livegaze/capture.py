@@ -6,6 +6,7 @@ producing a dimmed "camera lost" placeholder so the virtual camera never freezes
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import time
@@ -46,15 +47,21 @@ class CaptureConfig:
     reconnect: bool | None = None
     retry_interval_s: float = 1.0
     image_frames: int = 0
+    must_open: bool = False  # a camera that cannot be opened at the start is an error (file output)
 
     def validate(self) -> None:
-        for name in ("width", "height"):
+        """One-line errors for numbers no camera or file can take, before any native call."""
+        for name, most in (("width", 7680), ("height", 4320)):
             value = getattr(self, name)
-            if value < 0 or value % 2:
-                raise LivegazeError(f"--{name} {value}: expected an even, positive number of pixels "
-                                    "(video formats for cameras need even sizes)")
-        if not self.fps > 0:
-            raise LivegazeError(f"--fps {self.fps}: expected a positive frame rate")
+            if value and (value < 32 or value > most or value % 2):
+                raise LivegazeError(f"--{name} {value}: expected an even number of pixels from 32 to {most} "
+                                    "(or 0 for the source's own size)")
+        if bool(self.width) != bool(self.height):
+            given, missing = ("width", "height") if self.width else ("height", "width")
+            raise LivegazeError(f"--{given} {getattr(self, given)} without --{missing}: give both, or neither "
+                                "for the source's own size")
+        if not (math.isfinite(self.fps) and 1 <= self.fps <= 240):
+            raise LivegazeError(f"--fps {self.fps:g}: expected a frame rate from 1 to 240")
 
 
 def is_camera_source(source: str) -> bool:
@@ -76,8 +83,9 @@ def load_image_bgr(path: str) -> np.ndarray:
 
 def to_bgr(image: np.ndarray, name: str = "frame") -> np.ndarray:
     """Normalise any decoded image to HxWx3 uint8 BGR, or raise a one-line error."""
-    if image.size == 0 or image.shape[0] == 0 or image.shape[1] == 0:
-        raise LivegazeError(f"{name}: image has zero size (expected at least 32x32 pixels)")
+    if image.size == 0 or image.shape[0] < 32 or image.shape[1] < 32:
+        raise LivegazeError(f"{name}: image is {image.shape[1]}x{image.shape[0]} pixels "
+                            "(expected at least 32x32 with a face in it)")
     if image.dtype == np.uint16:
         image = (image >> 8).astype(np.uint8)
     elif image.dtype != np.uint8:
@@ -112,6 +120,7 @@ class Capture:
         self._next_retry = 0.0
         self.reconnects = 0
         self.lost_frames = 0
+        self.truncated: tuple[int, int] | None = None  # (frames decoded, frames the file claims)
         self._open(initial=True)
 
     @property
@@ -154,9 +163,14 @@ class Capture:
             cap.release()
             if initial and not self.reconnect:
                 raise LivegazeError(f"--input {src}: cannot open (expected a readable video file)")
+            if initial and self.is_camera and self.config.must_open:
+                raise LivegazeError(f"camera {src} cannot be opened (is it connected, and not in use by "
+                                    "another app?); nothing was written")
             if initial and self.is_camera:
                 log.warning("camera %s cannot be opened; retrying every %.1fs", src,
                             self.config.retry_interval_s)
+                self._lost_since = time.perf_counter()  # lost from the start: no second warning
+                self._next_retry = self._lost_since + self.config.retry_interval_s
             return False
         if initial and not self.is_camera:
             ok, probe = cap.read()
@@ -204,11 +218,21 @@ class Capture:
                     if ok:
                         self._last = self._fit(image)
                         return self._last
+                self._warn_if_truncated()
                 raise EndOfStream()
             self._mark_lost()
         elif self._lost_since is None:
             self._mark_lost()
         return self._while_lost()
+
+    def _warn_if_truncated(self) -> None:
+        """A file that says it has more frames than could be decoded is damaged: say so."""
+        expected = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        decoded = self._count - 1
+        if expected and decoded < expected - 1:
+            self.truncated = (decoded, expected)
+            log.warning("--input %s: ended after %d of its %d frames (the file looks truncated or damaged)",
+                        self.config.source, decoded, expected)
 
     def _mark_lost(self) -> None:
         log.warning("camera %s stopped delivering frames; retrying every %.1fs",

@@ -208,6 +208,8 @@ def cmd_demo(args) -> int:
 
     from livegaze.demo import run_demo
 
+    if not 1 <= args.frames <= 100000:
+        raise LivegazeError(f"--frames {args.frames}: expected 1 to 100000 frames")
     name, options = _corrector_options(args)
     with tqdm(total=args.frames, desc="demo", unit="frame") as bar:
         summary = run_demo(args.output_dir, frames=args.frames, width=args.size[0], height=args.size[1],
@@ -229,7 +231,7 @@ def cmd_photo(args) -> int:
 def cmd_eval(args) -> int:
     from livegaze.qualityreport import run_eval
 
-    if not 0.0 <= args.strength <= 1.0:
+    if not 0.0 <= args.strength <= 1.0:  # NaN fails this too
         raise LivegazeError(f"--strength {args.strength}: expected a number from 0 to 1")
     options = {k: v for k, v in (("checkpoint", args.checkpoint), ("engine", args.engine)) if v}
     run_eval(args.media, args.correctors or ["warp", "geometric"], args.report, strength=args.strength,
@@ -272,6 +274,8 @@ def cmd_devices(args) -> int:
 def cmd_bench(args) -> int:
     from livegaze.bench import bench_pipeline
 
+    if not 10 <= args.frames <= 100000:
+        raise LivegazeError(f"--frames {args.frames}: expected 10 to 100000 frames")
     sizes = [_size(s) for s in args.sizes.split(",") if s]
     name, options = _corrector_options(args)
     bench_pipeline(sizes=sizes, frames=args.frames, corrector=name, corrector_options=options)
@@ -294,6 +298,8 @@ def cmd_build_engine(args) -> int:
 def cmd_bench_engine(args) -> int:
     from engines.bench import bench_engines
 
+    if not 1 <= args.repeats <= 10000:
+        raise LivegazeError(f"--repeats {args.repeats}: expected 1 to 10000")
     bench_engines(args.models, repeats=args.repeats)
     return 0
 

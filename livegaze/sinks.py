@@ -109,6 +109,12 @@ class VideoFileSink:
 
     def open(self, width: int, height: int, fps: float) -> None:
         ext = os.path.splitext(self.path)[1]
+        if (width % 2 or height % 2) and self.FOURCC[ext.lower()] == "mp4v":
+            # MPEG-4 needs even sizes: the encoder would drop the last row/column without a word.
+            log.warning("--output %s: the input is %dx%d; MPEG-4 needs even sizes, so the video is %dx%d "
+                        "(use .avi to keep every pixel)", self.path, width, height, width - width % 2,
+                        height - height % 2)
+            width, height = width - width % 2, height - height % 2
         fd, self._tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(self.path)),
                                          prefix=".livegaze-", suffix=ext)
         os.close(fd)
@@ -120,8 +126,12 @@ class VideoFileSink:
         self.size = (width, height)
 
     def send(self, image: np.ndarray) -> None:
+        w, h = self.size
         if (image.shape[1], image.shape[0]) != self.size:
-            image = cv2.resize(image, self.size)
+            extra_w, extra_h = image.shape[1] - w, image.shape[0] - h
+            # An odd size made even loses its last row/column; anything else is scaled.
+            image = np.ascontiguousarray(image[:h, :w]) if 0 <= extra_w <= 1 and 0 <= extra_h <= 1 \
+                else cv2.resize(image, self.size)
         self.writer.write(image)
         self.frames += 1
 

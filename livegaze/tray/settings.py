@@ -48,6 +48,8 @@ def _toml_value(value) -> str:
 def load(path: Path | None = None) -> tuple[TraySettings, str | None]:
     """(settings, message): message is None unless the file was unusable and defaults were taken."""
     path = path or settings_path()
+    if path.is_dir():
+        return TraySettings(), f"{path}: is a folder, not a settings file; using defaults (remove it to save settings)"
     if not path.is_file():
         return TraySettings(), None
     try:
@@ -56,6 +58,8 @@ def load(path: Path | None = None) -> tuple[TraySettings, str | None]:
         return TraySettings(), f"{path}: unreadable settings ({exc}); using defaults"
     settings = TraySettings()
     problems = []
+    known = {f.name for f in dataclasses.fields(TraySettings)}
+    unknown = sorted(set(data) - known)
     for field in dataclasses.fields(TraySettings):
         if field.name not in data:
             continue
@@ -78,9 +82,12 @@ def load(path: Path | None = None) -> tuple[TraySettings, str | None]:
     if not (0 <= settings.gate_hysteresis < 20 and 1 <= settings.ease_frames <= 60):
         settings.gate_hysteresis, settings.ease_frames = TraySettings().gate_hysteresis, TraySettings().ease_frames
         problems.append("gate_hysteresis/ease_frames")
+    notes = []
     if problems:
-        return settings, f"{path}: ignored bad values for {', '.join(problems)}"
-    return settings, None
+        notes.append(f"ignored bad values for {', '.join(problems)}")
+    if unknown:
+        notes.append(f"ignored unknown settings {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    return settings, (f"{path}: " + "; ".join(notes)) if notes else None
 
 
 def save(settings: TraySettings, path: Path | None = None) -> Path:

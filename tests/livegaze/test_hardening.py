@@ -1,0 +1,123 @@
+"""What a user types wrong gets one line, a nonzero exit, and nothing half-written (real CLI,
+in a subprocess where a hang or a native crash would show)."""
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+
+def livegaze(*args, cwd=None, timeout=120):
+    """Run the CLI; a hang past `timeout` fails the test (a guard, not a timing assertion)."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    return subprocess.run([sys.executable, "-m", "livegaze", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd, env=env)
+
+
+def leftovers(folder):
+    return [n for n in os.listdir(folder) if n.startswith(".livegaze-")]
+
+
+@pytest.mark.parametrize("fps", ["inf", "nan", "1e6", "0", "-5"])
+def test_impossible_frame_rates_are_refused_before_anything_opens(averted_clip, tmp_path, fps):
+    out = tmp_path / "out.mp4"
+    result = livegaze("run", "--input", averted_clip[0], "--output", str(out), "--fps", fps)
+    assert result.returncode == 2
+    assert "expected a frame rate from 1 to 240" in result.stderr
+    assert result.stderr.count("livegaze: error") == 1
+    assert not out.exists() and not leftovers(tmp_path)
+
+
+def test_a_tiny_image_names_the_real_problem(tmp_path):
+    tiny = tmp_path / "dot.png"
+    cv2.imwrite(str(tiny), np.zeros((1, 1, 3), np.uint8))
+    result = livegaze("run", "--input", str(tiny), "--output", str(tmp_path / "out.mp4"), "--max-frames", "3")
+    assert result.returncode == 2
+    assert "is 1x1 pixels (expected at least 32x32" in result.stderr
+    assert "cannot write this format" not in result.stderr
+
+
+def test_output_equal_to_input_is_refused_by_any_path(averted_clip, tmp_path):
+    src = tmp_path / "talk.mp4"
+    src.write_bytes(open(averted_clip[0], "rb").read())
+    before = src.read_bytes()
+    link = tmp_path / "link.mp4"
+    os.symlink(src, link)
+    for output in (str(src), str(tmp_path / "." / "talk.mp4"), str(link)):
+        result = livegaze("run", "--input", str(src), "--output", output)
+        assert result.returncode == 2, output
+        assert "is the same file as --input" in result.stderr
+    assert src.read_bytes() == before
+
+
+def test_no_camera_with_a_file_output_fails_at_once(tmp_path):
+    """A camera that never opened, recording to a file: one line, no endless "camera lost" video."""
+    out = tmp_path / "call.mp4"
+    result = livegaze("run", "--input", "/dev/video97", "--output", str(out), timeout=60)
+    assert result.returncode == 2
+    assert "camera /dev/video97 cannot be opened" in result.stderr
+    assert "stopped delivering frames" not in result.stderr  # no contradicting second message
+    assert not out.exists() and not leftovers(tmp_path)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--max-frames", "-1"], "--max-frames -1: expected 0"),
+    (["--height", "480"], "--height 480 without --width: give both"),
+    (["--width", "641", "--height", "480"], "--width 641: expected an even number of pixels"),
+])
+def test_small_gaps(averted_clip, tmp_path, args, message):
+    result = livegaze("run", "--input", averted_clip[0], "--output", str(tmp_path / "o.mp4"), *args)
+    assert result.returncode == 2 and message in result.stderr
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_demo_with_no_frames_is_refused_before_any_folder_is_made(tmp_path):
+    result = livegaze("demo", "--frames", "0", "--output-dir", str(tmp_path / "demo"))
+    assert result.returncode == 2 and "--frames 0: expected 1 to 100000" in result.stderr
+    assert not (tmp_path / "demo").exists()
+
+
+def test_a_truncated_video_is_reported(averted_clip, tmp_path):
+    """A file cut short: the frames that decode are written, with a line saying it ended early."""
+    src = tmp_path / "cut.avi"
+    writer = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"MJPG"), 30, (320, 240))
+    cap = cv2.VideoCapture(averted_clip[0])
+    for _ in range(30):
+        ok, frame = cap.read()
+        writer.write(cv2.resize(frame, (320, 240)))
+    writer.release()
+    data = src.read_bytes()
+    src.write_bytes(data[: int(len(data) * 0.5)])  # half the file: the index still claims 30 frames
+    result = livegaze("run", "--input", str(src), "--output", str(tmp_path / "o.avi"), "--no-virtual-camera")
+    if cv2.VideoCapture(str(src)).get(cv2.CAP_PROP_FRAME_COUNT) < 29:
+        pytest.skip("this OpenCV build does not report the cut file's original frame count")
+    assert result.returncode == 0
+    assert "looks truncated or damaged" in result.stderr
+    assert (tmp_path / "o.avi").exists()
+
+
+def test_odd_sized_input_to_mp4_says_so(tmp_path):
+    from livegaze.synthetic import photo
+
+    src = tmp_path / "odd.png"
+    cv2.imwrite(str(src), cv2.resize(photo("astronaut"), (321, 241)))
+    result = livegaze("run", "--input", str(src), "--output", str(tmp_path / "o.mp4"), "--max-frames", "2")
+    assert result.returncode == 0, result.stderr
+    assert "MPEG-4 needs even sizes, so the video is 320x240" in result.stderr
+    cap = cv2.VideoCapture(str(tmp_path / "o.mp4"))
+    assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (320, 240)
+
+
+def test_settings_unknown_key_and_folder_are_reported(tmp_path, monkeypatch):
+    from livegaze.tray import settings as store
+
+    monkeypatch.setenv("LIVEGAZE_CONFIG", str(tmp_path))
+    (tmp_path / "settings.toml").write_text("strenght = 0.5\n")
+    loaded, message = store.load()
+    assert "ignored unknown settings strenght" in message and loaded.strength == 1.0
+    (tmp_path / "settings.toml").unlink()
+    (tmp_path / "settings.toml").mkdir()
+    loaded, message = store.load()
+    assert "is a folder, not a settings file" in message
