@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from livegaze.errors import LivegazeError
+from livegaze.quiet import native_output_silenced
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +148,8 @@ class Capture:
             return True
         if self.is_camera:
             index_or_path = int(src) if str(src).isdigit() else src
-            cap = cv2.VideoCapture(index_or_path)
+            with native_output_silenced():  # FFmpeg/V4L2 print their own lines for a missing device
+                cap = cv2.VideoCapture(index_or_path)
             if cap.isOpened():
                 if self.config.width:
                     cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.config.width)
@@ -286,7 +288,8 @@ def list_cameras(max_index: int = 10) -> list[dict]:
     else:
         candidates = [str(i) for i in range(max_index)]
     for src in candidates:
-        cap = cv2.VideoCapture(int(src) if src.isdigit() else src)
+        with native_output_silenced():
+            cap = cv2.VideoCapture(int(src) if src.isdigit() else src)
         if cap.isOpened():
             found.append({"source": src, "width": int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
                           "height": int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))})

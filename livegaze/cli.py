@@ -69,7 +69,8 @@ def _gate_config(args):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="livegaze", description="Gaze correction for video calls.")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output, native libraries' own lines included (-vv: debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="correct a camera or file and send it to the virtual camera or a file",
@@ -334,6 +335,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
                         format="livegaze: %(levelname)s: %(message)s")
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if args.command not in ("toggle", "download-model"):
+        from livegaze.quiet import quiet_opencv
+
+        quiet_opencv()
     if args.command is None:
         parser.print_help()
         return 2

@@ -5,6 +5,7 @@ largest face. Eye 0 is the one on the image's left (the subject's right eye), ey
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ import cv2
 import numpy as np
 
 from livegaze.model_files import find_face_landmarker
+from livegaze.quiet import native_output_silenced
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +119,10 @@ class Landmarker:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        with native_output_silenced():  # MediaPipe's start-up log lines (see livegaze.quiet)
+            self._landmarker = vision.FaceLandmarker.create_from_options(options)
         self._last_ms = -1
+        self._started = False  # the first inference prints native lines too
 
     def detect(self, image_bgr: np.ndarray, t_ms: int | None = None) -> FaceLandmarks | None:
         """Landmarks of the largest face in a BGR frame; timestamps must increase (bumped if not)."""
@@ -138,10 +142,12 @@ class Landmarker:
             small_h = round(h * self.config.max_input_width / w)
             image_bgr = cv2.resize(image_bgr, (self.config.max_input_width, small_h), interpolation=cv2.INTER_AREA)
         rgb = mp.Image(image_format=mp.ImageFormat.SRGB, data=cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
-        if self.config.still_images:
-            result = self._landmarker.detect(rgb)
-        else:
-            result = self._landmarker.detect_for_video(rgb, t_ms)
+        with native_output_silenced() if not self._started else contextlib.nullcontext():
+            if self.config.still_images:
+                result = self._landmarker.detect(rgb)
+            else:
+                result = self._landmarker.detect_for_video(rgb, t_ms)
+        self._started = True
         faces = []
         for i, marks in enumerate(result.face_landmarks):
             pts = np.array([(p.x * w, p.y * h, p.z * w) for p in marks], np.float32)

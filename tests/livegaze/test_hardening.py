@@ -121,3 +121,24 @@ def test_settings_unknown_key_and_folder_are_reported(tmp_path, monkeypatch):
     (tmp_path / "settings.toml").mkdir()
     loaded, message = store.load()
     assert "is a folder, not a settings file" in message
+
+
+def test_a_normal_run_prints_only_livegazes_own_lines(tmp_path):
+    """No MediaPipe/TFLite/OpenCV native lines unless --verbose (then they come back)."""
+    from livegaze.synthetic import photo
+
+    src = tmp_path / "face.png"
+    cv2.imwrite(str(src), photo("astronaut"))
+    quiet = livegaze("run", "--input", str(src), "--output", str(tmp_path / "o.mp4"), "--max-frames", "3")
+    assert quiet.returncode == 0
+    lines = [l for l in (quiet.stdout + quiet.stderr).splitlines() if l.strip()]
+    assert lines and all(l.startswith(("frames:", "wrote", "livegaze:")) for l in lines), lines
+    loud = livegaze("-v", "run", "--input", str(src), "--output", str(tmp_path / "o.mp4"), "--max-frames", "3")
+    assert any("W0000" in l or "XNNPACK" in l for l in loud.stderr.splitlines())
+
+
+def test_a_missing_camera_gets_one_clear_line(tmp_path):
+    result = livegaze("run", "--input", "/dev/video97", "--output", str(tmp_path / "o.mp4"), timeout=60)
+    lines = [l for l in result.stderr.splitlines() if l.strip()]
+    assert lines == ["livegaze: error: camera /dev/video97 cannot be opened (is it connected, and not in use "
+                     "by another app?); nothing was written"]
