@@ -37,12 +37,20 @@ def engine_key(meta: dict) -> str:
     return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:24]
 
 
+def umask_mode(path) -> None:
+    """Give a file made by mkstemp (0600) the mode the user's umask gives a new file."""
+    mask = os.umask(0)  # the only way to read it is to set it
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        umask_mode(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

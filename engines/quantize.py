@@ -14,6 +14,8 @@ import tempfile
 
 import numpy as np
 
+from engines.cache import umask_mode
+
 log = logging.getLogger(__name__)
 
 INT8_MIN_PSNR_DB = 35.0  # below this against the fp32 graph, the int8 graph is not used
@@ -84,6 +86,7 @@ def quantize(src: str, dst: str, calibration: list[dict]) -> None:
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=thin,
                         op_types_to_quantize=["Conv", "Gemm"])
+        umask_mode(tmp)
         os.replace(tmp, dst)
     finally:
         logging.getLogger().removeFilter(quiet)

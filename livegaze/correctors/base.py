@@ -54,5 +54,6 @@ def create(name: str, **options) -> Corrector:
     if name not in _REGISTRY and name == "gazegan":
         import livegaze.correctors.gazegan  # noqa: F401  (registers itself; imports engines lazily)
     if name not in _REGISTRY:
-        raise LivegazeError(f"--corrector {name}: unknown (expected one of {', '.join(available())})")
+        known = sorted(set(available()) | {"gazegan"})  # gazegan registers itself when first asked for
+        raise LivegazeError(f"--corrector {name}: unknown (expected one of {', '.join(known)})")
     return _REGISTRY[name](**options)

@@ -72,6 +72,12 @@ def load(path: Path | None = None) -> tuple[TraySettings, str | None]:
         setattr(settings, field.name, value)
     if not 0.0 <= settings.strength <= 1.0:
         settings.strength, problems = 1.0, problems + ["strength"]
+    # Checked here, in the file's own words: a bad size would otherwise reach the camera and come
+    # back as an error about command-line flags the user never typed.
+    if not (32 <= settings.width <= 7680 and 32 <= settings.height <= 4320
+            and settings.width % 2 == 0 and settings.height % 2 == 0):
+        settings.width, settings.height = TraySettings().width, TraySettings().height
+        problems.append("width/height")
     for name in ("gaze", "head"):
         full, none = getattr(settings, f"{name}_full"), getattr(settings, f"{name}_none")
         if not 0 <= full < none <= 90:

@@ -142,3 +142,58 @@ def test_a_missing_camera_gets_one_clear_line(tmp_path):
     lines = [l for l in result.stderr.splitlines() if l.strip()]
     assert lines == ["livegaze: error: camera /dev/video97 cannot be opened (is it connected, and not in use "
                      "by another app?); nothing was written"]
+
+
+def test_files_follow_the_umask(averted_clip, tmp_path):
+    """Videos, demo output and settings get the mode the user's umask gives new files (mkstemp
+    alone makes them 0600)."""
+    from livegaze.tray import settings as store
+
+    out = tmp_path / "o.mp4"
+    env_umask = os.umask(0o022)
+    try:
+        result = livegaze("run", "--input", averted_clip[0], "--output", str(out), "--max-frames", "3")
+        assert result.returncode == 0, result.stderr
+        store.save(store.TraySettings(), tmp_path / "settings.toml")
+    finally:
+        os.umask(env_umask)
+    assert os.stat(out).st_mode & 0o777 == 0o644
+    assert os.stat(tmp_path / "settings.toml").st_mode & 0o777 == 0o644
+
+
+def test_a_damaged_model_leads_with_its_own_cause(tmp_path):
+    """Not with TensorRT/CUDA install hints: the cause first, then which runners tried."""
+    torch = pytest.importorskip("torch")
+    from livegaze.correctors import create
+    from livegaze.errors import LivegazeError
+    from training import checkpoint, networks
+
+    path = tmp_path / "g.pt"
+    checkpoint.save(str(path), {"gx": networks.build("generator", size=64, base=8, fc=32)})
+    payload = checkpoint.load(str(path))
+    first = next(iter(payload["state"]["gx"]))
+    payload["state"]["gx"][first].view(-1)[0] = 1e7
+    torch.save(payload, path)
+    with pytest.raises(LivegazeError) as info:
+        create("gazegan", checkpoint=str(path), runner="auto")
+    text = str(info.value)
+    assert text.startswith("--corrector gazegan: the model could not be opened: ") and "damaged" in text
+    assert "TensorRT" not in text
+
+
+def test_unknown_corrector_lists_every_one():
+    from livegaze.correctors import create
+    from livegaze.errors import LivegazeError
+
+    with pytest.raises(LivegazeError, match="expected one of gazegan, geometric, warp"):
+        create("nope")
+
+
+def test_tray_settings_size_errors_are_worded_as_settings(tmp_path, monkeypatch):
+    from livegaze.tray import settings as store
+
+    monkeypatch.setenv("LIVEGAZE_CONFIG", str(tmp_path))
+    (tmp_path / "settings.toml").write_text("width = -640\nheight = 480\n")
+    loaded, message = store.load()
+    assert "ignored bad values for width/height" in message and "--width" not in message
+    assert (loaded.width, loaded.height) == (1280, 720)

@@ -204,3 +204,27 @@ def test_ranks_keep_identical_weights(tmp_path):
     assert result.returncode == 0, _rank_errors(result.stderr)
     line = [l for l in result.stdout.splitlines() if l.startswith("max weight difference")][0]
     assert float(line.split()[-1]) < 1e-6, line
+
+
+def test_damaged_weights_are_refused_and_checkpoints_follow_the_umask(tmp_path):
+    """One tensor's bytes changed after saving (as a disk or copy error would): loading says so in
+    one line, for every reader (they all go through checkpoint.load); the file is 0644 under
+    umask 022."""
+    import torch
+
+    from training import checkpoint, networks
+
+    net = networks.build("generator", size=TINY_NETS["size"], base=TINY_NETS["base"], fc=TINY_NETS["fc"])
+    path = tmp_path / "g.pt"
+    old = os.umask(0o022)
+    try:
+        checkpoint.save(str(path), {"gx": net})
+    finally:
+        os.umask(old)
+    assert os.stat(path).st_mode & 0o777 == 0o644
+    payload = checkpoint.load(str(path))  # intact: accepted
+    first = next(iter(payload["state"]["gx"]))
+    payload["state"]["gx"][first].view(-1)[0] = 1e7
+    torch.save(payload, path)  # the recorded digest no longer matches the weights
+    with pytest.raises(ValueError, match="damaged: its weights do not match the digest"):
+        checkpoint.load(str(path))
