@@ -8,14 +8,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import tempfile
 from typing import Callable, Protocol
 
 import cv2
 import numpy as np
 
 from livegaze.errors import LivegazeError, VirtualCameraUnavailable
-from livegaze.media import umask_mode
+from livegaze.media import temp_beside, umask_mode
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +115,7 @@ class VideoFileSink:
                         "(use .avi to keep every pixel)", self.path, width, height, width - width % 2,
                         height - height % 2)
             width, height = width - width % 2, height - height % 2
-        fd, self._tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(self.path)),
-                                         prefix=".livegaze-", suffix=ext)
+        fd, self._tmp = temp_beside(self.path)
         os.close(fd)
         self.writer = cv2.VideoWriter(self._tmp, cv2.VideoWriter_fourcc(*self.FOURCC[ext.lower()]),
                                       float(fps), (width, height))

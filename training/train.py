@@ -371,16 +371,19 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     try:
-        trainer = Trainer(cfg)
-        trainer.datasets()  # fail fast on a bad dataset, before anything is written
-        os.makedirs(cfg.run_dir, exist_ok=True)
-        with open(os.path.join(cfg.run_dir, "config.json"), "w") as f:
-            f.write(cfg.to_json())
         last = os.path.join(cfg.run_dir, "last.pt")
         resume = last if args.resume == "auto" and os.path.isfile(last) else (
             args.resume if args.resume not in ("auto", "no") else None)
         if resume:
+            check_resumable(resume, cfg)  # before anything is built or written
+        trainer = Trainer(cfg)
+        trainer.datasets()  # fail fast on a bad dataset, before anything is written
+        if resume:
             trainer.restore(resume)
+        os.makedirs(cfg.run_dir, exist_ok=True)
+        with open(os.path.join(cfg.run_dir, "config.json"), "w") as f:
+            f.write(cfg.to_json())
+        if resume:
             truncate(cfg.run_dir, trainer.pam_step, trainer.step)
         trainer.run()
         trainer.close()
@@ -390,6 +393,30 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+# Options a resumed run may change: where things are and how they are computed or logged. The
+# rest (networks, data split, losses, schedule) define the run; changing them mid-run would
+# either fail to load or silently train something else.
+RESUMABLE = {"run_dir", "data", "workers", "device", "iters", "log_every", "image_every", "ckpt_every", "amp",
+             "channels_last", "cuda_graph"}
+
+
+def check_resumable(path: str, cfg: TrainConfig) -> None:
+    """One-line ValueError when `path` cannot be resumed with `cfg`: unreadable, or saved with a
+    config that differs in fields that define the run (named, with how to start anew)."""
+    fresh = "start a new run with --resume no (replaces it) or another --run-dir"
+    try:
+        payload = checkpoint.load(path)
+    except (ValueError, FileNotFoundError) as exc:
+        raise ValueError(f"{exc}; to {fresh}") from exc
+    saved = payload.get("config") or {}
+    wanted = json.loads(cfg.to_json())
+    differ = [f"{k}: {saved.get(k)!r} -> {v!r}" for k, v in wanted.items()
+              if k not in RESUMABLE and k in saved and saved[k] != v]
+    if differ:
+        raise ValueError(f"{path}: was trained with another config ({'; '.join(differ)}); resume it with the "
+                         f"same options, or {fresh}")
 
 
 def exit_process(code: int) -> None:

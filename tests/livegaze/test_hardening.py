@@ -197,3 +197,29 @@ def test_tray_settings_size_errors_are_worded_as_settings(tmp_path, monkeypatch)
     loaded, message = store.load()
     assert "ignored bad values for width/height" in message and "--width" not in message
     assert (loaded.width, loaded.height) == (1280, 720)
+
+
+def test_a_killed_runs_hidden_file_is_cleaned_by_the_next_run(averted_clip, tmp_path):
+    """SIGKILL mid-recording leaves .livegaze-<pid>-*.mp4; the next run to that folder removes it
+    (its process is gone) and keeps one whose process is alive."""
+    import signal
+    import time
+
+    out = tmp_path / "o.mp4"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.Popen([sys.executable, "-m", "livegaze", "run", "--input", averted_clip[0], "--output",
+                             str(out), "--paced", "--fps", "10", "--loop"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not leftovers(tmp_path):
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stale = leftovers(tmp_path)
+    assert len(stale) == 1 and not out.exists()
+    alive = tmp_path / f".livegaze-{os.getpid()}-keep.mp4"  # this test's own process is alive
+    alive.write_bytes(b"in use")
+    result = livegaze("run", "--input", averted_clip[0], "--output", str(out), "--max-frames", "2")
+    assert result.returncode == 0, result.stderr
+    assert leftovers(tmp_path) == [alive.name] and out.exists()

@@ -228,3 +228,27 @@ def test_damaged_weights_are_refused_and_checkpoints_follow_the_umask(tmp_path):
     torch.save(payload, path)  # the recorded digest no longer matches the weights
     with pytest.raises(ValueError, match="damaged: its weights do not match the digest"):
         checkpoint.load(str(path))
+
+
+def test_resuming_with_another_config_is_refused_before_anything_is_written(synth_data, tmp_path):
+    """A run dir trained with --base 8, resumed with --base 4: one line naming the field and how to
+    start anew; config.json keeps the run's own config. A corrupt last.pt names the option too."""
+    root, _ = synth_data
+    run = str(tmp_path / "run")
+    common = ["--data", root, "--phase", "gaze", "--iters", "2", "--decay-start", "1", "--run-dir", run]
+    first = _train(common)
+    assert first.wait(300) == 0, first.stderr.read().decode()
+    config_before = open(os.path.join(run, "config.json")).read()
+    other = subprocess.run([sys.executable, "-m", "training.train", *TINY, *common, "--base", "4"],
+                           capture_output=True, text=True, timeout=300)
+    assert other.returncode == 2
+    lines = [l for l in other.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and "was trained with another config (base: 8 -> 4)" in lines[0], lines
+    assert "--resume no" in lines[0] and "another --run-dir" in lines[0]
+    assert open(os.path.join(run, "config.json")).read() == config_before
+    with open(os.path.join(run, "last.pt"), "r+b") as f:
+        f.truncate(1000)
+    broken = subprocess.run([sys.executable, "-m", "training.train", *TINY, *common],
+                            capture_output=True, text=True, timeout=300)
+    assert broken.returncode == 2 and "not a readable checkpoint" in broken.stderr
+    assert "--resume no" in broken.stderr
