@@ -5,6 +5,7 @@ import dataclasses
 import logging
 import os
 import signal
+import sys
 import threading
 from dataclasses import dataclass, field
 
@@ -124,16 +125,26 @@ def refuse_overwriting_input(source: str, output: str) -> None:
 
 
 def run_until_done(pipeline: Pipeline):
-    """Run a pipeline in the foreground; SIGTERM and Ctrl-C finish the output cleanly."""
-    previous = None
+    """Run a pipeline in the foreground. SIGTERM and any number of Ctrl-C only ask it to stop:
+    the frames so far are finished into a valid file (an interrupt raised mid-shutdown used to
+    abandon the output and close the landmarkers under running workers)."""
+    previous = {}
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
+        asked = []
+
+        def stop(signum, _frame):
+            if not asked and signum == signal.SIGINT:
+                print("livegaze: stopping: finishing the output (frames so far are kept)", file=sys.stderr)
+            asked.append(signum)
+            pipeline.stop()
+
+        previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         return pipeline.run()
     finally:
-        pipeline.processor.close()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        pipeline.processor.close()  # after run(): every thread has ended
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def quiet_native_logs() -> None:

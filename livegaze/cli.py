@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import sys
 
 from livegaze.errors import LivegazeError
@@ -217,7 +218,9 @@ def cmd_demo(args) -> int:
                            corrector=name, corrector_options=options, progress=bar.update)
     print(f"corrected {summary['statuses'].get('corrected', 0)} of {summary['delivered']} frames "
           f"at {summary['mean_fps']:.1f} fps")
-    print(f"wrote {summary['video']}\nwrote {summary['contact_sheet']}")
+    for key in ("video", "contact_sheet"):  # an early Ctrl-C may have stopped before either
+        if summary[key] and os.path.exists(summary[key]):
+            print(f"wrote {summary[key]}")
     return 0
 
 
@@ -328,6 +331,14 @@ COMMANDS = {"run": cmd_run, "demo": cmd_demo, "photo": cmd_photo, "eval": cmd_ev
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C while starting up (imports): one line, not a traceback
+        print("livegaze: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     from livegaze.app import quiet_native_logs
 
     quiet_native_logs()
@@ -342,16 +353,11 @@ def main(argv: list[str] | None = None) -> int:
         from livegaze.quiet import quiet_opencv
 
         quiet_opencv()
-    if args.command is None:
-        parser.print_help()
-        return 2
     try:
         return COMMANDS[args.command](args)
     except LivegazeError as exc:
         print(f"livegaze: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
 
 
 if __name__ == "__main__":

@@ -56,7 +56,10 @@ def run_demo(out_dir: str, frames: int = 90, width: int = 640, height: int = 480
             writer.abort()
             raise
         writer.close()
-    write_image(sheet_path, contact_sheet(chosen))
+    if chosen:
+        write_image(sheet_path, contact_sheet(chosen))
+    else:  # stopped before the first picked frame
+        sheet_path = None
     summary = stats.summary()
     summary.update(video=video_path, contact_sheet=sheet_path)
     return summary

@@ -223,3 +223,51 @@ def test_a_killed_runs_hidden_file_is_cleaned_by_the_next_run(averted_clip, tmp_
     result = livegaze("run", "--input", averted_clip[0], "--output", str(out), "--max-frames", "2")
     assert result.returncode == 0, result.stderr
     assert leftovers(tmp_path) == [alive.name] and out.exists()
+
+
+def test_repeated_ctrl_c_keeps_the_frames_so_far(averted_clip, tmp_path):
+    """Two Ctrl-C 30 ms apart, mid-recording: the output holds the frames so far and plays; no
+    hidden file is left and no native error ("Task is not initialized") or traceback shows."""
+    import signal
+    import time
+
+    out = tmp_path / "o.mp4"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.Popen([sys.executable, "-m", "livegaze", "run", "--input", averted_clip[0], "--output",
+                             str(out), "--paced", "--fps", "15", "--loop"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not leftovers(tmp_path):
+        time.sleep(0.05)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.03)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr and "not initialized" not in stderr
+    assert "finishing the output" in stderr
+    cap = cv2.VideoCapture(str(out))
+    frames = 0
+    while cap.read()[0]:
+        frames += 1
+    assert frames >= 5 and not leftovers(tmp_path)
+    assert f"frames: {frames} delivered" in stdout
+
+
+def test_ctrl_c_while_starting_is_one_line(tmp_path):
+    """An interrupt during start-up (imports, model loading): one line and exit 130."""
+    import signal
+    import time
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    for delay in (0.3, 0.8):
+        proc = subprocess.Popen([sys.executable, "-m", "livegaze", "demo", "--output-dir", str(tmp_path / "d"),
+                                 "--frames", "2000"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+        assert "Traceback" not in stderr, stderr
+        lines = [l for l in stderr.splitlines() if l.strip() and not l.startswith("demo:")]
+        assert len(lines) <= 2, lines
