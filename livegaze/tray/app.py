@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import signal
 import sys
 
 from PyQt6.QtCore import QObject, QTimer, Qt
@@ -49,6 +50,7 @@ class TrayApp(QObject):
         loaded, message = settings_store.load()
         self.settings = loaded
         self.notifications: list[tuple[str, str]] = []
+        self._quitting = False
         self.controller = PipelineController(self.settings, sink_factory=sink_factory)
         if cameras is None:
             from livegaze.capture import list_cameras
@@ -147,7 +149,7 @@ class TrayApp(QObject):
         conn = conn or self.sender()
         command = bytes(conn.readAll()).decode(errors="replace").strip()
         actions = {"toggle": lambda: self.panel.enabled_box.setChecked(not self.controller.live.enabled),
-                   "start": self.controller.start, "stop": self.controller.stop}
+                   "start": self.controller.start, "stop": self.controller.stop, "show": self.bring_up}
         if command in actions:
             # After this slot has returned: the action may take a while (start, stop), and the
             # socket is still inside its own signal here.
@@ -161,6 +163,12 @@ class TrayApp(QObject):
         if self.tray is not None and QSystemTrayIcon.supportsMessages():
             self.tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Warning, 10000)
 
+    def bring_up(self) -> None:
+        """A second `livegaze tray` asked: show the controls in front."""
+        self.panel.showNormal()
+        self.panel.raise_()
+        self.panel.activateWindow()
+
     def show_preview(self) -> None:
         self.preview.show()
         self.preview.raise_()
@@ -172,17 +180,30 @@ class TrayApp(QObject):
             self.notify("livegaze settings", f"could not save settings ({exc})")
 
     def quit(self) -> None:
+        if self._quitting:
+            return
+        self._quitting = True
         self.save_settings()
-        self.controller.shutdown()
+        self.controller.shutdown()  # stops the camera and the virtual camera
         self.server.close()
         QApplication.quit()
 
 
 def run_tray(minimized: bool = False) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    # One tray per user: a second start brings the running one's window up and exits (it would
+    # otherwise take over the control socket of the first).
+    if send_command("show"):
+        print("livegaze: the tray is already running; its window is brought up")
+        return 0
     app.setQuitOnLastWindowClosed(False)
     app.setApplicationName("livegaze")
     tray = TrayApp(minimized=minimized)
+    # Ctrl-C and SIGTERM quit cleanly (settings saved, camera released). Python runs signal
+    # handlers only between its own bytecodes, which the controller's poll timer provides; the
+    # quit itself is queued so it runs outside whatever slot the signal interrupted.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: QTimer.singleShot(0, tray.quit))
     if not tray.use_tray:
         app.setQuitOnLastWindowClosed(True)
         tray.panel.destroyed.connect(tray.quit)

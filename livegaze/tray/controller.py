@@ -110,12 +110,16 @@ class PipelineController(QObject):
                           virtual_camera=self.sink_factory is None, vcam_device=s.virtual_device or None)
 
     def _start_worker(self) -> None:
+        pipeline = None
         try:
             extra = self.sink_factory() if self.sink_factory else None
             pipeline = build_pipeline(self.run_options(), settings=self.live, extra_sink=extra,
                                       on_frame=self._on_frame)
             pipeline.start()
         except BaseException as exc:
+            if pipeline is not None:  # built but could not start (no virtual camera, say)
+                pipeline.capture.release()
+                pipeline.processor.close()
             self._post(("start_failed", describe_error(exc)))
             return
         if self._closed:  # the app quit while the camera was opening

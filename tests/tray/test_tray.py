@@ -168,3 +168,52 @@ def test_calibration_from_the_tray_is_saved_and_applied(qapp, tray):
     assert saved is not None and np.allclose(saved.shift, dialog.result.shift, atol=1e-5)
     assert "Done: your screen is" in dialog.text.text()
     assert wait_until(qapp, lambda: np.allclose(c.pipeline.processor.corrector.config.shift, saved.shift))
+
+
+def _tray_process(config_dir):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LIVEGAZE_CONFIG=str(config_dir))
+    return subprocess.Popen([sys.executable, "-m", "livegaze", "tray"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True), env
+
+
+def _wait_for_socket(env, proc, timeout=60):
+    import subprocess
+    import sys
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        probe = subprocess.run([sys.executable, "-m", "livegaze", "toggle"], env=env, capture_output=True)
+        if probe.returncode == 0:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_tray_signals_quit_cleanly_and_a_second_tray_hands_over(tmp_path, signame):
+    """A real `livegaze tray` process: a second start brings the first one up and exits; Ctrl-C
+    or SIGTERM quits with the settings saved and no traceback."""
+    import signal
+    import subprocess
+    import sys
+
+    first, env = _tray_process(tmp_path / "cfg")
+    try:
+        assert _wait_for_socket(env, first), first.stderr.read() if first.poll() is not None else "no socket"
+        second = subprocess.run([sys.executable, "-m", "livegaze", "tray"], env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert second.returncode == 0 and "already running" in second.stdout
+        assert first.poll() is None  # the first keeps its socket and runs on
+        first.send_signal(getattr(signal, signame))
+        _, stderr = first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 0, stderr
+    assert "Traceback" not in stderr and "Abort" not in stderr
+    assert (tmp_path / "cfg" / "settings.toml").is_file()
