@@ -15,8 +15,8 @@ def _size(text: str) -> tuple[int, int]:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxHEIGHT, like 1280x720")
-    if w <= 0 or h <= 0 or w % 2 or h % 2:
-        raise argparse.ArgumentTypeError(f"{text!r}: width and height must be even and positive")
+    if not (32 <= w <= 7680 and 32 <= h <= 4320) or w % 2 or h % 2:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected even sizes from 32x32 to 7680x4320")
     return w, h
 
 
@@ -168,8 +168,8 @@ def _corrector_options(args) -> tuple[str, dict]:
     if name == "gazegan":
         options["runner"] = args.runner
         faces = getattr(args, "faces_at_once", 0)
-        if faces < 0:
-            raise LivegazeError(f"--faces-at-once {faces}: expected 0 (automatic) or a positive number")
+        if not 0 <= faces <= 16:
+            raise LivegazeError(f"--faces-at-once {faces}: expected 0 (automatic) to 16")
         if faces:
             options["concurrency"] = faces
     elif options:
