@@ -59,13 +59,22 @@ def smooth_fade(value: float, start: float, end: float) -> float:
     return 1.0 - t * t * (3 - 2 * t)
 
 
-def gaze_angle(face: FaceLandmarks) -> float:
-    """Degrees between where the eyes look and the camera-facing direction, from MediaPipe's iris
-    points against the camera-facing position (the mean of both eyes: they turn together)."""
+def gaze_angle(face: FaceLandmarks, image: np.ndarray | None = None, finder=None) -> float:
+    """Degrees between where the eyes look and the camera-facing direction: the irises against
+    the camera-facing position (the mean of both eyes: they turn together). With the image, each
+    iris is the image-checked one (livegaze.irisfit: MediaPipe's point under-reports a look
+    aside by about a third); MediaPipe's point where the image shows no clear iris."""
     from livegaze.correctors.warp import camera_facing_target  # the corrector's own definition
+    from livegaze.landmarks import EYE_CORNERS
 
-    offsets = [(face.iris(eye)[0] - camera_facing_target(face, eye)) / max(face.eye_size(eye)[0], 1e-6)
-               for eye in range(2)]
+    offsets = []
+    for eye in range(2):
+        centre, radius = face.iris(eye)
+        if image is not None and finder is not None:
+            fit = finder.fit(image, face.eye_contour(eye), face.points[list(EYE_CORNERS[eye]), :2], centre, radius)
+            if fit is not None:
+                centre = fit.centre
+        offsets.append((centre - camera_facing_target(face, eye)) / max(face.eye_size(eye)[0], 1e-6))
     offset = float(np.linalg.norm(np.mean(offsets, axis=0)))
     return math.degrees(math.asin(min(offset / EYEBALL, 1.0)))
 
@@ -79,6 +88,9 @@ class Gate:
         self.config.check()
         self.share = 0.0  # eased share of the stream so far
         self._held: dict[str, float] = {}  # the play operator's output per angle (a stream)
+        from livegaze.irisfit import IrisFinder
+
+        self._finder = IrisFinder()
 
     def reset(self) -> None:
         self.share = 0.0
@@ -92,12 +104,13 @@ class Gate:
         self._held[name] = held
         return held
 
-    def angles(self, face: FaceLandmarks) -> tuple[float, float]:
-        """(gaze angle, head angle) in degrees."""
+    def angles(self, face: FaceLandmarks, image: np.ndarray | None = None) -> tuple[float, float]:
+        """(gaze angle, head angle) in degrees (the gaze image-checked when the image is given)."""
         yaw, pitch = face.head_angles()
-        return gaze_angle(face), max(abs(yaw), abs(pitch))
+        return gaze_angle(face, image, self._finder), max(abs(yaw), abs(pitch))
 
-    def target(self, face: FaceLandmarks | None, stream: bool = False) -> tuple[float, str]:
+    def target(self, face: FaceLandmarks | None, stream: bool = False,
+               image: np.ndarray | None = None) -> tuple[float, str]:
         """The share for this face alone (stream=True: through the angles' hysteresis)."""
         if face is None:
             return 0.0, "no_face"
@@ -106,7 +119,7 @@ class Gate:
             max(face.blink(0), face.blink(1)) > cfg.blink_closed
         if closed:
             return 0.0, "eyes_closed"
-        gaze, head = self.angles(face)
+        gaze, head = self.angles(face, image)
         shares = {}
         for name, angle, full, none in (("gaze", gaze, cfg.gaze_full, cfg.gaze_none),
                                         ("head", head, cfg.head_full, cfg.head_none)):
@@ -116,10 +129,11 @@ class Gate:
             return share, ""
         return 0.0, "head_turned" if shares["head"] <= 0 else "looking_away"
 
-    def update(self, face: FaceLandmarks | None, enabled: bool = True) -> tuple[float, str]:
+    def update(self, face: FaceLandmarks | None, enabled: bool = True,
+               image: np.ndarray | None = None) -> tuple[float, str]:
         """The eased share: it moves towards the target by at most 1/ease_frames per frame
         (switching the correction off eases out the same way)."""
-        goal, reason = self.target(face, stream=True) if enabled else (0.0, "disabled")
+        goal, reason = self.target(face, stream=True, image=image) if enabled else (0.0, "disabled")
         if reason == "eyes_closed":
             # Closed eyes pass through untouched at once: the lids hide the iris, so dropping
             # the correction shows nothing; it eases back in when they open.

@@ -98,7 +98,7 @@ class FrameProcessor:
         frame.timings["track"] = (time.perf_counter() - t0) * 1000
         face = frame.face if frame.eyes is not None else None
         settings = self.settings
-        share, reason = self.gate.update(face, settings.enabled and settings.strength > 0)
+        share, reason = self.gate.update(face, settings.enabled and settings.strength > 0, image=frame.image)
         if face is None and share > 0 and self._last_face is not None:
             # The face was lost this frame (a detection dropout, or it left): keep correcting
             # where it was while the share eases out, rather than jumping back.

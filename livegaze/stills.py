@@ -60,7 +60,7 @@ class StillCorrector:
         results = []
         for face in self.faces(image) if faces is None else faces:
             self.gate.reset()  # every face stands alone: no hysteresis from the one before
-            share, reason = self.gate.target(face)
+            share, reason = self.gate.target(face, image=image)
             if share <= 0:
                 results.append(FaceResult(face, reason, 0.0))
                 continue
