@@ -126,3 +126,16 @@ def contact_sheet(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]],
             rows.append(cv2.resize(zoom, (width, int(zoom.shape[0] * width / zoom.shape[1]))))
         rows.append(np.full((6, width, 3), 255, np.uint8))
     return np.vstack(rows)
+
+
+def save_figure(fig, path: str) -> str:
+    """A matplotlib figure as a PNG, written atomically; the figure is closed."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    write_bytes(path, buffer.getvalue())
+    return path

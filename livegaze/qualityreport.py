@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from livegaze.correctors import create
 from livegaze.errors import LivegazeError
-from livegaze.media import eye_zoom, label, write_bytes, write_image
+from livegaze.media import eye_zoom, label, save_figure, write_bytes, write_image
 from livegaze.quality import Row, default_samples, far_changes, file_samples, fresh_landmarker, measure
 from livegaze.qualitytemporal import closed_eye_changes, flicker, gate_behaviour, write_gating_plot
 from livegaze.stills import StillCorrector
@@ -227,9 +227,4 @@ def write_plot(report_dir: str, rows: list[Row], correctors: list[str]) -> str:
     ax.set_title("Iris offset from the camera-facing position")
     ax.legend()
     fig.tight_layout()
-    path = os.path.join(report_dir, "offsets.png")
-    tmp = os.path.join(report_dir, ".offsets.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return save_figure(fig, os.path.join(report_dir, "offsets.png"))

@@ -22,6 +22,7 @@ from livegaze.correctors import create
 from livegaze.frames import Frame
 from livegaze.gate import EYEBALL, Gate
 from livegaze.landmarks import IRIS_CENTRES, IRIS_RINGS, FaceLandmarks, Landmarker
+from livegaze.media import save_figure
 from livegaze.processor import FrameProcessor
 from livegaze.synthetic import ClipSpec, iter_frames, photo_landmarks
 
@@ -157,9 +158,4 @@ def write_gating_plot(report_dir: str, behaviour: dict) -> str:
     ax.set_title("Look-away gating")
     ax.legend()
     fig.tight_layout()
-    path = os.path.join(report_dir, "gating.png")
-    tmp = os.path.join(report_dir, ".gating.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return save_figure(fig, os.path.join(report_dir, "gating.png"))

@@ -247,36 +247,19 @@ def test_a_still_noisy_face_flickers_no_more_than_the_camera():
     """Sensor noise on a still face looking away: through the real landmarker and processor, the
     eye regions of the output change from frame to frame at most 1.2 times as much as the
     input's (the move is smoothed over frames, not re-measured raw each frame)."""
-    from livegaze.frames import Frame
-    from livegaze.processor import FrameProcessor
+    from livegaze.qualitytemporal import eye_regions, run_stream
     from livegaze.synthetic import ClipSpec, iter_frames
 
     frames = [f for f, _, _, _ in iter_frames(ClipSpec(frames=40, photos=("grace_hopper",), motion="still",
                                                        gaze=(0.1, 0.1), noise=4.0, seed=5))]
-    processor = FrameProcessor([Landmarker()], WarpCorrector())
-    outputs, statuses = [], []
-    try:
-        for i, image in enumerate(frames):
-            frame = Frame(seq=i + 1, t_capture=i / 30, image=image, original=image)
-            processor.locate(frame)
-            if processor.prepare(frame):
-                processor.finish(frame)
-            outputs.append(frame.image)
-            statuses.append(frame.status)
-        face = processor.landmarkers[0].detect(frames[0])
-    finally:
-        processor.close()
-    assert statuses.count("corrected") >= 35
-    near = np.zeros(frames[0].shape[:2], np.uint8)
-    for eye in range(2):
-        cv2.fillPoly(near, [np.round(face.eye_contour(eye)).astype(np.int32)], 1)
-    half = int(face.eye_size(0)[0]) // 2
-    near = cv2.dilate(near, np.ones((2 * half + 1, 2 * half + 1), np.uint8)) > 0
+    done, _ = run_stream(frames, WarpCorrector())
+    assert [f.status for f in done].count("corrected") >= 35
+    near = eye_regions(next(f.face for f in done if f.face is not None), frames[0].shape)
 
     def flicker(seq):
         return np.mean([np.abs(a.astype(float) - b.astype(float))[near].mean() for a, b in zip(seq, seq[1:])])
 
-    assert flicker(outputs) <= 1.2 * flicker(frames)
+    assert flicker([f.image for f in done]) <= 1.2 * flicker(frames)
 
 
 def test_reset_forgets_the_stream(averted_portrait):
