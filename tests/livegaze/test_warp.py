@@ -68,7 +68,7 @@ def test_iris_fit_finds_the_moved_iris_where_mediapipe_does_not(shifted):
                 mp_right += 1
                 broken += fit is not None and fit_err > 0.06
     assert mp_wrong >= 8, "the test set must contain cases MediaPipe gets wrong"
-    assert fixed >= 0.5 * mp_wrong, (fixed, mp_wrong)
+    assert fixed >= 0.65 * mp_wrong, (fixed, mp_wrong)
     assert broken <= 0.25 * mp_right, (broken, mp_right)
 
 
