@@ -106,10 +106,13 @@ def ensure_plan(checkpoint: str, graph: str = "gx", force: bool = False) -> Path
     """The cached plan for this checkpoint, graph, TensorRT and GPU; built when missing."""
     version, device = _here()
     onnx = ensure_onnx(checkpoint)
-    from engines.runners import onnx_meta
-    size = onnx_meta(str(onnx[graph])).get("size", 256)
+    from engines.runners import model_geometry, onnx_meta
+    recorded = onnx_meta(str(onnx[graph]))
+    size = recorded.get("size", 256)
     meta = engine_meta(file_sha256(checkpoint), {"image": [1, 3, size, size]}, "fp16", version,
                        device["name"], device["compute_capability"], graph)
+    # The model's eye geometry goes into the sidecar too: TensorRTRunner reads it back.
+    meta["geometry"] = model_geometry(recorded, size).to_meta()
     cache = EngineCache()
     cached = None if force else cache.lookup(meta)
     if cached is not None:

@@ -45,13 +45,15 @@ def load_graphs(source, variant: str = "full") -> tuple[dict, dict]:
     full-resolution layers around the eye boxes only (same numbers)."""
     import torch  # noqa: F401  (export needs the training extra)
 
-    from engines.graphs import AnimateGraph, GxGraph, live_boxes
+    from engines.graphs import AnimateGraph, GxGraph, geometry_boxes
     from training import checkpoint
+    from training.geometry import EyeGeometry
 
     payload = checkpoint.load(source) if isinstance(source, str) else source
     cfg = payload["config"]
-    size, crop = int(cfg["size"]), int(cfg["crop"])
-    boxes = live_boxes(size, int(cfg["box_h"]), int(cfg["box_w"]))
+    geometry = EyeGeometry.from_config(cfg)
+    size, crop = geometry.size, geometry.crop
+    boxes = geometry_boxes(geometry)
     ec = checkpoint.rebuild(payload, "pam").encoder
     gx = checkpoint.rebuild(payload, "gx")
     regional, int8 = VARIANTS[variant]
@@ -59,8 +61,8 @@ def load_graphs(source, variant: str = "full") -> tuple[dict, dict]:
     if "gy" in payload["networks"] and "er" in payload["networks"]:
         graphs["animate"] = AnimateGraph(ec, gx, checkpoint.rebuild(payload, "gy"), checkpoint.rebuild(payload, "er"),
                                          size, boxes, crop, regional, int8).eval()
-    meta = {"size": size, "crop": crop, "box_h": int(cfg["box_h"]), "box_w": int(cfg["box_w"]),
-            "boxes": boxes[0].tolist(), "regional": regional is not None}
+    # The model's eye geometry travels with it: the live app aligns faces with these numbers.
+    meta = {**geometry.to_meta(), "boxes": boxes[0].tolist(), "regional": regional is not None}
     return graphs, meta
 
 

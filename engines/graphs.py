@@ -11,18 +11,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from training.geometry import EyeGeometry
 from training.networks import boxes_mask, eye_grid, run_generator, sample_crops, small_mask
 
 
-def live_boxes(size: int, box_h: int, box_w: int, eye_x=(0.344, 0.656), eye_y: float = 0.47) -> torch.Tensor:
-    """(1,2,4) eye boxes at the live app's fixed eye positions (livegaze.align.AlignConfig)."""
-    boxes = []
-    for ex in eye_x:
-        cx, cy = ex * size, eye_y * size
-        x0 = int(min(max(round(cx - box_w / 2), 0), size - box_w))
-        y0 = int(min(max(round(cy - box_h / 2), 0), size - box_h))
-        boxes.append([x0, y0, x0 + box_w, y0 + box_h])
-    return torch.tensor([boxes], dtype=torch.long)
+def geometry_boxes(geometry: EyeGeometry) -> torch.Tensor:
+    """(1,2,4) eye boxes of a model's geometry (training.geometry), as a graph constant."""
+    return torch.from_numpy(geometry.boxes()).unsqueeze(0)
 
 
 class _FixedMask(nn.Module):

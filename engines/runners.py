@@ -16,16 +16,19 @@ from typing import Protocol
 import numpy as np
 
 from engines import gpu
+from training.geometry import EyeGeometry
 
 log = logging.getLogger(__name__)
 
 
 class Runner(Protocol):
     """`concurrency`: how many threads may call the runner at once (each gets its own output
-    buffer); 1 for the GPU runners, whose single stream serialises faces anyway."""
+    buffer); 1 for the GPU runners, whose single stream serialises faces anyway. `geometry`:
+    the eye geometry the model was trained and exported with (the live app aligns with it)."""
 
     name: str
     size: int
+    geometry: EyeGeometry
     has_alpha: bool
     concurrency: int
 
@@ -71,6 +74,7 @@ class OnnxRuntimeRunner:
         inputs = {i.name: i for i in self.session.get_inputs()}
         self.has_alpha = "alpha" in inputs
         self.size = int(inputs["image"].shape[-1])
+        self.geometry = model_geometry(onnx_meta(onnx_path), self.size)
         self.device = device
         self._local = threading.local()  # per calling thread: output buffer, alpha, IO binding
 
@@ -130,6 +134,7 @@ class OpenVinoRunner:
         names = {p.get_any_name(): p for p in self.compiled.inputs}
         self.has_alpha = "alpha" in names
         self.size = int(names["image"].get_partial_shape()[-1].get_length())
+        self.geometry = model_geometry(onnx_meta(onnx_path), self.size)
         self._local = threading.local()
 
     def _request(self):
@@ -178,6 +183,7 @@ class TorchRunner:
             module = module.half().to(memory_format=torch.channels_last)
         self.module = module
         self.size = meta["size"]
+        self.geometry = model_geometry(meta, self.size)
         self.has_alpha = graph == "animate"
         self.concurrency = 1
         self.name = f"torch-{self.device.type}" + ("-fp16" if self.half else "")
@@ -269,6 +275,13 @@ class TensorRTRunner:
                 self.inputs.append(name)
         self.has_alpha = "alpha" in self.inputs
         self.size = int(self.host["image"][0].shape[-1])
+        sidecar = os.path.splitext(plan_path)[0] + ".json"
+        recorded = {}
+        if os.path.isfile(sidecar):
+            import json
+            with open(sidecar) as f:
+                recorded = json.load(f).get("geometry", {})
+        self.geometry = model_geometry(recorded, self.size)
         self.output = self.host["corrected"][0]
         self.name = "tensorrt"
         self.concurrency = 1
@@ -297,6 +310,15 @@ class TensorRTRunner:
         if self.stream is not None:
             self.cudart.cudaStreamDestroy(self.stream)
             self.stream = None
+
+
+def model_geometry(meta: dict, size: int) -> EyeGeometry:
+    """The eye geometry recorded in a model; a model exported before geometry was recorded
+    keeps the defaults at its own size."""
+    geometry = EyeGeometry.from_meta({"size": size, **meta})
+    if geometry.size != size:
+        raise ValueError(f"the model's recorded size {geometry.size} is not its input size {size}")
+    return geometry
 
 
 def onnx_meta(path: str) -> dict:

@@ -1,12 +1,18 @@
 """`livegaze bench`: full vs passthrough pipeline on synthetic clips, figures printed as a table."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import resource
 import tempfile
 
-from livegaze.app import RunOptions, build_pipeline, run_until_done
+from livegaze.app import build_pipeline, run_until_done
 from livegaze.capture import CaptureConfig
+from livegaze.config import AppConfig
+from livegaze.correctors import CorrectConfig
+from livegaze.pipeline import PipelineConfig
+from livegaze.sinks import SinkConfig
+from livegaze.stages import STAGES
 from livegaze.synthetic import PHOTOS, ClipSpec, write_clip
 
 
@@ -14,8 +20,8 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def bench_pipeline(sizes=((640, 480), (1280, 720)), frames: int = 150, corrector: str = "warp",
-                   corrector_options: dict | None = None, fps: float = 30.0, echo=print) -> list[dict]:
+def bench_pipeline(sizes=((640, 480), (1280, 720)), frames: int = 150, correct: CorrectConfig | None = None,
+                   fps: float = 30.0, echo=print) -> list[dict]:
     """Run passthrough/full, paced and unpaced, per size; print and return one row per run."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="livegaze-bench-") as tmp:
@@ -25,11 +31,11 @@ def bench_pipeline(sizes=((640, 480), (1280, 720)), frames: int = 150, corrector
                                       motion="wander", gaze=(0.12, 0.15), fps=fps))
             for mode, paced, passthrough in (("passthrough", True, True), ("full", True, False),
                                              ("full", False, False)):
-                opts = RunOptions(capture=CaptureConfig(source=clip, paced=paced, fps=fps),
-                                  corrector=corrector, corrector_options=corrector_options or {},
-                                  virtual_camera=False, passthrough=passthrough,
-                                  lossless=None if paced else True)
-                summary = run_until_done(build_pipeline(opts)).summary()
+                config = AppConfig(capture=CaptureConfig(source=clip, paced=paced, fps=fps),
+                                   correct=dataclasses.replace(correct or CorrectConfig()),
+                                   sink=SinkConfig(virtual_camera=False),
+                                   pipeline=PipelineConfig(passthrough=passthrough, lossless=None if paced else True))
+                summary = run_until_done(build_pipeline(config)).summary()
                 summary.update(size=f"{width}x{height}", mode=mode,
                                pacing=f"{fps:.0f}fps" if paced else "unpaced", peak_rss_mb=peak_rss_mb())
                 rows.append(summary)
@@ -39,8 +45,7 @@ def bench_pipeline(sizes=((640, 480), (1280, 720)), frames: int = 150, corrector
 
 def format_table(rows: list[dict]) -> str:
     stages = sorted({k for r in rows for k in r["stage_ms"]},
-                    key=lambda s: ["landmarks", "track", "align", "correct", "blend"].index(s)
-                    if s in ("landmarks", "track", "align", "correct", "blend") else 99)
+                    key=lambda s: [stage.name for stage in STAGES].index(s) if s in {st.name for st in STAGES} else 99)
     head = ["size", "mode", "pacing", "fps", "p50 ms", "p95 ms", "drops"] + [f"{s} ms" for s in stages] + \
         ["peak MB"]
     lines = ["  ".join(f"{h:>11}" for h in head)]

@@ -12,7 +12,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from livegaze.align import AlignedFace, apply_affine
+from livegaze.align import AlignedFace
+from training.geometry import apply_affine
 
 
 @dataclass

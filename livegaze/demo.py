@@ -7,21 +7,24 @@ before/after video and a PNG contact sheet.
 from __future__ import annotations
 
 import logging
+import dataclasses
 import os
 import tempfile
 
-from livegaze.app import RunOptions, build_pipeline, run_until_done
+from livegaze.app import build_pipeline, run_until_done
+from livegaze.config import AppConfig
+from livegaze.correctors import CorrectConfig
+from livegaze.pipeline import PipelineConfig
 from livegaze.capture import CaptureConfig
 from livegaze.media import contact_sheet, side_by_side, write_image
-from livegaze.sinks import VideoFileSink, check_writable
+from livegaze.sinks import SinkConfig, VideoFileSink, check_writable
 from livegaze.synthetic import PHOTOS, ClipSpec, write_clip
 
 log = logging.getLogger(__name__)
 
 
 def run_demo(out_dir: str, frames: int = 90, width: int = 640, height: int = 480,
-             corrector: str = "warp", corrector_options: dict | None = None,
-             progress=None) -> dict:
+             correct: CorrectConfig | None = None, progress=None) -> dict:
     """Write `before_after.mp4` and `contact_sheet.png` into out_dir; return the run summary."""
     os.makedirs(out_dir, exist_ok=True)
     video_path = os.path.join(out_dir, "before_after.mp4")
@@ -47,11 +50,11 @@ def run_demo(out_dir: str, frames: int = 90, width: int = 640, height: int = 480
 
         # The clip's gaze was turned away by a known move: lock mode brings it back to the camera
         # (shift mode, the live default, would apply the user's calibrated screen offset).
-        opts = RunOptions(capture=CaptureConfig(source=clip), corrector=corrector,
-                          corrector_options=corrector_options or {}, virtual_camera=False, lossless=True,
-                          mode="lock")
+        config = AppConfig(capture=CaptureConfig(source=clip), sink=SinkConfig(virtual_camera=False),
+                           correct=dataclasses.replace(correct or CorrectConfig(), mode="lock"),
+                           pipeline=PipelineConfig(lossless=True))
         try:
-            stats = run_until_done(build_pipeline(opts, on_frame=on_frame))
+            stats = run_until_done(build_pipeline(config, on_frame=on_frame))
         except BaseException:
             writer.abort()
             raise

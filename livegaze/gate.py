@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from livegaze.frames import Outcome
 from livegaze.landmarks import FaceLandmarks
 
 EYEBALL = 0.4  # eyeball radius over eye width: the iris moves this far per radian of gaze
@@ -110,15 +111,15 @@ class Gate:
         return gaze_angle(face, image, self._finder), max(abs(yaw), abs(pitch))
 
     def target(self, face: FaceLandmarks | None, stream: bool = False,
-               image: np.ndarray | None = None) -> tuple[float, str]:
+               image: np.ndarray | None = None) -> tuple[float, Outcome | None]:
         """The share for this face alone (stream=True: through the angles' hysteresis)."""
         if face is None:
-            return 0.0, "no_face"
+            return 0.0, Outcome.NO_FACE
         cfg = self.config
         closed = min(face.openness(0), face.openness(1)) < cfg.min_openness or \
             max(face.blink(0), face.blink(1)) > cfg.blink_closed
         if closed:
-            return 0.0, "eyes_closed"
+            return 0.0, Outcome.EYES_CLOSED
         gaze, head = self.angles(face, image)
         shares = {}
         for name, angle, full, none in (("gaze", gaze, cfg.gaze_full, cfg.gaze_none),
@@ -126,15 +127,15 @@ class Gate:
             shares[name] = smooth_fade(self._play(name, angle) if stream else angle, full, none)
         share = min(shares.values())
         if share > 0:
-            return share, ""
-        return 0.0, "head_turned" if shares["head"] <= 0 else "looking_away"
+            return share, None
+        return 0.0, Outcome.HEAD_TURNED if shares["head"] <= 0 else Outcome.LOOKING_AWAY
 
     def update(self, face: FaceLandmarks | None, enabled: bool = True,
-               image: np.ndarray | None = None) -> tuple[float, str]:
+               image: np.ndarray | None = None) -> tuple[float, Outcome | None]:
         """The eased share: it moves towards the target by at most 1/ease_frames per frame
         (switching the correction off eases out the same way)."""
-        goal, reason = self.target(face, stream=True, image=image) if enabled else (0.0, "disabled")
-        if reason == "eyes_closed":
+        goal, reason = self.target(face, stream=True, image=image) if enabled else (0.0, Outcome.DISABLED)
+        if reason is Outcome.EYES_CLOSED:
             # Closed eyes pass through untouched at once: the lids hide the iris, so dropping
             # the correction shows nothing; it eases back in when they open.
             self.share = 0.0

@@ -8,18 +8,21 @@ the exit status is nonzero at the end.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import cv2
 
-from livegaze.correctors import create
+from livegaze.config import AppConfig
+from livegaze.correctors import from_config
 from livegaze.errors import LivegazeError
+from livegaze.frames import Outcome
 from livegaze.gate import Gate
 from livegaze.media import write_bytes, write_image
 from livegaze.stills import StillCorrector
 
-DESCRIBE = {"head_turned": "head turned away", "eyes_closed": "eyes closed", "looking_away": "looking away",
-            "unchanged": "nothing to move"}
+DESCRIBE = {Outcome.HEAD_TURNED: "head turned away", Outcome.EYES_CLOSED: "eyes closed",
+            Outcome.LOOKING_AWAY: "looking away", Outcome.UNCHANGED: "nothing to move"}
 
 
 def read_photo(path: str):
@@ -41,15 +44,18 @@ def output_path(src: str, output_dir: str) -> str:
     return dst
 
 
-def run_photos(inputs: list[str], output_dir: str, corrector: str = "warp", corrector_options: dict | None = None,
-               strength: float = 1.0, face_model: str | None = None, gate=None, echo=print) -> int:
-    """Correct each input into output_dir; returns the exit status (0, or 1 when any file failed)."""
-    if not 0.0 <= strength <= 1.0:
-        raise LivegazeError(f"--strength {strength}: expected a number from 0 to 1")
+def run_photos(inputs: list[str], output_dir: str, config: AppConfig | None = None, echo=print) -> int:
+    """Correct each input into output_dir with the config's corrector, gate, landmark model and
+    strength; returns the exit status (0, or 1 when any file failed)."""
+    config = config or AppConfig()
+    config.check()
+    strength = config.live.strength
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
         raise LivegazeError(f"--output-dir {output_dir}: exists and is not a folder")
     os.makedirs(output_dir, exist_ok=True)
-    stills = StillCorrector(create(corrector, **(corrector_options or {})), gate=Gate(gate), face_model=face_model)
+    # A portrait's gaze goes onto the camera; the user's own calibration is not for other people.
+    correct = dataclasses.replace(config.correct, mode="lock", use_calibration=False)
+    stills = StillCorrector(from_config(correct), gate=Gate(config.gate), face_model=config.landmarks.model_path)
     failed, written = 0, set()
     try:
         for src in inputs:
@@ -60,7 +66,7 @@ def run_photos(inputs: list[str], output_dir: str, corrector: str = "warp", corr
                                         f"already {dst}")
                 image = read_photo(src)
                 out, results = stills.correct(image, strength)
-                corrected = sum(r.status == "corrected" for r in results)
+                corrected = sum(r.outcome is Outcome.CORRECTED for r in results)
                 if corrected:
                     write_image(dst, out)
                 else:
@@ -84,8 +90,8 @@ def _summary(results) -> str:
         return "no face found, written unchanged"
     parts = []
     for i, r in enumerate(results, 1):
-        parts.append(f"face {i} corrected ({r.ms:.1f} ms)" if r.status == "corrected"
-                     else f"face {i} left alone ({DESCRIBE.get(r.status, r.status)})")
-    if not any(r.status == "corrected" for r in results):
+        parts.append(f"face {i} corrected ({r.ms:.1f} ms)" if r.outcome is Outcome.CORRECTED
+                     else f"face {i} left alone ({DESCRIBE.get(r.outcome, r.status)})")
+    if not any(r.outcome is Outcome.CORRECTED for r in results):
         parts.append("written unchanged")
     return ", ".join(parts)

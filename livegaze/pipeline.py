@@ -1,24 +1,21 @@
-"""The live pipeline: capture -> locate -> correct -> sink on threads joined by ring buffers.
+"""The live pipeline: the stage table's threads (livegaze.stages), joined by ring buffers.
 
-`locate` (landmarks) runs on one thread per MediaPipe instance, each taking the next frame; an
-ordering step hands their results to `correct` strictly in capture order.
+capture (SOURCE) -> landmarks (PER_WORKER: one thread per MediaPipe instance, each taking the next
+frame) -> order (back into capture order) -> track, gate, align (IN_ORDER) -> correct, blend
+(CONCURRENT: on this thread, or on as many finishing threads as the corrector takes faces at
+once) -> sink (OUTPUT, in capture order). Every thread runs the same worker loop, `_drain`.
 
 Live sources (cameras, paced files) use drop-oldest buffers so the output follows the camera
 with the least lag; offline conversions use lossless buffers so every frame is written. At most
-a few frames are between a landmark worker and `correct` (InFlight): when correcting is the slow
-stage, frames are dropped at capture, before any work was spent on them, and do not wait long for
-`correct`. This is the only module that starts threads.
-
-`correct` prepares frames in order (tracking, alignment) and, where the corrector can take several
-faces at once (two CPU cores: one face on each), hands the rest of the work to that many finishing
-threads; the output thread collects their results in capture order.
+a few frames are between a landmark worker and the in-order thread (InFlight): when correcting
+is the slow stage, frames are dropped at capture, before any work was spent on them. This is the
+only module that starts threads.
 """
 from __future__ import annotations
 
 import collections
 import logging
 import math
-import os
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,6 +27,7 @@ import numpy as np
 from livegaze.capture import Capture, EndOfStream
 from livegaze.frames import Frame
 from livegaze.processor import FrameProcessor
+from livegaze.stages import Threads, workers_per_core  # noqa: F401  (workers_per_core: re-exported)
 from livegaze.ringbuffer import Closed, RingBuffer
 from livegaze.sinks import Sink
 
@@ -45,6 +43,10 @@ class PipelineConfig:
     lossless: bool | None = None
     max_frames: int = 0
     stats_window: int = 300
+    # MediaPipe instances working on consecutive frames at once: its model takes about 20 ms per
+    # frame on one core, so two workers roughly double the frame rate a 2-core machine sustains.
+    landmark_workers: int = field(default_factory=workers_per_core)
+    passthrough: bool = False  # frames straight from capture to sink (no landmarks, no correction)
 
 
 @dataclass
@@ -64,7 +66,7 @@ class PipelineStats:
 
     def record(self, frame: Frame, t_out: float) -> None:
         self.delivered += 1
-        self.statuses[frame.status] += 1
+        self.statuses[frame.outcome.value] += 1
         self.latencies_ms.append((t_out - frame.t_capture) * 1000)
         self.out_times.append(t_out)
         for name, ms in frame.timings.items():
@@ -133,12 +135,6 @@ class InFlight:
             self._cond.notify_all()
 
 
-def workers_per_core(limit: int = 2) -> int:
-    """Threads for a stage that runs one item per core (landmarks, faces): one per core, at most
-    `limit` (past two, a 2-core budget per frame is not the bottleneck any more)."""
-    return max(1, min(limit, os.cpu_count() or 1))
-
-
 class Pipeline:
     """Runs a Capture through a FrameProcessor into a Sink: a capture thread, one landmark thread
     per MediaPipe instance, an ordering thread, the correct thread (plus its finishing threads when
@@ -168,7 +164,8 @@ class Pipeline:
         self._sink_open = False
 
     def start(self) -> None:
-        """Open the sink and start the threads (returns at once)."""
+        """Open the sink and start the threads (returns at once): one set per kind of thread in
+        the stage table (livegaze.stages), each running the worker loop `_drain`."""
         first = self.capture.read()
         h, w = first.shape[:2]
         self.sink.open(w, h, self.capture.fps)
@@ -179,153 +176,166 @@ class Pipeline:
         self._take_lock = threading.Lock()
         self._ticket_cond = threading.Condition()
         self._workers_left = workers
+        self._pool = None  # finishing threads, when the corrector takes several faces at once
         self.in_flight = InFlight(workers)
-        stages = [("capture", lambda: self._capture_loop(first))]
-        stages += [(f"locate{k}", lambda k=k: self._locate_loop(k)) for k in range(workers)]
-        stages += [
-            ("order", self._order_loop),
-            ("correct", self._correct_loop),
-            ("output", self._output_loop),
-        ]
-        for name, target in stages:
-            t = threading.Thread(target=self._guard, args=(target,), name=f"livegaze-{name}", daemon=True)
+        capture = self._Capture(self, first)
+        loops = {  # thread name: (take the next item, handle it, when the source is done)
+            "capture": (capture.take, capture.handle, self.rings[0].close),
+            **{f"landmarks{k}": (self._take_to_locate, lambda item, k=k: self._locate(item, k), self._worker_done)
+               for k in range(workers)},
+            "order": (self._take_located, self.rings[1].put, self.rings[1].close),
+            "in-order": (lambda: self.rings[1].get(timeout=0.1), self._in_order, self._in_order_done),
+            "output": (lambda: self.rings[2].get(timeout=0.1), self._output, None),
+        }
+        for name, (take, handle, done) in loops.items():
+            t = threading.Thread(target=self._guard, args=(self._drain, take, handle, done),
+                                 name=f"livegaze-{name}", daemon=True)
             t.start()
             self._threads.append(t)
 
-    def _guard(self, target) -> None:
+    def _guard(self, target, *args) -> None:
         try:
-            target()
+            target(*args)
         except BaseException as exc:  # a dead thread must stop the others, not hang them
             if self.error is None:
                 self.error = exc
             log.error("pipeline stopped: %s: %s", type(exc).__name__, exc)
             self.stop()
 
-    def _capture_loop(self, first) -> None:
-        seq = 0
-        image = first
-        try:
-            while not self._stop.is_set():
-                if image is None:
-                    try:
-                        image = self.capture.read()
-                    except EndOfStream:
-                        break
-                seq += 1
-                self.stats.captured = seq
-                self.rings[0].put(Frame(seq=seq, t_capture=time.perf_counter(), image=image, original=image))
-                image = None
-                if self.config.max_frames and seq >= self.config.max_frames:
-                    break
-        finally:
-            self.rings[0].close()
-
-    def _locate_loop(self, worker: int) -> None:
-        """Take the next frame (in capture order, under a lock, with a ticket), find landmarks."""
-        try:
-            while True:
-                if not self.in_flight.acquire(timeout=0.05):
-                    if self.error is not None:
-                        break  # `correct` died: nobody will free a place
-                    continue
-                with self._take_lock:
-                    try:
-                        frame = self.rings[0].get(timeout=0.05)
-                    except Closed:
-                        self.in_flight.release()
-                        break
-                    if frame is None:
-                        self.in_flight.release()
-                        continue
-                    ticket = [frame, threading.Event()]
-                    with self._ticket_cond:
-                        self._tickets.append(ticket)
-                t0 = time.perf_counter()
-                self.processor.locate(frame, worker)
-                self.in_flight.observe("locate", (time.perf_counter() - t0) * 1000)
-                with self._ticket_cond:
-                    ticket[1].set()
-                    self._ticket_cond.notify_all()
-        finally:
-            with self._ticket_cond:
-                self._workers_left -= 1
-                self._ticket_cond.notify_all()
-
-    def _order_loop(self) -> None:
-        """Release located frames in the order they were taken, whichever worker finished first."""
-        try:
-            while True:
-                with self._ticket_cond:
-                    self._ticket_cond.wait_for(lambda: (self._tickets and self._tickets[0][1].is_set())
-                                               or (not self._tickets and self._workers_left == 0), 0.1)
-                    if self._tickets and self._tickets[0][1].is_set():
-                        frame = self._tickets.popleft()[0]
-                    elif not self._tickets and self._workers_left == 0:
-                        break
-                    else:
-                        continue
-                self.rings[1].put(frame)
-        finally:
-            self.rings[1].close()
-
-    def _correct_loop(self) -> None:
-        """Prepare each frame in order; finish it here, or on a finishing thread when the corrector
-        takes several faces at once (then a Future goes downstream, resolved in order). The
-        corrector can change while running (the tray's model choice): its concurrency is read
-        per frame."""
-        pool, size, slots = None, 0, None
+    @staticmethod
+    def _drain(take, handle, done=None) -> None:
+        """The worker loop, written once: take items until the source is closed (Closed), skip
+        empty takes (None: a timeout), handle each; `done` closes what this loop feeds."""
         try:
             while True:
                 try:
-                    frame = self.rings[1].get(timeout=0.1)
+                    item = take()
                 except Closed:
                     break
-                if frame is None:
-                    continue
-                self.in_flight.release()
-                t0 = time.perf_counter()
-                workers = self.processor.concurrency
-                if not self.processor.prepare(frame):
-                    item = frame
-                elif workers <= 1:
-                    item = self.processor.finish(frame)
-                else:
-                    if workers != size:  # faces in flight on an old pool still finish and release
-                        if pool is not None:
-                            pool.shutdown(wait=False)
-                        pool, size, slots = ThreadPoolExecutor(workers, "livegaze-finish"), workers, \
-                            threading.Semaphore(workers)
-                    slots.acquire()  # at most `workers` faces at once: backpressure upstream
-                    item = pool.submit(self._finish, frame, slots)
-                # Time per frame on this thread: with finishing threads, the finishing time over
-                # their number (waiting for a free one included): what InFlight needs.
-                self.in_flight.observe("correct", (time.perf_counter() - t0) * 1000)
-                self.rings[2].put(item)
+                if item is not None:
+                    handle(item)
         finally:
-            if pool is not None:
-                pool.shutdown(wait=True)
-            self.rings[2].close()
+            if done is not None:
+                done()
 
-    def _finish(self, frame: Frame, slots: threading.Semaphore) -> Frame:
+    class _Capture:
+        """The SOURCE stage's take and handle: the next frame, numbered, into the first ring."""
+
+        def __init__(self, pipeline: Pipeline, first):
+            self.pipeline, self.first, self.seq = pipeline, first, 0
+
+        def take(self):
+            p = self.pipeline
+            if p._stop.is_set() or (p.config.max_frames and self.seq >= p.config.max_frames):
+                raise Closed
+            if self.first is not None:
+                image, self.first = self.first, None
+                return image
+            try:
+                return p.capture.read()
+            except EndOfStream:
+                raise Closed
+
+        def handle(self, image) -> None:
+            self.seq += 1
+            self.pipeline.stats.captured = self.seq
+            self.pipeline.rings[0].put(Frame(seq=self.seq, t_capture=time.perf_counter(), image=image,
+                                             original=image))
+
+    def _take_to_locate(self):
+        """The next frame for a landmark worker (in capture order, under a lock, with a ticket),
+        once InFlight allows one more."""
+        if not self.in_flight.acquire(timeout=0.05):
+            if self.error is not None:
+                raise Closed  # the in-order thread died: nobody will free a place
+            return None
+        with self._take_lock:
+            try:
+                frame = self.rings[0].get(timeout=0.05)
+            except Closed:
+                self.in_flight.release()
+                raise
+            if frame is None:
+                self.in_flight.release()
+                return None
+            ticket = [frame, threading.Event()]
+            with self._ticket_cond:
+                self._tickets.append(ticket)
+        return ticket
+
+    def _locate(self, ticket, worker: int) -> None:
+        t0 = time.perf_counter()
+        self.processor.run(Threads.PER_WORKER, ticket[0], worker)
+        self.in_flight.observe("locate", (time.perf_counter() - t0) * 1000)
+        with self._ticket_cond:
+            ticket[1].set()
+            self._ticket_cond.notify_all()
+
+    def _worker_done(self) -> None:
+        with self._ticket_cond:
+            self._workers_left -= 1
+            self._ticket_cond.notify_all()
+
+    def _take_located(self):
+        """The oldest ticket once its worker is done, whichever worker finished first."""
+        with self._ticket_cond:
+            self._ticket_cond.wait_for(lambda: (self._tickets and self._tickets[0][1].is_set())
+                                       or (not self._tickets and self._workers_left == 0), 0.1)
+            if self._tickets and self._tickets[0][1].is_set():
+                return self._tickets.popleft()[0]
+            if not self._tickets and self._workers_left == 0:
+                raise Closed
+            return None
+
+    def _in_order(self, frame: Frame) -> None:
+        """The IN_ORDER stages, then the CONCURRENT ones: here, or on a finishing thread when the
+        corrector takes several faces at once (then a Future goes downstream, resolved in order).
+        The corrector can change while running (the tray's model choice): its concurrency is
+        read per frame."""
+        self.in_flight.release()
+        t0 = time.perf_counter()
+        workers = self.processor.concurrency
+        self.processor.run(Threads.IN_ORDER, frame)
+        if frame.done:
+            item = frame
+        elif workers <= 1:
+            item = self.processor.run(Threads.CONCURRENT, frame)
+        else:
+            if self._pool is None or self._pool[1] != workers:
+                if self._pool is not None:  # faces in flight on an old pool still finish and release
+                    self._pool[0].shutdown(wait=False)
+                self._pool = (ThreadPoolExecutor(workers, "livegaze-concurrent"), workers,
+                              threading.Semaphore(workers))
+            pool, _, slots = self._pool
+            slots.acquire()  # at most `workers` faces at once: backpressure upstream
+            item = pool.submit(self._concurrent, frame, slots)
+        # Time per frame on this thread: with finishing threads, the finishing time over their
+        # number (waiting for a free one included): what InFlight needs.
+        self.in_flight.observe("correct", (time.perf_counter() - t0) * 1000)
+        self.rings[2].put(item)
+
+    def _concurrent(self, frame: Frame, slots: threading.Semaphore) -> Frame:
         try:
-            return self.processor.finish(frame)
+            return self.processor.run(Threads.CONCURRENT, frame)
         finally:
             slots.release()
 
-    def _output_loop(self) -> None:
-        while True:
-            try:
-                item = self.rings[2].get(timeout=0.1)
-            except Closed:
-                break
-            if item is None:
-                continue
-            frame = item.result() if isinstance(item, Future) else item
-            self.sink.send(frame.image)
-            self.stats.record(frame, time.perf_counter())
-            self.stats.dropped = sum(r.dropped for r in self.rings)
-            if self.on_frame is not None:
-                self.on_frame(frame)
+    def _in_order_done(self) -> None:
+        if self._pool is not None:
+            self._pool[0].shutdown(wait=True)
+        self.rings[2].close()
+
+    def _output(self, item) -> None:
+        """The OUTPUT stage: the sink, then the stats and the preview callback."""
+        frame = item.result() if isinstance(item, Future) else item
+        t0 = time.perf_counter()
+        self.sink.send(frame.image)
+        t_out = time.perf_counter()
+        frame.timings["sink"] = (t_out - t0) * 1000
+        self.stats.record(frame, t_out)
+        self.stats.dropped = sum(r.dropped for r in self.rings)
+        if self.on_frame is not None:
+            self.on_frame(frame)
 
     def stop(self) -> None:
         """Ask every thread to finish; frames already captured are still delivered."""

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from livegaze.correctors import create
+from livegaze.correctors import CorrectConfig, entry, from_config
 from livegaze.errors import LivegazeError
 from livegaze.media import eye_zoom, label, save_figure, write_bytes, write_image
 from livegaze.quality import Row, default_samples, far_changes, file_samples, fresh_landmarker, measure
@@ -23,7 +23,7 @@ ROWS_PER_SHEET = 8
 
 
 def run_eval(media: list[str], correctors: list[str], report_dir: str, strength: float = 1.0,
-             corrector_options: dict | None = None, echo=print) -> dict[str, dict]:
+             model: dict | None = None, echo=print) -> dict[str, dict]:
     """Run every corrector over the media, write the report, return the summary per corrector."""
     if len(set(correctors)) != len(correctors):
         raise LivegazeError(f"--corrector: each corrector once (got {', '.join(correctors)})")
@@ -42,8 +42,7 @@ def run_eval(media: list[str], correctors: list[str], report_dir: str, strength:
             measured[s.name] = (measure(s.image, landmarker, truth), truth, landmarker.detect(s.image))
         rows: list[Row] = []
         for name in correctors:
-            options = corrector_options if name == "gazegan" else {}
-            stills = StillCorrector(create(name, **(options or {})))
+            stills = StillCorrector(from_config(_correct_config(name, model)))
             try:
                 for s in tqdm(samples, desc=name, unit="image"):
                     before, truth, face = measured[s.name]
@@ -60,9 +59,8 @@ def run_eval(media: list[str], correctors: list[str], report_dir: str, strength:
         landmarker.close()
     summary = {name: summarise([r for r in rows if r.corrector == name]) for name in correctors}
     for name in tqdm(correctors, desc="over time", unit="corrector"):
-        options = corrector_options if name == "gazegan" else {}
-        ratio, fps = flicker(name, options or {})
-        changed, shut = closed_eye_changes(name, options or {})
+        ratio, fps = flicker(_correct_config(name, model))
+        changed, shut = closed_eye_changes(_correct_config(name, model))
         summary[name].update(flicker=ratio, fps=fps, closed_changed=changed, closed_frames=shut)
     gate = gate_behaviour()
     write_report(report_dir, samples, rows, summary, correctors, gate)
@@ -70,6 +68,13 @@ def run_eval(media: list[str], correctors: list[str], report_dir: str, strength:
     echo(format_temporal(summary, gate))
     echo(f"wrote {os.path.join(report_dir, 'report.md')}")
     return summary
+
+
+def _correct_config(name: str, model: dict | None) -> CorrectConfig:
+    """Each corrector as it corrects a portrait: the gaze onto the camera, no user's calibration;
+    the model files (checkpoint, engine) go to the correctors that run a model."""
+    return CorrectConfig(name=name, mode="lock", use_calibration=False,
+                         **((model or {}) if entry(name).needs_model else {}))
 
 
 def summarise(rows: list[Row]) -> dict:

@@ -18,7 +18,7 @@ import time
 import cv2
 import numpy as np
 
-from livegaze.correctors import create
+from livegaze.correctors import CorrectConfig, from_config
 from livegaze.frames import Frame
 from livegaze.gate import EYEBALL, Gate
 from livegaze.landmarks import IRIS_CENTRES, IRIS_RINGS, FaceLandmarks, Landmarker
@@ -36,10 +36,7 @@ def run_stream(frames: list[np.ndarray], corrector) -> tuple[list[Frame], float]
     try:
         for i, image in enumerate(frames):
             frame = Frame(seq=i + 1, t_capture=i / 30, image=image, original=image)
-            processor.locate(frame)
-            if processor.prepare(frame):
-                processor.finish(frame)
-            out.append(frame)
+            out.append(processor.process(frame))
     finally:
         elapsed = time.perf_counter() - start
         processor.landmarkers[0].close()
@@ -55,13 +52,13 @@ def eye_regions(face: FaceLandmarks, shape) -> np.ndarray:
     return cv2.dilate(mask, np.ones((2 * half + 1, 2 * half + 1), np.uint8)) > 0
 
 
-def flicker(corrector_name: str, options: dict) -> tuple[float, float]:
+def flicker(correct: CorrectConfig) -> tuple[float, float]:
     """(output flicker over input flicker, fps), the mean over the packaged photos."""
     ratios, rates = [], []
     for photo in ("astronaut", "grace_hopper"):
         frames = [f for f, _, _, _ in iter_frames(ClipSpec(frames=40, photos=(photo,), motion="still",
                                                            gaze=(0.1, 0.1), noise=4.0, seed=5))]
-        done, fps = run_stream(frames, create(corrector_name, **options))
+        done, fps = run_stream(frames, from_config(correct))
         faces = [f.face for f in done if f.face is not None]
         if not faces:
             continue
@@ -76,7 +73,7 @@ def flicker(corrector_name: str, options: dict) -> tuple[float, float]:
     return float(np.mean(ratios)), float(np.mean(rates))
 
 
-def closed_eye_changes(corrector_name: str, options: dict) -> tuple[int, int]:
+def closed_eye_changes(correct: CorrectConfig) -> tuple[int, int]:
     """(frames changed, frames with the eyes shut) on a clip with a four-frame blink."""
     frames = [f for f, _, _, _ in iter_frames(ClipSpec(frames=30, photos=("astronaut",), motion="wander",
                                                        gaze=(0.1, 0.1), noise=2.0, seed=2))]
@@ -85,7 +82,7 @@ def closed_eye_changes(corrector_name: str, options: dict) -> tuple[int, int]:
         for i in shut:
             face = lm.detect(frames[i], i * 33)
             frames[i] = shut_eyes(frames[i], face)
-    done, _ = run_stream(frames, create(corrector_name, **options))
+    done, _ = run_stream(frames, from_config(correct))
     changed = sum(1 for i in shut if not np.array_equal(done[i].image, frames[i]))
     return changed, len(shut)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from dataclasses import dataclass
 from typing import Callable, Protocol
 
 import cv2
@@ -20,6 +21,10 @@ log = logging.getLogger(__name__)
 
 
 class Sink(Protocol):
+    """Opened once with the stream's size, sent every frame, then closed (finished) or aborted
+    (a failed run: nothing half-written is left). A context manager: leaving the block closes
+    it, or aborts it when an exception is on its way."""
+
     name: str
 
     def open(self, width: int, height: int, fps: float) -> None: ...
@@ -27,6 +32,24 @@ class Sink(Protocol):
     def send(self, image: np.ndarray) -> None: ...
 
     def close(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class SinkLifecycle:
+    """`with sink:` closes it at the end of the block, or aborts it when an exception ends it."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
+
+    def abort(self) -> None:
+        self.close()  # nothing to undo unless a sink says otherwise
 
 
 def virtual_camera_help() -> str:
@@ -41,7 +64,7 @@ def virtual_camera_help() -> str:
     return "this platform has no virtual camera backend in pyvirtualcam"
 
 
-class VirtualCameraSink:
+class VirtualCameraSink(SinkLifecycle):
     """A pyvirtualcam device. Frames go in as BGR; pyvirtualcam converts to the device's native
     format (I420 on v4l2loopback, NV12 on OBS), which Zoom, Teams and browsers accept."""
 
@@ -88,7 +111,7 @@ def check_writable(path: str, option: str = "--output") -> None:
         raise LivegazeError(f"{option} {path}: is a directory (expected a file name like out.mp4)")
 
 
-class VideoFileSink:
+class VideoFileSink(SinkLifecycle):
     """An MP4 (or AVI) file, written under a temporary name and renamed on a clean close, so an
     interrupted run never leaves a half-written file under the requested name."""
 
@@ -157,7 +180,7 @@ class VideoFileSink:
         self._tmp = None
 
 
-class PreviewSink:
+class PreviewSink(SinkLifecycle):
     """An OpenCV window; needs a display."""
 
     name = "preview"
@@ -184,7 +207,7 @@ class PreviewSink:
             pass
 
 
-class NullSink:
+class NullSink(SinkLifecycle):
     """Discards frames (benchmarks, tests); keeps the last one for inspection."""
 
     name = "null"
@@ -208,7 +231,7 @@ class NullSink:
         pass
 
 
-class TeeSink:
+class TeeSink(SinkLifecycle):
     """Sends every frame to several sinks."""
 
     name = "tee"
@@ -224,7 +247,7 @@ class TeeSink:
                 opened.append(s)
         except Exception:
             for s in opened:
-                getattr(s, "abort", s.close)()
+                s.abort()
             raise
 
     def send(self, image: np.ndarray) -> None:
@@ -237,18 +260,38 @@ class TeeSink:
 
     def abort(self) -> None:
         for s in self.sinks:
-            getattr(s, "abort", s.close)()
+            s.abort()
 
 
-SINKS: dict[str, Callable[..., Sink]] = {
-    "virtualcam": VirtualCameraSink,
-    "file": VideoFileSink,
-    "preview": PreviewSink,
-    "null": NullSink,
+@dataclass
+class SinkConfig:
+    """Where corrected frames go: a video file, the virtual camera (default when neither a file
+    nor a preview is asked for), a preview window; any together."""
+
+    output: str | None = None  # video file (.mp4, .avi)
+    virtual_camera: bool | None = None  # None: when there is no output and no preview
+    device: str | None = None  # virtual camera device, e.g. /dev/video10 (None: first free)
+    backend: str | None = None  # pyvirtualcam backend (None: the platform's)
+    preview: bool = False
+
+    def wants_virtual_camera(self) -> bool:
+        return self.virtual_camera if self.virtual_camera is not None else not (self.output or self.preview)
+
+
+# The registry: each sink, and whether a config asks for it (in the order they receive frames).
+SINKS: dict[str, tuple[Callable[[SinkConfig], bool], Callable[[SinkConfig], Sink]]] = {
+    "file": (lambda c: bool(c.output), lambda c: VideoFileSink(c.output)),
+    "virtualcam": (SinkConfig.wants_virtual_camera, lambda c: VirtualCameraSink(device=c.device, backend=c.backend)),
+    "preview": (lambda c: c.preview, lambda c: PreviewSink()),
 }
 
 
-def create_sink(name: str, **options) -> Sink:
-    if name not in SINKS:
-        raise LivegazeError(f"sink {name}: unknown (expected one of {', '.join(sorted(SINKS))})")
-    return SINKS[name](**options)
+def build_sink(config: SinkConfig, extra: Sink | None = None) -> Sink:
+    """Every sink the config asks for (plus `extra`, the tray's own), as one; NullSink when none.
+    Building validates the output path before anything is opened."""
+    sinks = [make(config) for wanted, make in SINKS.values() if wanted(config)]
+    if extra is not None:
+        sinks.append(extra)
+    if not sinks:
+        return NullSink()
+    return sinks[0] if len(sinks) == 1 else TeeSink(*sinks)

@@ -15,17 +15,22 @@ import numpy as np
 from livegaze.align import Aligner
 from livegaze.blend import Blender
 from livegaze.correctors.base import Corrector
+from livegaze.frames import Outcome
 from livegaze.gate import Gate
 from livegaze.landmarks import FaceLandmarks, Landmarker, LandmarkerConfig
 
 
 @dataclass
 class FaceResult:
-    """What happened to one face: status "corrected", "unchanged" or the gate's reason."""
+    """What happened to one face: corrected, unchanged, or the gate's reason."""
 
     face: FaceLandmarks
-    status: str
+    outcome: Outcome
     ms: float  # time spent correcting this face
+
+    @property
+    def status(self) -> str:
+        return self.outcome.value
 
 
 class StillCorrector:
@@ -37,7 +42,7 @@ class StillCorrector:
         self.gate = gate or Gate()
         self.landmarker = Landmarker(LandmarkerConfig(model_path=face_model, num_faces=max_faces,
                                                       max_input_width=max_input_width, still_images=True))
-        self.aligner = Aligner()
+        self.aligner = Aligner(corrector.geometry) if corrector.geometry is not None else None
         self.blender = Blender()
 
     def faces(self, image: np.ndarray) -> list[FaceLandmarks]:
@@ -66,7 +71,7 @@ class StillCorrector:
                 continue
             t0 = time.perf_counter()
             changed = self.correct_face(out, face, strength * share)
-            results.append(FaceResult(face, "corrected" if changed else "unchanged",
+            results.append(FaceResult(face, Outcome.CORRECTED if changed else Outcome.UNCHANGED,
                                       (time.perf_counter() - t0) * 1000))
         return out, results
 

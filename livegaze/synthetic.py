@@ -18,26 +18,15 @@ import numpy as np
 from livegaze.correctors.iris import move_iris
 from livegaze.errors import LivegazeError
 from livegaze.landmarks import EYE_CONTOURS, FaceLandmarks
+from training.photos import PHOTOS, photo as packaged_photo  # noqa: F401  (PHOTOS: re-exported)
 
 
 def photo(name: str) -> np.ndarray:
-    """A packaged face photo as BGR uint8: "astronaut" (scikit-image) or "grace_hopper" (matplotlib)."""
-    if name == "astronaut":
-        from skimage import data
-
-        return np.ascontiguousarray(data.astronaut()[:, :, ::-1])
-    if name == "grace_hopper":
-        from matplotlib import cbook
-
-        path = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
-        image = cv2.imread(str(path))
-        if image is None:
-            raise LivegazeError(f"{path}: cannot read matplotlib's sample photo")
-        return image
-    raise LivegazeError(f"photo {name}: unknown (expected astronaut or grace_hopper)")
-
-
-PHOTOS = ("astronaut", "grace_hopper")
+    """A packaged face photo as BGR uint8 (training.photos: "astronaut" or "grace_hopper")."""
+    try:
+        return packaged_photo(name)
+    except ValueError as exc:
+        raise LivegazeError(str(exc))
 
 
 @lru_cache(maxsize=4)

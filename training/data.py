@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 import torch
 
+from training.geometry import eye_boxes
+
 
 class DatasetError(ValueError):
     """A missing or malformed dataset; the message names the file and line."""
@@ -60,16 +62,6 @@ def split(records: list[Record], test_count: int) -> tuple[list[Record], list[Re
     """Upstream split: the last `test_count` lines are the test set (at most a fifth of them)."""
     n_test = min(test_count, len(records) // 5)
     return records[: len(records) - n_test], records[len(records) - n_test:]
-
-
-def eye_boxes(eyes: np.ndarray, box_h: int, box_w: int, size: int) -> np.ndarray:
-    """(2,2) eye centres -> (2,4) integer boxes [x0,y0,x1,y1] of box_h x box_w inside the image."""
-    out = np.zeros((2, 4), np.int64)
-    for i, (cx, cy) in enumerate(eyes):
-        x0 = int(np.clip(round(cx - box_w / 2), 0, size - box_w))
-        y0 = int(np.clip(round(cy - box_h / 2), 0, size - box_h))
-        out[i] = (x0, y0, x0 + box_w, y0 + box_h)
-    return out
 
 
 class GazeDataset(torch.utils.data.Dataset):

@@ -1,8 +1,9 @@
 """`python -m training.prepare SRC DST`: build the CelebAGaze layout from any folder of face photos.
 
-Each photo: the live app's landmarker finds the face, the live app's aligner crops it to 256x256
-with the eyes at fixed points (so training sees faces exactly as the live pipeline will), and the
-gaze is estimated from the iris position in the eye opening, corrected for head pose. Photos
+Each photo: a face reader (training.faces; the live app's MediaPipe landmarker is the installed
+one) finds the face, and it is aligned to 256x256 with the model's eye geometry
+(training.geometry, which the live app aligns with too, so training sees faces exactly as the
+live pipeline will); the gaze is estimated from the iris position in the eye opening. Photos
 looking at the camera go to 1/ (domain X), those looking away to 0/ (domain Y); the ones in
 between are listed in DST/uncertain.txt with their scores for a human to sort.
 """
@@ -16,24 +17,16 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from training.faces import FaceReader, default_reader
+from training.geometry import EyeGeometry, alignment
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
-def gaze_score(face) -> float:
-    """How far the irises sit from the camera-facing position, in eye widths (0 = eye contact)."""
-    from livegaze.correctors.geometric import GeometricCorrector
-
-    targets = GeometricCorrector().targets(face.points[:, :2], face)
-    offsets = [np.linalg.norm(face.iris(e)[0] - targets[e]) / max(face.eye_size(e)[0], 1.0) for e in range(2)]
-    return float(np.mean(offsets))
-
-
 def prepare(src: str, dst: str, x_max: float = 0.06, y_min: float = 0.10, size: int = 256,
-            min_openness: float = 0.15) -> dict:
-    # The data tool shares the live app's landmarker and aligner (the model never imports them).
-    from livegaze.align import AlignConfig, Aligner
-    from livegaze.landmarks import Landmarker
-
+            min_openness: float = 0.15, reader: FaceReader | None = None) -> dict:
+    """Sort and align the photos of `src` into `dst`; returns counts per outcome. `reader`:
+    the face reader (default: the installed one, training.faces.default_reader)."""
     if not os.path.isdir(src):
         raise FileNotFoundError(f"{src}: no such folder (expected a folder of face photos)")
     files = sorted(os.path.join(r, f) for r, _, fs in os.walk(src) for f in fs
@@ -42,39 +35,40 @@ def prepare(src: str, dst: str, x_max: float = 0.06, y_min: float = 0.10, size: 
         raise FileNotFoundError(f"{src}: no photos found (expected {', '.join(IMAGE_EXTENSIONS)})")
     for d in ("0", "1"):
         os.makedirs(os.path.join(dst, d), exist_ok=True)
-    aligner = Aligner(AlignConfig(size=size))
+    geometry = EyeGeometry(size=size)
     lines = {0: [], 1: []}
     uncertain, counts = [], {"unreadable": 0, "no_face": 0, "eyes_closed": 0, "x": 0, "y": 0, "uncertain": 0}
-    with Landmarker() as lm:
+    reader = reader or default_reader()
+    try:
         for i, path in enumerate(tqdm(files, desc="prepare", unit="photo")):
             image = cv2.imread(path)
             if image is None:
                 counts["unreadable"] += 1
                 continue
-            face = lm.detect(image, i * 1000)  # far-apart timestamps: every photo is a new scene
+            face = reader.read(image)
             if face is None:
                 counts["no_face"] += 1
                 continue
-            if min(face.openness(0), face.openness(1)) < min_openness:
+            if min(face.openness) < min_openness:
                 counts["eyes_closed"] += 1
                 continue
-            centres = np.stack([face.eye_centre(0), face.eye_centre(1)])
-            aligned = aligner.align(image, centres)
-            score = gaze_score(face)
+            m = alignment(face.eye_centres, geometry)
+            aligned = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             name = f"{i:06d}.jpg"
-            eyes = aligned.eye_centres.reshape(-1)
-            label = f"{name} " + " ".join(str(int(round(v))) for v in eyes)
-            if score <= x_max:
+            label = f"{name} " + " ".join(str(int(round(v))) for v in geometry.eye_points().reshape(-1))
+            if face.gaze_offset <= x_max:
                 domain = 1
-            elif score >= y_min:
+            elif face.gaze_offset >= y_min:
                 domain = 0
             else:
-                uncertain.append(f"{path}\t{score:.3f}")
+                uncertain.append(f"{path}\t{face.gaze_offset:.3f}")
                 counts["uncertain"] += 1
                 continue
-            cv2.imwrite(os.path.join(dst, str(domain), name), aligned.image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            cv2.imwrite(os.path.join(dst, str(domain), name), aligned, [cv2.IMWRITE_JPEG_QUALITY, 95])
             lines[domain].append(label)
             counts["x" if domain else "y"] += 1
+    finally:
+        reader.close()
     for domain, rows in lines.items():
         tmp = os.path.join(dst, f".{domain}.txt.tmp")
         with open(tmp, "w") as f:
@@ -99,7 +93,7 @@ def main(argv=None) -> int:
         return 2
     try:
         counts = prepare(args.src, args.dst, args.x_max, args.y_min, args.size)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, LookupError) as exc:
         print(f"prepare: error: {exc}", file=sys.stderr)
         return 2
     print("prepare: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

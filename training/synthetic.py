@@ -13,22 +13,18 @@ import sys
 import cv2
 import numpy as np
 
+from training.geometry import EyeGeometry, alignment
+from training.photos import PHOTOS, eye_centres, photo
+
 EYE_SEMI_AXES = (17.0, 8.0)  # drawn eye opening, half width and half height, at 256 px
 
 
 def base_faces(size: int = 256) -> list[np.ndarray]:
-    """The packaged photos aligned to size x size with the eyes at the live app's fixed points."""
-    # The landmarker is shared with the live app (this is data preparation, not the model).
-    from livegaze.align import Aligner, AlignConfig
-    from livegaze.synthetic import PHOTOS, photo, photo_landmarks
-
-    aligner = Aligner(AlignConfig(size=size))
-    faces = []
-    for name in PHOTOS:
-        face = photo_landmarks(name)
-        eyes = np.stack([face.eye_centre(0), face.eye_centre(1)])
-        faces.append(aligner.align(photo(name), eyes).image)
-    return faces
+    """The packaged photos aligned to size x size with the eyes at the model's fixed points
+    (their eye centres are known: no landmarker needed)."""
+    geometry = EyeGeometry(size=size)
+    return [cv2.warpAffine(photo(name), alignment(eye_centres(name), geometry), (size, size),
+                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for name in PHOTOS]
 
 
 def draw_eye(image: np.ndarray, centre, gaze, iris_colour, scale: float = 1.0) -> None:
@@ -57,9 +53,7 @@ def make_sample(face: np.ndarray, rng: np.random.Generator, looking: bool, size:
     """One face: random shift/scale/brightness, eyes drawn at a camera-facing or averted gaze.
     Returns the image, eye centres (2,2), the gaze (dx, dy) as fractions of the semi-axes, and the
     same face looking into the camera (the ground truth a correction should reach)."""
-    from livegaze.align import AlignConfig
-
-    eyes = AlignConfig(size=size).eye_points().astype(np.float64)
+    eyes = EyeGeometry(size=size).eye_points().astype(np.float64)
     s = rng.uniform(0.95, 1.05)
     t = rng.uniform(-6, 6, 2)
     m = np.array([[s, 0, (1 - s) * size / 2 + t[0]], [0, s, (1 - s) * size / 2 + t[1]]])

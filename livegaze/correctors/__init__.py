@@ -1,5 +1,3 @@
-"""Gaze correctors: aligned face in, corrected aligned face out, chosen by name from a registry."""
-from livegaze.correctors.base import Corrector, available, create, register  # noqa: F401
-from livegaze.correctors import geometric, warp  # noqa: F401  (register "geometric" and "warp")
-
-DEFAULT = "warp"  # no trained model needed
+"""Gaze correctors, chosen by name from one registry (livegaze.correctors.base.REGISTRY)."""
+from livegaze.correctors.base import (DEFAULT, REGISTRY, CorrectConfig, Corrector, Entry,  # noqa: F401
+                                      available, create, entry, from_config, model_corrector, register)

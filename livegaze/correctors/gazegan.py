@@ -17,9 +17,8 @@ import cv2
 import numpy as np
 
 from livegaze.align import AlignedFace
-from livegaze.correctors.base import register
 from livegaze.errors import LivegazeError
-from livegaze.pipeline import workers_per_core
+from livegaze.stages import workers_per_core
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +52,8 @@ class GazeGANCorrector:
         # GPU runners serialise faces on one stream: more threads would only queue.
         self.concurrency = min(r.concurrency for r in (self.gx, self.animate) if r is not None)
         self.size = self.gx.size
+        # The crops the model was trained on: the align stage cuts faces with this geometry.
+        self.geometry = self.gx.geometry
         self.runner_name = self.gx.name
         self._local = threading.local()
 
@@ -110,6 +111,3 @@ class GazeGANCorrector:
         for r in (self.gx, self.animate):
             if r is not None:
                 r.close()
-
-
-register("gazegan", GazeGANCorrector)

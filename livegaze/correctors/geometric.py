@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from livegaze.align import AlignedFace
-from livegaze.correctors.base import register
+from livegaze.align import AlignedFace, EyeGeometry
 from livegaze.correctors.iris import move_iris
 from livegaze.landmarks import EYE_CONTOURS, IRIS_CENTRES, IRIS_RINGS, FaceLandmarks
 
@@ -60,6 +59,8 @@ class GeometricCorrector:
     name = "geometric"
     handles_strength = True
     space = "aligned"
+    geometry = EyeGeometry()  # no model: the default aligned face
+    concurrency = 1
     last_measured = None  # measures nothing a calibration could use
 
     def __init__(self, config: GeometricConfig | None = None, **options):
@@ -105,6 +106,3 @@ class GeometricCorrector:
 
     def close(self) -> None:
         pass
-
-
-register("geometric", GeometricCorrector)

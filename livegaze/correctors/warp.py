@@ -16,7 +16,6 @@ import cv2
 import numpy as np
 
 from livegaze.calibration import DEFAULT_SHIFT
-from livegaze.correctors.base import register
 from livegaze.errors import LivegazeError
 from livegaze.correctors.geometric import gaze_to_camera_offset, opening_centre
 from livegaze.correctors.warpfield import FieldShape, displacement_jacobian, eye_field
@@ -87,6 +86,8 @@ class WarpCorrector:
     name = "warp"
     handles_strength = True
     space = "frame"  # works on the frame itself (see Corrector)
+    geometry = None  # nothing to align
+    concurrency = 1  # one stream: the move is smoothed from frame to frame
 
     def __init__(self, config: WarpConfig | None = None, **options):
         self.config = config or WarpConfig(**options)
@@ -289,6 +290,3 @@ class WarpCorrector:
 
     def close(self) -> None:
         pass
-
-
-register("warp", WarpCorrector)

@@ -10,11 +10,15 @@ import numpy as np
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 from PyQt6.QtGui import QImage
 
-from livegaze.app import RunOptions, build_pipeline, corrector_from_options
+from livegaze.app import build_pipeline
 from livegaze.gate import GateConfig
-from livegaze.capture import CaptureConfig
+from livegaze.capture import CaptureConfig, is_camera_source
+from livegaze.config import AppConfig
+from livegaze.correctors import CorrectConfig, entry, from_config
 from livegaze.errors import LivegazeError
-from livegaze.processor import LiveSettings
+from livegaze.frames import Outcome
+from livegaze.processor import LiveControls
+from livegaze.sinks import SinkConfig
 from livegaze.tray.settings import TraySettings
 
 
@@ -39,7 +43,7 @@ class PipelineController(QObject):
                  parent=None):
         super().__init__(parent)
         self.settings = settings
-        self.live = LiveSettings(enabled=settings.enabled, strength=settings.strength)
+        self.live = LiveControls(enabled=settings.enabled, strength=settings.strength)
         self.sink_factory = sink_factory
         self.want_preview = False
         self.state = "off"
@@ -94,26 +98,29 @@ class PipelineController(QObject):
             self._spawn(self._swap_worker, self.pipeline)
 
     # --- worker threads ---
-    def run_options(self) -> RunOptions:
+    def app_config(self) -> AppConfig:
+        """The tray's settings as the live app's config (same stages, same defaults)."""
         s = self.settings
-        options = {}
-        if s.corrector == "gazegan":
-            key = "engine" if s.model_path.endswith((".onnx", ".plan")) else "checkpoint"
-            options = {key: s.model_path}
-        return RunOptions(capture=CaptureConfig(source=s.camera, width=s.width, height=s.height,
-                                                loop=not s.camera.isdigit() and not s.camera.startswith("/dev/"),
-                                                paced=not s.camera.isdigit() and not s.camera.startswith("/dev/")),
-                          corrector=s.corrector, corrector_options=options,
-                          gate=GateConfig(gaze_full=s.gaze_full, gaze_none=s.gaze_none,
-                                          head_full=s.head_full, head_none=s.head_none,
-                                          hysteresis=s.gate_hysteresis, ease_frames=s.ease_frames),
-                          virtual_camera=self.sink_factory is None, vcam_device=s.virtual_device or None)
+        correct = CorrectConfig(name=s.corrector)
+        if entry(s.corrector).needs_model:
+            if s.model_path.endswith((".onnx", ".plan")):
+                correct.engine = s.model_path
+            else:
+                correct.checkpoint = s.model_path
+        file = not is_camera_source(s.camera)  # a video stands in for a camera: played live, looped
+        return AppConfig(capture=CaptureConfig(source=s.camera, width=s.width, height=s.height, loop=file, paced=file),
+                         correct=correct,
+                         gate=GateConfig(gaze_full=s.gaze_full, gaze_none=s.gaze_none,
+                                         head_full=s.head_full, head_none=s.head_none,
+                                         hysteresis=s.gate_hysteresis, ease_frames=s.ease_frames),
+                         sink=SinkConfig(virtual_camera=self.sink_factory is None, device=s.virtual_device or None),
+                         live=self.live)
 
     def _start_worker(self) -> None:
         pipeline = None
         try:
             extra = self.sink_factory() if self.sink_factory else None
-            pipeline = build_pipeline(self.run_options(), settings=self.live, extra_sink=extra,
+            pipeline = build_pipeline(self.app_config(), extra_sink=extra,
                                       on_frame=self._on_frame)
             pipeline.start()
         except BaseException as exc:
@@ -137,7 +144,7 @@ class PipelineController(QObject):
 
     def _swap_worker(self, pipeline) -> None:
         try:
-            corrector = corrector_from_options(self.run_options())
+            corrector = from_config(self.app_config().correct)
         except BaseException as exc:
             self._post(("error", f"model not changed: {describe_error(exc)}"))
             return
@@ -209,9 +216,9 @@ class PipelineController(QObject):
         if frame is not None:
             if lost:
                 self._set_state("error")
-            elif frame.status == "no_face":
+            elif frame.outcome is Outcome.NO_FACE:
                 self._set_state("no_face")
-            elif frame.status == "disabled":
+            elif frame.outcome is Outcome.DISABLED:
                 self._set_state("paused")
             else:
                 self._set_state("correcting")

@@ -19,8 +19,8 @@ class TraySettings:
     camera: str = "0"
     width: int = 1280
     height: int = 720
-    corrector: str = "warp"  # warp | geometric | gazegan
-    model_path: str = ""  # checkpoint (.pt) or engine (.onnx/.plan) for gazegan
+    corrector: str = "warp"  # a name in livegaze.correctors.REGISTRY
+    model_path: str = ""  # checkpoint (.pt) or engine (.onnx/.plan), for a corrector that runs a model
     strength: float = 1.0
     enabled: bool = True
     virtual_device: str = ""  # e.g. /dev/video10; empty = first free

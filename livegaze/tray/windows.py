@@ -6,6 +6,7 @@ from PyQt6.QtGui import QPixmap
 from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QGridLayout, QHBoxLayout, QLabel,
                              QPushButton, QSlider, QVBoxLayout, QWidget)
 
+from livegaze.correctors import REGISTRY
 from livegaze.errors import LivegazeError
 
 RESOLUTIONS = [(640, 480), (1280, 720), (1920, 1080)]
@@ -13,9 +14,8 @@ STATE_TEXT = {"off": "Camera off", "starting": "Starting...", "correcting": "Cor
               "paused": "Correction paused", "no_face": "No face in view", "error": "Problem - see message"}
 
 
-# The tray's model choices, in menu order: (corrector name, label).
-CORRECTOR_CHOICES = (("warp", "Warp (your own eye, no model)"), ("geometric", "Geometric (repainted iris)"),
-                     ("gazegan", "Trained model / engine..."))
+# The tray's model choices, in menu order: what the corrector registry offers.
+CORRECTOR_CHOICES = tuple((e.name, e.label) for e in REGISTRY.values())
 
 class ControlPanel(QWidget):
     """Start/stop, correction on/off, strength, camera, resolution and model choice."""
@@ -69,7 +69,8 @@ class ControlPanel(QWidget):
         self.corrector.setCurrentIndex(self._corrector_index(s.corrector))
         self.corrector.activated.connect(self._corrector_chosen)
         grid.addWidget(self.corrector, 5, 1, 1, 2)
-        self.model_label = QLabel(s.model_path if s.corrector == "gazegan" else "")
+        self.model_label = QLabel(s.model_path if s.corrector in REGISTRY and REGISTRY[s.corrector].needs_model
+                                  else "")
         grid.addWidget(self.model_label, 6, 0, 1, 3)
         self.stats = QLabel("")
         grid.addWidget(self.stats, 7, 0, 1, 3)
@@ -118,14 +119,14 @@ class ControlPanel(QWidget):
 
     def _corrector_chosen(self, index: int) -> None:
         name = CORRECTOR_CHOICES[index][0]
-        if name != "gazegan":
+        if not REGISTRY[name].needs_model:
             self.controller.set_corrector(name)
             self.model_label.setText("")
             return
         path, _ = QFileDialog.getOpenFileName(self, "GazeGAN checkpoint or engine", "",
                                               "Models (*.pt *.onnx *.plan)")
         if path:
-            self.controller.set_corrector("gazegan", path)
+            self.controller.set_corrector(name, path)
             self.model_label.setText(path)
         else:
             self.corrector.setCurrentIndex(self._corrector_index(self.controller.settings.corrector))

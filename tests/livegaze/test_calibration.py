@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from livegaze.app import RunOptions, corrector_from_options
+from livegaze.correctors import CorrectConfig, from_config
 from livegaze.calibration import Calibration, Calibrator, calibration_path, load, save
 from livegaze.cli import main
 from livegaze.errors import LivegazeError
@@ -34,7 +34,7 @@ def test_calibrate_measures_the_screen_offset_and_run_uses_it(two_looks, capsys)
     assert saved is not None and os.path.isfile(calibration_path())
     dx, dy = saved.shift
     assert dx < -0.04 and abs(dy) < 0.03  # back to the left, by most of the 0.12 look
-    corrector = corrector_from_options(RunOptions())
+    corrector = from_config(CorrectConfig())
     assert corrector.config.mode == "shift" and np.allclose(corrector.config.shift, saved.shift)
     assert np.allclose(corrector.config.bias, saved.bias)
 
@@ -67,5 +67,5 @@ def test_saved_calibration_round_trips_and_a_damaged_one_is_named(tmp_path):
 
 
 def test_without_calibration_shift_mode_moves_the_eyes_up():
-    corrector = corrector_from_options(RunOptions())
+    corrector = from_config(CorrectConfig())
     assert corrector.config.mode == "shift" and corrector.config.shift[1] < 0

@@ -6,7 +6,7 @@ moves shift the iris points, blinks squash the lids: each a known truth.
 import numpy as np
 import pytest
 
-from livegaze.frames import Frame
+from livegaze.frames import Frame, Outcome
 from livegaze.gate import EYEBALL, Gate, GateConfig, gaze_angle
 from livegaze.landmarks import EYE_CONTOURS, IRIS_CENTRES, IRIS_RINGS, Landmarker
 from livegaze.processor import FrameProcessor
@@ -126,11 +126,9 @@ def test_face_lost_and_found_fade_through_the_processor():
     try:
         for i, image in enumerate(frames):
             frame = Frame(seq=i + 1, t_capture=i / 30, image=image, original=image)
-            processor.locate(frame)
-            ok = processor.prepare(frame)
-            if ok:
-                processor.finish(frame)
-            strengths.append(frame.strength if ok else 0.0)
+            processor.process(frame)
+            worked = frame.outcome in (Outcome.CORRECTED, Outcome.UNCHANGED)  # past the gate
+            strengths.append(frame.strength if worked else 0.0)
             statuses.append(frame.status)
     finally:
         processor.close()

@@ -8,9 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
-from livegaze.app import RunOptions, build_pipeline, run_until_done
+from livegaze.app import build_pipeline, run_until_done
+from livegaze.config import AppConfig
+from livegaze.pipeline import PipelineConfig
+from livegaze.sinks import SinkConfig
 from livegaze.capture import Capture, CaptureConfig
-from livegaze.correctors import register
+from livegaze.align import EyeGeometry
+from livegaze.correctors import CorrectConfig, Entry, register
 from livegaze.pipeline import Pipeline, PipelineConfig
 from livegaze.processor import FrameProcessor
 from livegaze.sinks import NullSink
@@ -33,8 +37,8 @@ def test_file_to_file_corrects_every_frame(averted_clip, tmp_path, corrector, st
     aligned face (then blended back)."""
     path, truth = averted_clip
     out = str(tmp_path / "out.mp4")
-    stats = run_until_done(build_pipeline(RunOptions(capture=CaptureConfig(source=path), output=out,
-                                                     corrector=corrector, virtual_camera=False)))
+    stats = run_until_done(build_pipeline(AppConfig(capture=CaptureConfig(source=path), sink=SinkConfig(output=out, virtual_camera=False),
+                                                    correct=CorrectConfig(name=corrector))))
     assert stats.delivered == len(truth) and stats.dropped == 0
     assert stats.statuses.get("corrected", 0) >= 0.9 * len(truth)
     written = _frames(out)
@@ -49,8 +53,8 @@ def test_file_to_file_corrects_every_frame(averted_clip, tmp_path, corrector, st
 def test_frames_carry_sequence_and_capture_time(averted_clip):
     sink = NullSink()
     seen = []
-    pipeline = build_pipeline(RunOptions(capture=CaptureConfig(source=averted_clip[0]), virtual_camera=False,
-                                         passthrough=True), extra_sink=sink,
+    pipeline = build_pipeline(AppConfig(capture=CaptureConfig(source=averted_clip[0]), sink=SinkConfig(virtual_camera=False),
+                                        pipeline=PipelineConfig(passthrough=True)), extra_sink=sink,
                               on_frame=lambda f: seen.append((f.seq, f.t_capture)))
     run_until_done(pipeline)
     seqs = [s for s, _ in seen]
@@ -60,8 +64,10 @@ def test_frames_carry_sequence_and_capture_time(averted_clip):
 
 class ExplodingCorrector:
     name = "exploding"
+    concurrency = 1
     handles_strength = True
     space = "aligned"
+    geometry = EyeGeometry()
 
     def reset(self):
         pass
@@ -80,12 +86,12 @@ class ExplodingCorrector:
 
 
 def test_corrector_error_and_no_face_pass_frames_through_untouched(averted_clip, blank_clip):
-    register("exploding", ExplodingCorrector)
+    register(Entry("exploding", ExplodingCorrector, "test"))
     for source, expected in ((averted_clip[0], "error"), (blank_clip, "no_face")):
         sink = NullSink(keep=True)
         originals = []
-        pipeline = build_pipeline(RunOptions(capture=CaptureConfig(source=source), corrector="exploding",
-                                             virtual_camera=False), extra_sink=sink,
+        pipeline = build_pipeline(AppConfig(capture=CaptureConfig(source=source), correct=CorrectConfig(name="exploding"),
+                                            sink=SinkConfig(virtual_camera=False)), extra_sink=sink,
                                   on_frame=lambda f: originals.append(f.original))
         stats = run_until_done(pipeline)
         assert stats.statuses[expected] > 0
@@ -111,8 +117,10 @@ def test_live_source_drops_instead_of_queueing(averted_clip):
 class SlowCorrector:
     """A corrector slower than the camera, as the in-painting model is on a small CPU."""
     name = "slow"
+    concurrency = 1
     handles_strength = True
     space = "aligned"
+    geometry = EyeGeometry()
 
     def reset(self):
         pass
@@ -131,13 +139,14 @@ class SlowCorrector:
 def test_slow_correction_drops_frames_before_the_landmarks(averted_clip):
     """With correction the bottleneck, frames are dropped at capture: no landmark work is spent on
     frames that would be dropped later, and no located frame queues behind another."""
-    register("slow", SlowCorrector)
-    pipeline = build_pipeline(RunOptions(capture=CaptureConfig(source=averted_clip[0], paced=True, fps=30),
-                                         corrector="slow", virtual_camera=False, landmark_workers=2),
+    register(Entry("slow", SlowCorrector, "test"))
+    pipeline = build_pipeline(AppConfig(capture=CaptureConfig(source=averted_clip[0], paced=True, fps=30),
+                                        correct=CorrectConfig(name="slow"), sink=SinkConfig(virtual_camera=False),
+                                        pipeline=PipelineConfig(landmark_workers=2)),
                               extra_sink=NullSink())
     located = []
-    locate = pipeline.processor.locate
-    pipeline.processor.locate = lambda frame, worker: (located.append(frame.seq), locate(frame, worker))[1]
+    locate = pipeline.processor.step_landmarks
+    pipeline.processor.step_landmarks = lambda frame, worker: (located.append(frame.seq), locate(frame, worker))[1]
     stats = run_until_done(pipeline)
     assert stats.dropped > 0 and stats.delivered < stats.captured
     assert len(located) == stats.delivered, (len(located), stats.delivered, stats.captured)
@@ -151,6 +160,7 @@ class TwoAtOnceCorrector:
     name = "two-at-once"
     handles_strength = True
     space = "aligned"
+    geometry = EyeGeometry()
 
     def reset(self):
         pass
@@ -179,11 +189,11 @@ class TwoAtOnceCorrector:
 def test_two_faces_at_once_keep_frames_in_order(averted_clip):
     """A corrector that takes two faces at once gets two (on two threads), and the frames still
     come out complete, in capture order, each with its own correction."""
-    register("two-at-once", TwoAtOnceCorrector)
+    register(Entry("two-at-once", TwoAtOnceCorrector, "test"))
     sink = NullSink(keep=True)
     seen = []
-    pipeline = build_pipeline(RunOptions(capture=CaptureConfig(source=averted_clip[0]), corrector="two-at-once",
-                                         virtual_camera=False), extra_sink=sink,
+    pipeline = build_pipeline(AppConfig(capture=CaptureConfig(source=averted_clip[0]), correct=CorrectConfig(name="two-at-once"),
+                                        sink=SinkConfig(virtual_camera=False)), extra_sink=sink,
                               on_frame=lambda f: seen.append((f.seq, f.original)))
     corrector = pipeline.processor.corrector
     stats = run_until_done(pipeline)
@@ -198,8 +208,9 @@ def test_two_faces_at_once_keep_frames_in_order(averted_clip):
 
 def test_stop_from_another_thread_finishes_cleanly(averted_clip, tmp_path):
     out = str(tmp_path / "stopped.mp4")
-    pipeline = build_pipeline(RunOptions(capture=CaptureConfig(source=averted_clip[0], loop=True, paced=True),
-                                         output=out, virtual_camera=False, passthrough=True))
+    pipeline = build_pipeline(AppConfig(capture=CaptureConfig(source=averted_clip[0], loop=True, paced=True),
+                                        sink=SinkConfig(output=out, virtual_camera=False),
+                                        pipeline=PipelineConfig(passthrough=True)))
     timer = threading.Timer(0.5, pipeline.stop)
     timer.start()
     stats = run_until_done(pipeline)

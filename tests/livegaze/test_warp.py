@@ -281,7 +281,7 @@ def test_reset_forgets_the_stream(averted_portrait):
 def test_the_corrected_iris_follows_a_moving_face_without_lag():
     """A face panning 4 px per frame: relative to the eye it sits in, the corrected iris is where
     it is on a still face (a lag of one frame would put it 4 px behind, against the motion)."""
-    from livegaze.frames import Frame
+    from livegaze.frames import Frame, Outcome
     from livegaze.processor import FrameProcessor
     from livegaze.synthetic import ClipSpec, iter_frames
 
@@ -291,10 +291,8 @@ def test_the_corrected_iris_follows_a_moving_face_without_lag():
         try:
             for i, (image, _, m, _) in enumerate(iter_frames(spec)):
                 frame = Frame(seq=i + 1, t_capture=i / 30, image=image, original=image)
-                processor.locate(frame)
-                if processor.prepare(frame):
-                    processor.finish(frame)
-                if i >= 8 and frame.status == "corrected":
+                processor.process(frame)
+                if i >= 8 and frame.outcome is Outcome.CORRECTED:
                     contour = frame.face.eye_contour(0)
                     corners = frame.face.points[list(EYE_CORNERS[0]), :2]
                     found.append(iris_darkness_centre(frame.image, contour)[0] - corners[:, 0].mean())

@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from training.data import eye_boxes
+from training.geometry import eye_boxes
 from training.iris import iris_centres, iris_errors
 from training.synthetic import EYE_SEMI_AXES, draw_eye
 

@@ -1,0 +1,221 @@
+"""AppConfig: everything the live app runs with, and where every default lives.
+
+One field per stage of the live path (livegaze.stages: the field has the stage's name and holds
+the stage's config dataclass), plus the pipeline's own settings and the live controls (the tray's
+toggle and slider). Each default is written once, in the stage's dataclass. The command line's
+flags are generated from the fields named in FLAGS (`add_flags`, `from_args`), and the tray
+edits and saves the same object as TOML (`to_toml`, `from_toml`).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+
+from livegaze.blend import BlendConfig
+from livegaze.capture import CaptureConfig
+from livegaze.correctors.base import CorrectConfig
+from livegaze.errors import LivegazeError
+from livegaze.gate import GateConfig
+from livegaze.landmarks import LandmarkerConfig
+from livegaze.pipeline import PipelineConfig
+from livegaze.processor import LiveControls
+from livegaze.sinks import SinkConfig
+from livegaze.tracking import TrackerConfig
+
+
+@dataclass
+class AppConfig:
+    capture: CaptureConfig = field(default_factory=CaptureConfig)
+    landmarks: LandmarkerConfig = field(default_factory=LandmarkerConfig)
+    track: TrackerConfig = field(default_factory=TrackerConfig)
+    gate: GateConfig = field(default_factory=GateConfig)
+    correct: CorrectConfig = field(default_factory=CorrectConfig)
+    blend: BlendConfig = field(default_factory=BlendConfig)
+    sink: SinkConfig = field(default_factory=SinkConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    live: LiveControls = field(default_factory=LiveControls)
+
+    def check(self) -> None:
+        """One-line errors (naming the flag) for values no stage can take."""
+        self.capture.validate()
+        try:
+            self.gate.check()
+        except ValueError as exc:
+            raise LivegazeError(str(exc))
+        if not 0.0 <= self.live.strength <= 1.0:  # NaN fails this too
+            raise LivegazeError(f"--strength {self.live.strength}: expected a number from 0 to 1")
+        if self.pipeline.max_frames < 0:
+            raise LivegazeError(f"--max-frames {self.pipeline.max_frames}: expected 0 (until the end) or a "
+                                "positive number")
+        if self.correct.mode not in ("shift", "lock"):
+            raise LivegazeError(f"--mode {self.correct.mode}: expected shift or lock")
+
+
+# The command line: (AppConfig path, flags, help). Type and default come from the dataclass.
+FLAGS: dict[str, tuple[str, tuple[str, ...], str]] = {key: (key, flags, text) for key, flags, text in (
+    ("capture.source", ("--input", "-i"), "camera index (0), device (/dev/video2), video or image file"),
+    ("capture.width", ("--width",), "capture width in pixels, even (0 = the source's own)"),
+    ("capture.height", ("--height",), "capture height in pixels, even (0 = the source's own)"),
+    ("capture.fps", ("--fps",), "camera frame rate / pacing rate"),
+    ("capture.paced", ("--paced",), "play a file at --fps like a live camera"),
+    ("capture.loop", ("--loop",), "restart a file source at its end"),
+    ("landmarks.model_path", ("--face-model",), "path to face_landmarker.task (default: packaged copy)"),
+    ("correct.name", ("--corrector",), "warp (your own eye, warped; no model needed), geometric (the iris "
+                                       "repainted), or gazegan (needs --checkpoint or --engine)"),
+    ("correct.checkpoint", ("--checkpoint",), "GazeGAN training checkpoint (.pt): selects the model corrector"),
+    ("correct.engine", ("--engine",), "prebuilt engine (.plan or .onnx): selects the model corrector"),
+    ("correct.runner", ("--runner",), "model backend: auto, tensorrt, openvino, onnxruntime or torch"),
+    ("correct.max_move", ("--max-move",), "warp: the largest iris move, in eye widths (default 0.2; larger "
+                                          "looks forced)"),
+    ("correct.faces_at_once", ("--faces-at-once",), "a model on the CPU: frames corrected in parallel, one "
+                                                    "core each (0 = one per core, at most 2)"),
+    ("correct.mode", ("--mode",), "warp: shift = move your eyes by your calibrated screen-to-camera offset "
+                                  "(your own eye movements stay), lock = put the gaze on the camera"),
+    ("gate.gaze_full", ("--gaze-full",), "look-away gating: full correction up to this gaze angle (degrees)"),
+    ("gate.gaze_none", ("--gaze-none",), "no correction past this gaze angle (degrees)"),
+    ("gate.head_full", ("--head-full",), "full correction up to this head yaw or pitch (degrees)"),
+    ("gate.head_none", ("--head-none",), "no correction past this head yaw or pitch (degrees)"),
+    ("gate.hysteresis", ("--gate-hysteresis",), "degrees an angle must turn back before the strength does"),
+    ("gate.ease_frames", ("--ease-frames",), "frames to fade correction in or out"),
+    ("sink.output", ("--output", "-o"), "write the corrected video to this file (.mp4, .avi)"),
+    ("sink.virtual_camera", ("--virtual-camera",), "send to the virtual camera (default when no --output "
+                                                   "or --preview is given)"),
+    ("sink.device", ("--device",), "virtual camera device, e.g. /dev/video10 (default: first free)"),
+    ("sink.preview", ("--preview",), "show the output in a window"),
+    ("pipeline.max_frames", ("--max-frames",), "stop after N frames (0 = until the end)"),
+    ("live.strength", ("--strength",), "correction strength 0..1"),
+)}
+
+
+def _get(config, path: str):
+    section, name = path.split(".")
+    return getattr(getattr(config, section), name)
+
+
+def _field_type(path: str) -> type:
+    """The flag's value type, from the dataclass annotation (X | None -> X)."""
+    section, name = path.split(".")
+    owner = typing.get_type_hints(type(getattr(AppConfig(), section)))[name]
+    if isinstance(owner, types.UnionType) or typing.get_origin(owner) is typing.Union:
+        owner = next(t for t in typing.get_args(owner) if t is not type(None))
+    return owner
+
+
+def add_flags(parser: argparse.ArgumentParser, paths: list[str] | tuple[str, ...]) -> None:
+    """Add the flags of these AppConfig paths (generated: type, default and help from AppConfig)."""
+    defaults = AppConfig()
+    for path in paths:
+        _, flags, text = FLAGS[path]
+        kind, default = _field_type(path), _get(defaults, path)
+        dest = path.replace(".", "__")
+        if kind is bool:
+            parser.add_argument(*flags, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=text)
+            continue
+        if default is not None and default != "":
+            text += f" [default: {default}]"
+        choices = ("shift", "lock") if path == "correct.mode" else None
+        parser.add_argument(*flags, dest=dest, type=kind, default=None, help=text, choices=choices,
+                            metavar=None if choices else flags[0].lstrip("-").upper().replace("-", "_"))
+
+
+def from_args(args: argparse.Namespace, base: AppConfig | None = None) -> AppConfig:
+    """`base` (default: AppConfig()) with every flag the user gave; a model file picks the
+    corrector that runs models, unless --corrector names one."""
+    from livegaze.correctors import model_corrector
+
+    config = base or AppConfig()
+    given: dict[str, dict] = {}
+    for path in FLAGS:
+        value = getattr(args, path.replace(".", "__"), None)
+        if value is not None:
+            section, name = path.split(".")
+            given.setdefault(section, {})[name] = value
+    if getattr(args, "correct__name", None) is None and ("checkpoint" in given.get("correct", {})
+                                                         or "engine" in given.get("correct", {})):
+        given["correct"]["name"] = model_corrector()
+    for section, values in given.items():  # some stage configs are frozen: replaced, not changed
+        setattr(config, section, dataclasses.replace(getattr(config, section), **values))
+    return config
+
+
+# -- TOML: the tray saves the whole AppConfig, one table per section --------------------------
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def to_toml(config: AppConfig) -> str:
+    """Every section and value (None values are left out: absent means the default)."""
+    lines = []
+    for section in dataclasses.fields(config):
+        values = getattr(config, section.name)
+        lines.append(f"[{section.name}]")
+        for f in dataclasses.fields(values):
+            value = getattr(values, f.name)
+            if value is not None and not dataclasses.is_dataclass(value):
+                lines.append(f"{f.name} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def from_toml(text: str) -> tuple[AppConfig, list[str]]:
+    """(config, problems): values of the wrong type and unknown keys are ignored and listed;
+    a section whose values fail its checks takes its defaults again (listed too)."""
+    data = tomllib.loads(text)
+    config, problems = AppConfig(), []
+    for key in data:
+        if key not in {f.name for f in dataclasses.fields(AppConfig)} or not isinstance(data[key], dict):
+            problems.append(f"unknown setting {key}")
+    for section in dataclasses.fields(AppConfig):
+        given = data.get(section.name)
+        if not isinstance(given, dict):
+            continue
+        values = getattr(config, section.name)
+        hints = typing.get_type_hints(type(values))
+        known = {f.name: f for f in dataclasses.fields(values)}
+        for name, value in given.items():
+            if name not in known:
+                problems.append(f"unknown setting {section.name}.{name}")
+                continue
+            default = getattr(values, name)
+            if isinstance(value, int) and not isinstance(value, bool) and (
+                    isinstance(default, float) or hints[name] in (float, float | None)):
+                value = float(value)
+            if isinstance(value, list) and isinstance(default, tuple):
+                value = tuple(value)
+            expected = type(default) if default is not None else _field_type(f"{section.name}.{name}")
+            if not isinstance(value, expected):
+                problems.append(f"{section.name}.{name}")
+                continue
+            setattr(config, section.name, dataclasses.replace(getattr(config, section.name), **{name: value}))
+            values = getattr(config, section.name)
+    for section in ("capture", "gate", "live", "correct"):
+        try:
+            _SECTION_CHECKS[section](config)
+        except (LivegazeError, ValueError):
+            setattr(config, section, type(getattr(config, section))())
+            problems.append(f"{section} (out of range)")
+    return config, problems
+
+
+def _check_range(ok: bool, what: str) -> None:
+    if not ok:
+        raise ValueError(what)
+
+
+_SECTION_CHECKS = {
+    "capture": lambda c: c.capture.validate(),
+    "gate": lambda c: c.gate.check(),
+    "live": lambda c: _check_range(0 <= c.live.strength <= 1, "strength"),
+    "correct": lambda c: _check_range(c.correct.mode in ("shift", "lock"), "mode"),
+}
