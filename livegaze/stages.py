@@ -11,6 +11,7 @@ skipped and the frame goes out as it came in.
 from __future__ import annotations
 
 import enum
+import functools
 import os
 from dataclasses import dataclass
 
@@ -59,6 +60,7 @@ def workers_per_core(limit: int = 2) -> int:
     return max(1, min(limit, os.cpu_count() or 1))
 
 
+@functools.cache  # read for every frame: the table never changes
 def on(threads: Threads) -> tuple[Stage, ...]:
     """The stages that run on one kind of thread, in path order."""
     return tuple(s for s in STAGES if s.threads is threads)
