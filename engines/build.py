@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 from engines import gpu
-from engines.cache import EngineCache, atomic_write, cache_root, engine_meta, file_sha256, mismatch
+from training.atomic import write_bytes
+from engines.cache import EngineCache, cache_root, engine_meta, file_sha256, mismatch
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def ensure_onnx(checkpoint: str, out_dir: str | None = None, force: bool = False
             checks[r.name].update(max_abs_diff_cpu=r.max_abs_diff_cpu, psnr_int8_db=r.psnr_int8_db)
             paths[f"{r.name}_cpu_best"] = cpu_choice(r.name, r.path_cpu, r.path_int8, r.psnr_int8_db)
     record = {"version": EXPORT_VERSION, "checkpoint_sha256": sha, "paths": paths, "checks": checks}
-    atomic_write(done, json.dumps(record, indent=2).encode())
+    write_bytes(done, json.dumps(record, indent=2).encode())
     return {k: Path(v) for k, v in paths.items()}
 
 
@@ -90,7 +91,7 @@ def build_plan(onnx_fp32: str, onnx_fp16: str, timing_cache: Path) -> bytes:
     plan = builder.build_serialized_network(network, config)
     if plan is None:
         raise RuntimeError(f"{source}: TensorRT failed to build an engine")
-    atomic_write(timing_cache, bytes(config.get_timing_cache().serialize()))
+    write_bytes(timing_cache, bytes(config.get_timing_cache().serialize()))
     return bytes(plan)
 
 

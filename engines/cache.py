@@ -9,14 +9,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import platformdirs
 
+from training.atomic import write_bytes
+
+
+def cache_dir() -> Path:
+    """The per-user cache (downloaded models, built engines); LIVEGAZE_CACHE moves it."""
+    return Path(os.environ.get("LIVEGAZE_CACHE", platformdirs.user_cache_dir("livegaze")))
+
 
 def cache_root() -> Path:
-    return Path(os.environ.get("LIVEGAZE_CACHE", platformdirs.user_cache_dir("livegaze"))) / "engines"
+    """Where built engines are cached."""
+    return cache_dir() / "engines"
 
 
 def file_sha256(path: str) -> str:
@@ -35,26 +42,6 @@ def engine_meta(checkpoint_sha: str, shapes: dict, precision: str, trt_version: 
 
 def engine_key(meta: dict) -> str:
     return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:24]
-
-
-def umask_mode(path) -> None:
-    """Give a file made by mkstemp (0600) the mode the user's umask gives a new file."""
-    mask = os.umask(0)  # the only way to read it is to set it
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask_mode(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 class EngineCache:
@@ -79,11 +66,11 @@ class EngineCache:
     def store(self, meta: dict, plan: bytes) -> Path:
         key = engine_key(meta)
         path = self.root / f"{key}.plan"
-        atomic_write(path, plan)
-        atomic_write(path.with_suffix(".json"), json.dumps(meta, indent=2).encode())
+        write_bytes(path, plan)
+        write_bytes(path.with_suffix(".json"), json.dumps(meta, indent=2).encode())
         manifest = self.manifest()
         manifest[key] = {"file": path.name, "meta": meta}
-        atomic_write(self.manifest_path, json.dumps(manifest, indent=2, sort_keys=True).encode())
+        write_bytes(self.manifest_path, json.dumps(manifest, indent=2, sort_keys=True).encode())
         return path
 
 

@@ -74,11 +74,9 @@ def example_inputs(name: str, size: int, real: np.ndarray | None = None):
 
 
 def _atomic_save(model, path: str) -> None:
-    from pathlib import Path
+    from training.atomic import write_bytes
 
-    from engines.cache import atomic_write
-
-    atomic_write(Path(path), model.SerializeToString())
+    write_bytes(path, model.SerializeToString())
 
 
 def psnr_in_mask(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:

@@ -9,12 +9,10 @@ at a few brightness levels. Instance norms, tanh and the compositing stay float.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 
 import numpy as np
 
-from engines.cache import umask_mode
+from training.atomic import replacing
 
 log = logging.getLogger(__name__)
 
@@ -76,19 +74,13 @@ def quantize(src: str, dst: str, calibration: list[dict]) -> None:
     # reorder more than they compute. They stay float.
     thin = [n.name for n in model.graph.node
             if n.op_type == "Conv" and len(shapes.get(n.input[1], ())) == 4 and shapes[n.input[1]][1] <= 4]
-    folder = os.path.dirname(os.path.abspath(dst))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".int8-", suffix=".onnx")
-    os.close(fd)
     quiet = _NoPreprocessHint()
     logging.getLogger().addFilter(quiet)
     try:
-        quantize_static(src, tmp, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=thin,
-                        op_types_to_quantize=["Conv", "Gemm"])
-        umask_mode(tmp)
-        os.replace(tmp, dst)
+        with replacing(dst) as tmp:
+            quantize_static(src, tmp, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=thin,
+                            op_types_to_quantize=["Conv", "Gemm"])
     finally:
         logging.getLogger().removeFilter(quiet)
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -52,7 +52,7 @@ def build_pipeline(config: AppConfig, extra_sink=None, on_frame=None) -> Pipelin
     try:
         processor = build_processor(config)
     except BaseException:
-        capture.release()
+        capture.close()  # the pipeline would own it; there is none yet
         raise
     return Pipeline(capture, processor, sink, config.pipeline, on_frame=on_frame)
 
@@ -82,9 +82,9 @@ def run_until_done(pipeline: Pipeline):
 
         previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        return pipeline.run()
+        with pipeline:  # closes the capture, processor and sink however run() ends
+            return pipeline.run()
     finally:
-        pipeline.processor.close()  # after run(): every thread has ended
         for s, handler in previous.items():
             signal.signal(s, handler)
 

@@ -20,7 +20,7 @@ import numpy as np
 import platformdirs
 
 from livegaze.errors import LivegazeError
-from livegaze.media import write_bytes
+from training.atomic import write_bytes
 
 # Without a calibration: a camera above the screen, its middle about 12 degrees below the lens
 # (a laptop at arm's length): the irises move up by eyeball radius x sin(12 degrees).
@@ -121,13 +121,12 @@ def run_calibration(source: str = "0", seconds: float = 2.5, face_model: str | N
 
     if not (np.isfinite(seconds) and 1.0 <= seconds <= 30.0):
         raise LivegazeError(f"--seconds {seconds}: expected 1 to 30")
-    capture = Capture(CaptureConfig(source=source))
     calibrator = Calibrator()
     corrector = WarpCorrector(mode="lock", smooth_cutoff=0.0)
-    landmarker = Landmarker(LandmarkerConfig(model_path=face_model))
-    fps = capture.fps or 30.0
-    settle, count = int(round(0.7 * fps)), int(round(seconds * fps))
-    try:
+    with Capture(CaptureConfig(source=source)) as capture, Landmarker(LandmarkerConfig(model_path=face_model)) \
+            as landmarker:
+        fps = capture.fps or 30.0
+        settle, count = int(round(0.7 * fps)), int(round(seconds * fps))
         t_ms = 0
         for phase, prompt in PROMPTS:
             echo(f"{prompt} and keep looking there...")
@@ -146,9 +145,6 @@ def run_calibration(source: str = "0", seconds: float = 2.5, face_model: str | N
                     corrector.correct_frame(image, face, 1.0, out=image.copy())
                     calibrator.add(corrector.last_measured)
         result = calibrator.result()
-    finally:
-        capture.release()
-        landmarker.close()
     saved = save(result, path)
     dx, dy = result.shift
     echo(f"screen-to-camera offset: {dx:+.3f}, {dy:+.3f} eye widths "

@@ -265,10 +265,17 @@ class Capture:
         self.lost_frames += 1
         return lost_placeholder(self._last, self.config.width or 640, self.config.height or 480)
 
-    def release(self) -> None:
+    def close(self) -> None:
+        """Let go of the camera or file (again: nothing)."""
         if self._cap is not None:
             self._cap.release()
             self._cap = None
+
+    def __enter__(self) -> Capture:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def lost_placeholder(last: np.ndarray | None, width: int, height: int) -> np.ndarray:

@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 
-from livegaze.config import add_flags, from_args
+from livegaze.config import add_flags, from_args, read_file
 from livegaze.errors import LivegazeError
 
 
@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="correct a camera or file and send it to the virtual camera or a file",
                          description="Camera -> gaze correction -> virtual camera (default), or a file "
                                      "-> file with --input/--output.")
+    run.add_argument("--config", metavar="FILE", help="start from a saved config (the tray's settings.toml); "
+                                                       "flags given override it")
     add_flags(run, RUN)
 
     demo = sub.add_parser("demo", help="the built-in demo: no camera, GPU or network needed",
@@ -105,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_run(args) -> int:
     from livegaze.app import build_pipeline, run_until_done
 
-    config = from_args(args)
+    config = from_args(args, read_file(args.config) if args.config else None)
     stats = run_until_done(build_pipeline(config)).summary()
     print(f"frames: {stats['delivered']} delivered, {stats['dropped']} dropped; "
           f"{stats['mean_fps']:.1f} fps; latency p50 {stats['latency_p50_ms']:.1f} ms, "

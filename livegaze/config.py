@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import tomllib
 import types
 import typing
@@ -41,18 +42,39 @@ class AppConfig:
 
     def check(self) -> None:
         """One-line errors (naming the flag) for values no stage can take."""
-        self.capture.validate()
-        try:
-            self.gate.check()
-        except ValueError as exc:
-            raise LivegazeError(str(exc))
-        if not 0.0 <= self.live.strength <= 1.0:  # NaN fails this too
-            raise LivegazeError(f"--strength {self.live.strength}: expected a number from 0 to 1")
-        if self.pipeline.max_frames < 0:
-            raise LivegazeError(f"--max-frames {self.pipeline.max_frames}: expected 0 (until the end) or a "
-                                "positive number")
-        if self.correct.mode not in ("shift", "lock"):
-            raise LivegazeError(f"--mode {self.correct.mode}: expected shift or lock")
+        for section in SECTION_CHECKS:
+            problem = section_problem(self, section)
+            if problem:
+                raise LivegazeError(problem)
+
+
+def _check_live(live: LiveControls) -> None:
+    if not 0.0 <= live.strength <= 1.0:  # NaN fails this too
+        raise ValueError(f"--strength {live.strength}: expected a number from 0 to 1")
+
+
+def _check_pipeline(pipeline: PipelineConfig) -> None:
+    if pipeline.max_frames < 0:
+        raise ValueError(f"--max-frames {pipeline.max_frames}: expected 0 (until the end) or a positive number")
+
+
+def _check_correct(correct: CorrectConfig) -> None:
+    if correct.mode not in ("shift", "lock"):
+        raise ValueError(f"--mode {correct.mode}: expected shift or lock")
+
+
+# Each section's own check; its message names the command-line flags.
+SECTION_CHECKS = {"capture": CaptureConfig.validate, "gate": GateConfig.check, "live": _check_live,
+                  "pipeline": _check_pipeline, "correct": _check_correct}
+
+
+def section_problem(config: AppConfig, section: str) -> str | None:
+    """What is wrong with one section of `config` (None: nothing)."""
+    try:
+        SECTION_CHECKS[section](getattr(config, section))
+    except (LivegazeError, ValueError) as exc:
+        return str(exc)
+    return None
 
 
 # The command line: (AppConfig path, flags, help). Type and default come from the dataclass.
@@ -173,9 +195,10 @@ def from_toml(text: str) -> tuple[AppConfig, list[str]]:
     a section whose values fail its checks takes its defaults again (listed too)."""
     data = tomllib.loads(text)
     config, problems = AppConfig(), []
+    sections = [f.name for f in dataclasses.fields(AppConfig)]
     for key in data:
-        if key not in {f.name for f in dataclasses.fields(AppConfig)} or not isinstance(data[key], dict):
-            problems.append(f"unknown setting {key}")
+        if key not in sections or not isinstance(data[key], dict):
+            problems.append(f"unknown setting {key} (the sections are {', '.join(sections)})")
     for section in dataclasses.fields(AppConfig):
         given = data.get(section.name)
         if not isinstance(given, dict):
@@ -185,7 +208,7 @@ def from_toml(text: str) -> tuple[AppConfig, list[str]]:
         known = {f.name: f for f in dataclasses.fields(values)}
         for name, value in given.items():
             if name not in known:
-                problems.append(f"unknown setting {section.name}.{name}")
+                problems.append(f"unknown setting {section.name}.{name} ({section.name} has {', '.join(known)})")
                 continue
             default = getattr(values, name)
             if isinstance(value, int) and not isinstance(value, bool) and (
@@ -199,23 +222,34 @@ def from_toml(text: str) -> tuple[AppConfig, list[str]]:
                 continue
             setattr(config, section.name, dataclasses.replace(getattr(config, section.name), **{name: value}))
             values = getattr(config, section.name)
-    for section in ("capture", "gate", "live", "correct"):
-        try:
-            _SECTION_CHECKS[section](config)
-        except (LivegazeError, ValueError):
+    for section in SECTION_CHECKS:
+        problem = section_problem(config, section)
+        if problem:
             setattr(config, section, type(getattr(config, section))())
-            problems.append(f"{section} (out of range)")
+            problems.append(f"{section} ({in_settings_words(problem)})")
     return config, problems
 
 
-def _check_range(ok: bool, what: str) -> None:
-    if not ok:
-        raise ValueError(what)
+def in_settings_words(message: str) -> str:
+    """A check's message with its flags as the settings they set (--width -> capture.width): a
+    settings file's reader never typed those flags."""
+    names = {flag: path for path, flags, _ in FLAGS.values() for flag in flags if flag.startswith("--")}
+    return re.sub(r"--[a-z][a-z-]*", lambda m: names.get(m.group(0), m.group(0)), message)
 
 
-_SECTION_CHECKS = {
-    "capture": lambda c: c.capture.validate(),
-    "gate": lambda c: c.gate.check(),
-    "live": lambda c: _check_range(0 <= c.live.strength <= 1, "strength"),
-    "correct": lambda c: _check_range(c.correct.mode in ("shift", "lock"), "mode"),
-}
+def read_file(path: str) -> AppConfig:
+    """A saved config (the tray's settings.toml, say) for `--config`: any problem is a one-line
+    error naming the file, since the user asked for exactly this file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LivegazeError(f"--config {path}: cannot read it ({getattr(exc, 'strerror', None) or exc})")
+    try:
+        config, problems = from_toml(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise LivegazeError(f"--config {path}: not a TOML file ({exc})")
+    if problems:
+        raise LivegazeError(f"--config {path}: bad settings: {', '.join(problems)}")
+    return config
+

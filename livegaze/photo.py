@@ -18,7 +18,8 @@ from livegaze.correctors import from_config
 from livegaze.errors import LivegazeError
 from livegaze.frames import Outcome
 from livegaze.gate import Gate
-from livegaze.media import write_bytes, write_image
+from livegaze.media import write_image
+from training.atomic import write_bytes
 from livegaze.stills import StillCorrector
 
 DESCRIBE = {Outcome.HEAD_TURNED: "head turned away", Outcome.EYES_CLOSED: "eyes closed",

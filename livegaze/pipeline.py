@@ -142,6 +142,10 @@ class Pipeline:
 
     `on_frame(frame)` (optional) is called from the output thread after each frame is sent, with
     `frame.original` and `frame.image` (the tray's preview uses it); keep it cheap.
+
+    The pipeline owns the capture, processor and sink it is given: `close()` (also the end of
+    `join()`, `run()` and a `with` block) finishes the sink, or drops it after an error, and
+    closes the capture and the processor, each once.
     """
 
     def __init__(self, capture: Capture, processor: FrameProcessor, sink: Sink,
@@ -162,6 +166,7 @@ class Pipeline:
         self._threads: list[threading.Thread] = []
         self.error: BaseException | None = None
         self._sink_open = False
+        self._closed = False
 
     def start(self) -> None:
         """Open the sink and start the threads (returns at once): one set per kind of thread in
@@ -348,29 +353,50 @@ class Pipeline:
         return any(t.is_alive() for t in self._threads)
 
     def join(self, timeout: float | None = None) -> PipelineStats:
-        """Wait for the threads, close the sink (or abort it on error) and return the stats."""
+        """Wait for the threads, close everything (`close`) and return the stats; a thread's
+        error is raised here."""
         deadline = None if timeout is None else time.perf_counter() + timeout
         for t in self._threads:
             t.join(None if deadline is None else max(0.0, deadline - time.perf_counter()))
         self.stats.finished = time.perf_counter()
         self.stats.dropped = sum(r.dropped for r in self.rings)
-        if self._sink_open:
-            self._sink_open = False
-            if self.error is not None and hasattr(self.sink, "abort"):
-                self.sink.abort()
-            else:
-                self.sink.close()
-        self.capture.release()
+        self.close()
         if self.error is not None:
             raise self.error
         return self.stats
 
+    def close(self, failed: bool = False) -> None:
+        """Finish the sink (drop it instead after an error), close the capture and the processor.
+        Threads still running (a join that timed out) keep the processor: closing MediaPipe under
+        a running worker crashes it, so it goes with the process instead."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._sink_open:
+            self._sink_open = False
+            self.sink.abort() if (failed or self.error is not None) else self.sink.close()
+        self.capture.close()
+        if self.running:
+            log.warning("pipeline threads still running after the stop; the face model is left open")
+        else:
+            self.processor.close()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self._closed:
+            self.stop()
+            for t in self._threads:
+                t.join(10)
+            self.close(failed=exc_type is not None)
+
     def run(self) -> PipelineStats:
-        """Start, wait until the source ends or `stop()` is called, and clean up."""
+        """Start, wait until the source ends or `stop()` is called, and close everything."""
         try:
             self.start()
         except BaseException:
-            self.capture.release()
+            self.close(failed=True)
             raise
         try:
             while self.running:

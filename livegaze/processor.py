@@ -45,6 +45,7 @@ class FrameProcessor:
         if landmarkers is not None and not isinstance(landmarkers, list):
             landmarkers = [landmarkers]
         self.landmarkers = landmarkers or []
+        self._closed = False
         self.corrector: Corrector | None = None
         self.aligner: Aligner | None = None
         self.tracker = tracker or EyeTracker(TrackerConfig())
@@ -175,6 +176,10 @@ class FrameProcessor:
         frame.outcome = Outcome.ERROR
 
     def close(self) -> None:
+        """Close the face models and the corrector (again: nothing)."""
+        if self._closed:
+            return
+        self._closed = True
         for landmarker in self.landmarkers:
             landmarker.close()
         if self.corrector is not None:

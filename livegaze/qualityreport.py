@@ -14,7 +14,8 @@ from tqdm import tqdm
 
 from livegaze.correctors import CorrectConfig, entry, from_config
 from livegaze.errors import LivegazeError
-from livegaze.media import eye_zoom, label, save_figure, write_bytes, write_image
+from livegaze.media import eye_zoom, label, save_figure, write_image
+from training.atomic import write_bytes
 from livegaze.quality import Row, default_samples, far_changes, file_samples, fresh_landmarker, measure
 from livegaze.qualitytemporal import closed_eye_changes, flicker, gate_behaviour, write_gating_plot
 from livegaze.stills import StillCorrector

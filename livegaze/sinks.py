@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from livegaze.errors import LivegazeError, VirtualCameraUnavailable
-from livegaze.media import temp_beside, umask_mode
+from training.atomic import commit, discard, temp_beside
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +138,7 @@ class VideoFileSink(SinkLifecycle):
                         "(use .avi to keep every pixel)", self.path, width, height, width - width % 2,
                         height - height % 2)
             width, height = width - width % 2, height - height % 2
-        fd, self._tmp = temp_beside(self.path)
-        os.close(fd)
+        self._tmp = temp_beside(self.path)
         self.writer = cv2.VideoWriter(self._tmp, cv2.VideoWriter_fourcc(*self.FOURCC[ext.lower()]),
                                       float(fps), (width, height))
         if not self.writer.isOpened():
@@ -164,10 +163,9 @@ class VideoFileSink(SinkLifecycle):
         self.writer.release()
         self.writer = None
         if self.frames:
-            umask_mode(self._tmp)
-            os.replace(self._tmp, self.path)
-        elif os.path.exists(self._tmp):
-            os.unlink(self._tmp)
+            commit(self._tmp, self.path)
+        else:
+            discard(self._tmp)
         self._tmp = None
 
     def abort(self) -> None:
@@ -175,8 +173,7 @@ class VideoFileSink(SinkLifecycle):
         if self.writer is not None:
             self.writer.release()
             self.writer = None
-        if self._tmp and os.path.exists(self._tmp):
-            os.unlink(self._tmp)
+        discard(self._tmp)
         self._tmp = None
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 
 import torch
 
 from training import networks
+from training.atomic import replacing
 
 FORMAT = "livegaze.gazegan/1"
 
@@ -26,17 +26,8 @@ def save(path: str, nets: dict, optimizers: dict | None = None, **extra) -> None
         "optim": {name: opt.state_dict() for name, opt in (optimizers or {}).items()},
         **extra,
     }
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".ckpt-", suffix=".tmp")
-    os.close(fd)
-    try:
+    with replacing(path) as tmp:
         torch.save(payload, tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a checkpoint is an ordinary file
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def weights_digest(state: dict) -> str:
@@ -47,12 +38,6 @@ def weights_digest(state: dict) -> str:
             h.update(f"{name}/{key}/{tensor.dtype}/{tuple(tensor.shape)}".encode())
             h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
-
-
-def _umask() -> int:
-    mask = os.umask(0)  # the only way to read it is to set it
-    os.umask(mask)
-    return mask
 
 
 def unwrap(net):

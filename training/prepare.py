@@ -14,9 +14,9 @@ import os
 import sys
 
 import cv2
-import numpy as np
 from tqdm import tqdm
 
+from training.atomic import write_text
 from training.faces import FaceReader, default_reader
 from training.geometry import EyeGeometry, alignment
 
@@ -70,13 +70,10 @@ def prepare(src: str, dst: str, x_max: float = 0.06, y_min: float = 0.10, size: 
     finally:
         reader.close()
     for domain, rows in lines.items():
-        tmp = os.path.join(dst, f".{domain}.txt.tmp")
-        with open(tmp, "w") as f:
-            f.write("".join(r + "\n" for r in rows))
-        os.replace(tmp, os.path.join(dst, f"{domain}.txt"))
-    with open(os.path.join(dst, "uncertain.txt"), "w") as f:
-        f.write("# photo\tgaze score (eye widths from eye contact); move into 0/ or 1/ by hand\n")
-        f.writelines(u + "\n" for u in uncertain)
+        write_text(os.path.join(dst, f"{domain}.txt"), "".join(r + "\n" for r in rows))
+    write_text(os.path.join(dst, "uncertain.txt"),
+               "# photo\tgaze score (eye widths from eye contact); move into 0/ or 1/ by hand\n"
+               + "".join(u + "\n" for u in uncertain))
     return counts
 
 

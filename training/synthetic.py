@@ -13,6 +13,7 @@ import sys
 import cv2
 import numpy as np
 
+from training.atomic import write_text
 from training.geometry import EyeGeometry, alignment
 from training.photos import PHOTOS, eye_centres, photo
 
@@ -91,10 +92,7 @@ def write_dataset(dst: str, per_domain: int = 60, seed: int = 0, size: int = 256
                 cv2.imwrite(os.path.join(dst, "facing", name), facing, [cv2.IMWRITE_JPEG_QUALITY, 95])
             lines.append(f"{name} " + " ".join(str(int(round(v))) for v in eyes.reshape(-1)))
             truth[name] = gaze
-        tmp = os.path.join(dst, f".{domain}.txt.tmp")
-        with open(tmp, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        os.replace(tmp, os.path.join(dst, f"{domain}.txt"))
+        write_text(os.path.join(dst, f"{domain}.txt"), "\n".join(lines) + "\n")
     return truth
 
 

@@ -10,11 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import sys
 from contextlib import nullcontext
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
@@ -48,9 +46,10 @@ class Trainer:
             torch.backends.cudnn.benchmark = True
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
+        # torch's generators are the only global ones a step draws from (weight init, dropout);
+        # the data order has its own per-step generator (training.data), so a resumed run needs
+        # exactly these states back (Trainer.state / restore).
         torch.manual_seed(cfg.seed)
-        random.seed(cfg.seed)
-        np.random.seed(cfg.seed)
         self.cuda = self.device.type == "cuda"
         self.memory_format = torch.channels_last if (self.cuda and cfg.channels_last) else torch.contiguous_format
         self.nets = {
@@ -147,8 +146,19 @@ class Trainer:
 
     def state(self) -> dict:
         return {"pam_step": self.pam_step, "step": self.step, "config": json.loads(self.cfg.to_json()),
-                "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state()[1].tolist(),
-                        "python": random.getstate()[1]}}
+                "rng": self.rng_state()}
+
+    def rng_state(self) -> dict:
+        """The generators a step draws from: torch's CPU one and, on a GPU, this device's."""
+        state = {"torch": torch.get_rng_state()}
+        if self.cuda:
+            state["cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def set_rng_state(self, state: dict) -> None:
+        torch.set_rng_state(state["torch"].cpu())  # the checkpoint may have been mapped to the GPU
+        if self.cuda and "cuda" in state:
+            torch.cuda.set_rng_state(state["cuda"].cpu(), self.device)
 
     def save(self, path: str) -> None:
         if self.main:
@@ -164,7 +174,7 @@ class Trainer:
         self.settle_optimizers()
         self.graphed = None  # its recorded tensors are the ones the load replaced
         self.pam_step, self.step = int(payload["pam_step"]), int(payload["step"])
-        torch.set_rng_state(payload["rng"]["torch"])
+        self.set_rng_state(payload["rng"])
         log.info("resumed from %s at pam step %d, gaze step %d", path, self.pam_step, self.step)
 
     def load_pam(self, path: str) -> None:

@@ -20,7 +20,7 @@ from PyQt6.QtWidgets import QApplication, QMenu, QSlider, QSystemTrayIcon, QWidg
 from livegaze.tray import settings as settings_store
 from livegaze.tray.controller import PipelineController
 from livegaze.tray.icons import state_icon
-from livegaze.tray.windows import CORRECTOR_CHOICES, RESOLUTIONS, ControlPanel, PreviewWindow
+from livegaze.tray.windows import CORRECTOR_CHOICES, RESOLUTIONS, ControlPanel, PreviewWindow, resolution_text
 
 log = logging.getLogger(__name__)
 TOGGLE_SHORTCUT = "Ctrl+Shift+G"
@@ -47,11 +47,10 @@ class TrayApp(QObject):
     def __init__(self, sink_factory=None, force_window: bool = False, minimized: bool = False,
                  cameras: list[str] | None = None, autostart: bool = True):
         super().__init__()
-        loaded, message = settings_store.load()
-        self.settings = loaded
+        self.config, message = settings_store.load()  # the live app's AppConfig, edited and saved here
         self.notifications: list[tuple[str, str]] = []
         self._quitting = False
-        self.controller = PipelineController(self.settings, sink_factory=sink_factory)
+        self.controller = PipelineController(self.config, sink_factory=sink_factory)
         if cameras is None:
             from livegaze.capture import list_cameras
             cameras = [c["source"] for c in list_cameras()]
@@ -67,10 +66,10 @@ class TrayApp(QObject):
         self.controller.state_changed.connect(self._state_changed)
         self.controller.error.connect(lambda text: self.notify("livegaze", text))
         self._save_timer = QTimer(self, singleShot=True, interval=500, timeout=self.save_settings)
-        for signal in (self.panel.slider.valueChanged, self.panel.enabled_box.toggled,
+        for changed in (self.panel.slider.valueChanged, self.panel.enabled_box.toggled,
                        self.panel.camera.currentTextChanged, self.panel.resolution.currentTextChanged,
                        self.panel.corrector.activated):
-            signal.connect(lambda *_: self._save_timer.start())
+            changed.connect(lambda *_: self._save_timer.start())
         self.server = QLocalServer(self)
         QLocalServer.removeServer(server_name())
         self.server.listen(server_name())
@@ -90,7 +89,7 @@ class TrayApp(QObject):
         self.start_action = menu.addAction("Start virtual camera", self._start_stop)
         self.enable_action = menu.addAction("Correction on")
         self.enable_action.setCheckable(True)
-        self.enable_action.setChecked(self.settings.enabled)
+        self.enable_action.setChecked(self.config.live.enabled)
         self.enable_action.toggled.connect(self.panel.enabled_box.setChecked)
         self.panel.enabled_box.toggled.connect(self.enable_action.setChecked)
         slider = QSlider(Qt.Orientation.Horizontal)
@@ -104,14 +103,15 @@ class TrayApp(QObject):
         menu.addAction(slider_action)
         cams = menu.addMenu("Camera")
         group = QActionGroup(cams)
-        for cam in cameras or [self.settings.camera]:
+        for cam in cameras or [self.config.capture.source]:
             action = cams.addAction(cam, lambda c=cam: self.panel.camera.setCurrentText(c))
             action.setCheckable(True)
-            action.setChecked(cam == self.settings.camera)
+            action.setChecked(cam == self.config.capture.source)
             group.addAction(action)
         res = menu.addMenu("Resolution")
         for w, h in RESOLUTIONS:
-            res.addAction(f"{w}x{h}", lambda t=f"{w}x{h}": self.panel.resolution.setCurrentText(t))
+            text = resolution_text(w, h)
+            res.addAction(text, lambda t=text: self.panel.resolution.setCurrentText(t))
         corr = menu.addMenu("Corrector")
         for index, (_, label) in enumerate(CORRECTOR_CHOICES):
             corr.addAction(label, lambda i=index: self.panel._corrector_chosen(i))
@@ -175,7 +175,7 @@ class TrayApp(QObject):
 
     def save_settings(self) -> None:
         try:
-            settings_store.save(self.settings)
+            settings_store.save(self.config)
         except OSError as exc:
             self.notify("livegaze settings", f"could not save settings ({exc})")
 

@@ -3,6 +3,7 @@ and swapping models happen on worker threads, and frames and stats reach Qt thro
 polls the latest frame the output thread left behind."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Callable
 
@@ -11,15 +12,11 @@ from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 from PyQt6.QtGui import QImage
 
 from livegaze.app import build_pipeline
-from livegaze.gate import GateConfig
-from livegaze.capture import CaptureConfig, is_camera_source
+from livegaze.capture import is_camera_source
 from livegaze.config import AppConfig
-from livegaze.correctors import CorrectConfig, entry, from_config
+from livegaze.correctors import entry, from_config
 from livegaze.errors import LivegazeError
 from livegaze.frames import Outcome
-from livegaze.processor import LiveControls
-from livegaze.sinks import SinkConfig
-from livegaze.tray.settings import TraySettings
 
 
 def to_qimage(bgr: np.ndarray) -> QImage:
@@ -39,11 +36,11 @@ class PipelineController(QObject):
     preview_updated = pyqtSignal(QImage, QImage)
     error = pyqtSignal(str)
 
-    def __init__(self, settings: TraySettings, sink_factory: Callable | None = None, poll_ms: int = 100,
+    def __init__(self, config: AppConfig, sink_factory: Callable | None = None, poll_ms: int = 100,
                  parent=None):
         super().__init__(parent)
-        self.settings = settings
-        self.live = LiveControls(enabled=settings.enabled, strength=settings.strength)
+        self.config = config  # what the tray edits and saves; `live` is read by the running pipeline
+        self.live = config.live
         self.sink_factory = sink_factory
         self.want_preview = False
         self.state = "off"
@@ -82,51 +79,55 @@ class PipelineController(QObject):
     def set_strength(self, value: float) -> None:
         """Read by the pipeline once per frame: takes effect on the next frame corrected."""
         self.live.strength = float(min(max(value, 0.0), 1.0))
-        self.settings.strength = self.live.strength
 
     def set_enabled(self, enabled: bool) -> None:
         self.live.enabled = bool(enabled)
-        self.settings.enabled = self.live.enabled
 
     def toggle(self) -> None:
         self.set_enabled(not self.live.enabled)
 
+    def set_camera(self, source: str, width: int | None = None, height: int | None = None) -> None:
+        """The next start's camera and size (0x0: the camera's own)."""
+        capture = self.config.capture
+        self.config.capture = dataclasses.replace(
+            capture, source=source, width=capture.width if width is None else width,
+            height=capture.height if height is None else height)
+
     def set_corrector(self, name: str, model_path: str = "") -> None:
         """Swap the model; while running, the new corrector is built off the GUI thread."""
-        self.settings.corrector, self.settings.model_path = name, model_path
+        engine = model_path if model_path.endswith((".onnx", ".plan")) else None
+        checkpoint = model_path if model_path and engine is None else None
+        self.config.correct = dataclasses.replace(self.config.correct, name=name, engine=engine,
+                                                  checkpoint=checkpoint)
         if self.pipeline is not None:
             self._spawn(self._swap_worker, self.pipeline)
 
+    def model_path(self) -> str:
+        """The model file of a corrector that runs one ("" for the others)."""
+        correct = self.config.correct
+        return (correct.engine or correct.checkpoint or "") if entry(correct.name).needs_model else ""
+
     # --- worker threads ---
-    def app_config(self) -> AppConfig:
-        """The tray's settings as the live app's config (same stages, same defaults)."""
-        s = self.settings
-        correct = CorrectConfig(name=s.corrector)
-        if entry(s.corrector).needs_model:
-            if s.model_path.endswith((".onnx", ".plan")):
-                correct.engine = s.model_path
-            else:
-                correct.checkpoint = s.model_path
-        file = not is_camera_source(s.camera)  # a video stands in for a camera: played live, looped
-        return AppConfig(capture=CaptureConfig(source=s.camera, width=s.width, height=s.height, loop=file, paced=file),
-                         correct=correct,
-                         gate=GateConfig(gaze_full=s.gaze_full, gaze_none=s.gaze_none,
-                                         head_full=s.head_full, head_none=s.head_none,
-                                         hysteresis=s.gate_hysteresis, ease_frames=s.ease_frames),
-                         sink=SinkConfig(virtual_camera=self.sink_factory is None, device=s.virtual_device or None),
-                         live=self.live)
+    def run_config(self) -> AppConfig:
+        """The saved config as the tray runs it: a video file stands in for a camera (played live
+        and looped), and frames go to the virtual camera unless a test gave its own sink."""
+        config = self.config
+        file = not is_camera_source(config.capture.source)
+        capture = dataclasses.replace(config.capture, loop=config.capture.loop or file,
+                                      paced=config.capture.paced or file)
+        sink = dataclasses.replace(config.sink, virtual_camera=self.sink_factory is None)
+        return dataclasses.replace(config, capture=capture, sink=sink)
 
     def _start_worker(self) -> None:
         pipeline = None
         try:
             extra = self.sink_factory() if self.sink_factory else None
-            pipeline = build_pipeline(self.app_config(), extra_sink=extra,
+            pipeline = build_pipeline(self.run_config(), extra_sink=extra,
                                       on_frame=self._on_frame)
             pipeline.start()
         except BaseException as exc:
             if pipeline is not None:  # built but could not start (no virtual camera, say)
-                pipeline.capture.release()
-                pipeline.processor.close()
+                pipeline.close(failed=True)
             self._post(("start_failed", describe_error(exc)))
             return
         if self._closed:  # the app quit while the camera was opening
@@ -137,14 +138,13 @@ class PipelineController(QObject):
     def _stop_worker(self, pipeline) -> None:
         pipeline.stop()
         try:
-            pipeline.join(timeout=10)
+            pipeline.join(timeout=10)  # closes the capture, processor and sink
         except BaseException:
-            pass
-        pipeline.processor.close()
+            pass  # the error was shown when the pipeline stopped
 
     def _swap_worker(self, pipeline) -> None:
         try:
-            corrector = from_config(self.app_config().correct)
+            corrector = from_config(self.config.correct)
         except BaseException as exc:
             self._post(("error", f"model not changed: {describe_error(exc)}"))
             return
@@ -211,7 +211,7 @@ class PipelineController(QObject):
         frame = self.last_frame
         lost = getattr(pipeline.capture, "lost", False)
         if lost and self.state != "error":
-            self.error.emit(f"camera {self.settings.camera} lost: reconnecting every second; check the cable "
+            self.error.emit(f"camera {self.config.capture.source} lost: reconnecting every second; check the cable "
                             "or close other apps that use it")
         if frame is not None:
             if lost:

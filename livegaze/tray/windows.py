@@ -9,7 +9,17 @@ from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QGridLa
 from livegaze.correctors import REGISTRY
 from livegaze.errors import LivegazeError
 
-RESOLUTIONS = [(640, 480), (1280, 720), (1920, 1080)]
+# Capture sizes offered; (0, 0) keeps the camera's own (the default, as on the command line).
+RESOLUTIONS = [(0, 0), (640, 480), (1280, 720), (1920, 1080)]
+CAMERAS_OWN = "camera's own"
+
+
+def resolution_text(width: int, height: int) -> str:
+    return CAMERAS_OWN if (width, height) == (0, 0) else f"{width}x{height}"
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    return (0, 0) if text == CAMERAS_OWN else tuple(int(v) for v in text.split("x"))
 STATE_TEXT = {"off": "Camera off", "starting": "Starting...", "correcting": "Correcting your gaze",
               "paused": "Correction paused", "no_face": "No face in view", "error": "Problem - see message"}
 
@@ -25,7 +35,7 @@ class ControlPanel(QWidget):
     def __init__(self, controller, cameras: list[str]):
         super().__init__()
         self.controller = controller
-        s = controller.settings
+        config = controller.config
         self.setWindowTitle("livegaze")
         grid = QGridLayout(self)
         self.status = QLabel(STATE_TEXT["off"])
@@ -35,7 +45,7 @@ class ControlPanel(QWidget):
         self.start_button.clicked.connect(self._start_stop)
         grid.addWidget(self.start_button, 1, 0)
         self.enabled_box = QCheckBox("Correction on")
-        self.enabled_box.setChecked(s.enabled)
+        self.enabled_box.setChecked(config.live.enabled)
         self.enabled_box.toggled.connect(controller.set_enabled)
         grid.addWidget(self.enabled_box, 1, 1)
         preview = QPushButton("Preview")
@@ -44,7 +54,7 @@ class ControlPanel(QWidget):
         grid.addWidget(QLabel("Strength"), 2, 0)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 100)
-        self.slider.setValue(round(s.strength * 100))
+        self.slider.setValue(round(config.live.strength * 100))
         self.slider.valueChanged.connect(lambda v: (controller.set_strength(v / 100), self._strength_text(v)))
         grid.addWidget(self.slider, 2, 1)
         self.strength_label = QLabel()
@@ -53,24 +63,25 @@ class ControlPanel(QWidget):
         grid.addWidget(QLabel("Camera"), 3, 0)
         self.camera = QComboBox()
         self.camera.setEditable(True)  # a device path or a video file works too
-        self.camera.addItems(cameras or [s.camera])
-        self.camera.setCurrentText(s.camera)
+        self.camera.addItems(cameras or [config.capture.source])
+        self.camera.setCurrentText(config.capture.source)
         self.camera.currentTextChanged.connect(self._camera_changed)
         grid.addWidget(self.camera, 3, 1, 1, 2)
         grid.addWidget(QLabel("Resolution"), 4, 0)
         self.resolution = QComboBox()
-        self.resolution.addItems([f"{w}x{h}" for w, h in RESOLUTIONS])
-        self.resolution.setCurrentText(f"{s.width}x{s.height}")
+        sizes = [resolution_text(w, h) for w, h in RESOLUTIONS]
+        saved = resolution_text(config.capture.width, config.capture.height)
+        self.resolution.addItems(sizes + ([saved] if saved not in sizes else []))  # a size set in the file
+        self.resolution.setCurrentText(saved)
         self.resolution.currentTextChanged.connect(self._resolution_changed)
         grid.addWidget(self.resolution, 4, 1, 1, 2)
         grid.addWidget(QLabel("Corrector"), 5, 0)
         self.corrector = QComboBox()
         self.corrector.addItems([label for _, label in CORRECTOR_CHOICES])
-        self.corrector.setCurrentIndex(self._corrector_index(s.corrector))
+        self.corrector.setCurrentIndex(self._corrector_index(config.correct.name))
         self.corrector.activated.connect(self._corrector_chosen)
         grid.addWidget(self.corrector, 5, 1, 1, 2)
-        self.model_label = QLabel(s.model_path if s.corrector in REGISTRY and REGISTRY[s.corrector].needs_model
-                                  else "")
+        self.model_label = QLabel(controller.model_path() if config.correct.name in REGISTRY else "")
         grid.addWidget(self.model_label, 6, 0, 1, 3)
         self.stats = QLabel("")
         grid.addWidget(self.stats, 7, 0, 1, 3)
@@ -104,12 +115,12 @@ class ControlPanel(QWidget):
 
     def _camera_changed(self, text: str) -> None:
         if text:
-            self.controller.settings.camera = text.split(" ")[0]
+            self.controller.set_camera(text.split(" ")[0])
             self._restart_if_running()
 
     def _resolution_changed(self, text: str) -> None:
-        w, h = (int(v) for v in text.split("x"))
-        self.controller.settings.width, self.controller.settings.height = w, h
+        w, h = parse_resolution(text)
+        self.controller.set_camera(self.controller.config.capture.source, w, h)
         self._restart_if_running()
 
     @staticmethod
@@ -129,7 +140,7 @@ class ControlPanel(QWidget):
             self.controller.set_corrector(name, path)
             self.model_label.setText(path)
         else:
-            self.corrector.setCurrentIndex(self._corrector_index(self.controller.settings.corrector))
+            self.corrector.setCurrentIndex(self._corrector_index(self.controller.config.correct.name))
 
     def show_state(self, state: str) -> None:
         self.status.setText(STATE_TEXT.get(state, state))

@@ -102,13 +102,34 @@ def test_gate_thresholds_are_checked_before_anything_opens(capsys):
 
 
 def test_tray_gate_settings_round_trip_and_bad_ones_fall_back(tmp_path, monkeypatch):
+    from livegaze.config import AppConfig
+    from livegaze.gate import GateConfig
     from livegaze.tray import settings as store
 
     monkeypatch.setenv("LIVEGAZE_CONFIG", str(tmp_path))
-    store.save(store.TraySettings(gaze_full=15.0, gaze_none=28.0, head_none=30.0, ease_frames=6))
+    store.save(AppConfig(gate=GateConfig(gaze_full=15.0, gaze_none=28.0, head_none=30.0, ease_frames=6)))
     loaded, message = store.load()
-    assert message is None and (loaded.gaze_full, loaded.gaze_none, loaded.head_none, loaded.ease_frames) == \
-        (15.0, 28.0, 30.0, 6)
-    (tmp_path / "settings.toml").write_text("head_full = 40.0\nhead_none = 20.0\n")
+    assert message is None and (loaded.gate.gaze_full, loaded.gate.gaze_none, loaded.gate.head_none,
+                                loaded.gate.ease_frames) == (15.0, 28.0, 30.0, 6)
+    (tmp_path / "settings.toml").write_text("[gate]\nhead_full = 40.0\nhead_none = 20.0\n")
     loaded, message = store.load()
-    assert "head_full/head_none" in message and (loaded.head_full, loaded.head_none) == (15.0, 25.0)
+    assert "gate (gate.head_full 40 / gate.head_none 20: expected" in message and (loaded.gate.head_full, loaded.gate.head_none) == (15.0, 25.0)
+
+
+def test_run_starts_from_a_saved_config_and_names_a_bad_one(tmp_path, averted_clip, capsys):
+    """`--config` is the tray's file: its settings apply, a flag overrides one, a bad file is one line."""
+    from livegaze.cli import main
+
+    out = tmp_path / "o.avi"
+    good, unused = tmp_path / "good.toml", tmp_path / "unused.avi"
+    good.write_text(f'[capture]\nsource = "{averted_clip[0]}"\n[pipeline]\nmax_frames = 4\n'
+                    f'[sink]\noutput = "{unused}"\n')
+    assert main(["run", "--config", str(good), "--output", str(out)]) == 0
+    assert "4 delivered" in capsys.readouterr().out and out.is_file()
+    assert not unused.exists()
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[live]\nstrength = 3.0\n")
+    assert main(["run", "--config", str(bad)]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"--config {bad}: bad settings: live (live.strength 3.0: expected a number from 0 to 1)")
+    assert main(["run", "--config", str(tmp_path / "none.toml")]) == 2
+    assert "none.toml: cannot read it" in capsys.readouterr().err

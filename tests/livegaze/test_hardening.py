@@ -114,9 +114,10 @@ def test_settings_unknown_key_and_folder_are_reported(tmp_path, monkeypatch):
     from livegaze.tray import settings as store
 
     monkeypatch.setenv("LIVEGAZE_CONFIG", str(tmp_path))
-    (tmp_path / "settings.toml").write_text("strenght = 0.5\n")
+    (tmp_path / "settings.toml").write_text("[live]\nstrenght = 0.5\n")
     loaded, message = store.load()
-    assert "ignored unknown settings strenght" in message and loaded.strength == 1.0
+    assert "ignored unknown setting live.strenght (live has enabled, strength)" in message
+    assert loaded.live.strength == 1.0
     (tmp_path / "settings.toml").unlink()
     (tmp_path / "settings.toml").mkdir()
     loaded, message = store.load()
@@ -147,6 +148,7 @@ def test_a_missing_camera_gets_one_clear_line(tmp_path):
 def test_files_follow_the_umask(averted_clip, tmp_path):
     """Videos, demo output and settings get the mode the user's umask gives new files (mkstemp
     alone makes them 0600)."""
+    from livegaze.config import AppConfig
     from livegaze.tray import settings as store
 
     out = tmp_path / "o.mp4"
@@ -154,7 +156,7 @@ def test_files_follow_the_umask(averted_clip, tmp_path):
     try:
         result = livegaze("run", "--input", averted_clip[0], "--output", str(out), "--max-frames", "3")
         assert result.returncode == 0, result.stderr
-        store.save(store.TraySettings(), tmp_path / "settings.toml")
+        store.save(AppConfig(), tmp_path / "settings.toml")
     finally:
         os.umask(env_umask)
     assert os.stat(out).st_mode & 0o777 == 0o644
@@ -193,10 +195,11 @@ def test_tray_settings_size_errors_are_worded_as_settings(tmp_path, monkeypatch)
     from livegaze.tray import settings as store
 
     monkeypatch.setenv("LIVEGAZE_CONFIG", str(tmp_path))
-    (tmp_path / "settings.toml").write_text("width = -640\nheight = 480\n")
+    (tmp_path / "settings.toml").write_text("[capture]\nwidth = -640\nheight = 480\n")
     loaded, message = store.load()
-    assert "ignored bad values for width/height" in message and "--width" not in message
-    assert (loaded.width, loaded.height) == (1280, 720)
+    assert "ignored capture (capture.width -640: expected an even number of pixels" in message
+    assert "--width" not in message
+    assert (loaded.capture.width, loaded.capture.height) == (0, 0)
 
 
 def test_a_killed_runs_hidden_file_is_cleaned_by_the_next_run(averted_clip, tmp_path):

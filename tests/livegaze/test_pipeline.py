@@ -10,7 +10,6 @@ import pytest
 
 from livegaze.app import build_pipeline, run_until_done
 from livegaze.config import AppConfig
-from livegaze.pipeline import PipelineConfig
 from livegaze.sinks import SinkConfig
 from livegaze.capture import Capture, CaptureConfig
 from livegaze.align import EyeGeometry

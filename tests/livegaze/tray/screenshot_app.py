@@ -10,9 +10,11 @@ from PyQt6.QtWidgets import QApplication
 def main(out_dir: str, clip: str) -> int:
     app = QApplication(sys.argv[:1])
     from livegaze.sinks import NullSink
+    from livegaze.capture import CaptureConfig
+    from livegaze.config import AppConfig
     from livegaze.tray import settings as store
     from livegaze.tray.app import TrayApp
-    store.save(store.TraySettings(camera=clip, width=640, height=480))
+    store.save(AppConfig(capture=CaptureConfig(source=clip, width=640, height=480)))
     tray = TrayApp(sink_factory=NullSink, cameras=["0", clip], force_window=True)
     tray.show_preview()
     tray.panel.adjustSize()

@@ -34,7 +34,7 @@ def test_windows_render_under_xvfb(averted_clip, tmp_path):
     out = os.environ.get("LIVEGAZE_ARTIFACTS", str(tmp_path))
     os.makedirs(out, exist_ok=True)
     with xvfb(":97", tmp_path) as env:
-        result = subprocess.run([sys.executable, "-m", "tests.tray.screenshot_app", out, averted_clip[0]],
+        result = subprocess.run([sys.executable, "-m", "tests.livegaze.tray.screenshot_app", out, averted_clip[0]],
                                 env=env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr[-2000:]
     for name in ("control_window", "preview_window"):
@@ -55,7 +55,7 @@ def test_system_tray_icon_and_menu_under_xvfb_with_trayer(averted_clip, tmp_path
                                    "--width", "200", "--height", "32"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            result = subprocess.run([sys.executable, "-m", "tests.tray.tray_menu_app", out, averted_clip[0]],
+            result = subprocess.run([sys.executable, "-m", "tests.livegaze.tray.tray_menu_app", out, averted_clip[0]],
                                     env=env, capture_output=True, text=True, timeout=180)
         finally:
             trayer.terminate()

@@ -14,9 +14,11 @@ def main(out_dir: str, clip: str) -> int:
         app.processEvents()
         time.sleep(0.1)
     from livegaze.sinks import NullSink
+    from livegaze.capture import CaptureConfig
+    from livegaze.config import AppConfig
     from livegaze.tray import settings as store
     from livegaze.tray.app import TrayApp
-    store.save(store.TraySettings(camera=clip, width=640, height=480))
+    store.save(AppConfig(capture=CaptureConfig(source=clip, width=640, height=480)))
     tray = TrayApp(sink_factory=NullSink, cameras=["0", clip])
     if not tray.use_tray or not tray.tray.isVisible():
         print("no tray icon", file=sys.stderr)
