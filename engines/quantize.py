@@ -24,7 +24,7 @@ def calibration_faces(size: int, gains=(0.8, 1.2)) -> np.ndarray:
     The checks use another gain than the calibration, so they do not see its exact inputs."""
     import cv2
 
-    from training.synthetic import base_faces
+    from training.syntheticset import base_faces
 
     faces = []
     for face in base_faces(size):

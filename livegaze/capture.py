@@ -66,8 +66,14 @@ class CaptureConfig:
 
 
 def is_camera_source(source: str) -> bool:
-    """A bare integer or a /dev/video* path is a camera; anything else is a file."""
+    """A bare integer or a /dev/video* path is a camera; anything else is a file. The one rule:
+    the capture, the tray and the wiring all ask here."""
     return str(source).isdigit() or str(source).startswith("/dev/video")
+
+
+def camera_handle(source: str) -> int | str:
+    """What OpenCV opens for a camera source: an index for "0", the device path otherwise."""
+    return int(source) if str(source).isdigit() else str(source)
 
 
 def load_image_bgr(path: str) -> np.ndarray:
@@ -147,9 +153,8 @@ class Capture:
             self._still = self._fit(load_image_bgr(src))
             return True
         if self.is_camera:
-            index_or_path = int(src) if str(src).isdigit() else src
             with native_output_silenced():  # FFmpeg/V4L2 print their own lines for a missing device
-                cap = cv2.VideoCapture(index_or_path)
+                cap = cv2.VideoCapture(camera_handle(src))
             if cap.isOpened():
                 if self.config.width:
                     cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.config.width)
@@ -296,7 +301,7 @@ def list_cameras(max_index: int = 10) -> list[dict]:
         candidates = [str(i) for i in range(max_index)]
     for src in candidates:
         with native_output_silenced():
-            cap = cv2.VideoCapture(int(src) if src.isdigit() else src)
+            cap = cv2.VideoCapture(camera_handle(src))
         if cap.isOpened():
             found.append({"source": src, "width": int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
                           "height": int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))})

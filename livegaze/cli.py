@@ -120,7 +120,7 @@ def cmd_run(args) -> int:
 def cmd_demo(args) -> int:
     from tqdm import tqdm
 
-    from livegaze.demo import run_demo
+    from livegaze.evaluation.demo import run_demo
 
     if not 1 <= args.frames <= 100000:
         raise LivegazeError(f"--frames {args.frames}: expected 1 to 100000 frames")
@@ -143,7 +143,7 @@ def cmd_photo(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from livegaze.qualityreport import run_eval
+    from livegaze.evaluation.report import run_eval
 
     if not 0.0 <= args.strength <= 1.0:  # NaN fails this too
         raise LivegazeError(f"--strength {args.strength}: expected a number from 0 to 1")
@@ -186,7 +186,7 @@ def cmd_devices(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from livegaze.bench import bench_pipeline
+    from livegaze.evaluation.pipelinebench import bench_pipeline
 
     if not 10 <= args.frames <= 100000:
         raise LivegazeError(f"--frames {args.frames}: expected 10 to 100000 frames")
@@ -209,7 +209,7 @@ def cmd_build_engine(args) -> int:
 
 
 def cmd_bench_engine(args) -> int:
-    from engines.bench import bench_engines
+    from engines.runnerbench import bench_engines
 
     if not 1 <= args.repeats <= 10000:
         raise LivegazeError(f"--repeats {args.repeats}: expected 1 to 10000")

@@ -79,7 +79,18 @@ class FrameProcessor:
     def run(self, threads: Threads, frame: Frame, *args) -> Frame:
         """The steps of the stages on `threads`, in path order, each timed under its name; a
         frame whose outcome is settled skips the rest. A failing step leaves the frame as it was."""
-        for stage in stages.on(threads):
+        self._steps(stages.on(threads), frame, *args)
+        if threads is Threads.CONCURRENT:
+            frame.aligned = frame.corrected = None  # not needed downstream
+        return frame
+
+    def correct_face(self, frame: Frame) -> Frame:
+        """The stages after the gate (align, correct, blend) for a frame whose face and strength
+        are already known: photos (livegaze.stills) put each of their faces through these."""
+        return self._steps(stages.between("gate", "sink"), frame)
+
+    def _steps(self, path: tuple[stages.Stage, ...], frame: Frame, *args) -> Frame:
+        for stage in path:
             if frame.done:
                 break
             t0 = time.perf_counter()
@@ -90,8 +101,6 @@ class FrameProcessor:
                 worked = True
             if worked:
                 frame.timings[stage.name] = (time.perf_counter() - t0) * 1000
-        if threads is Threads.CONCURRENT:
-            frame.aligned = frame.corrected = None  # not needed downstream
         return frame
 
     def process(self, frame: Frame) -> Frame:

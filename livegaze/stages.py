@@ -66,6 +66,13 @@ def on(threads: Threads) -> tuple[Stage, ...]:
     return tuple(s for s in STAGES if s.threads is threads)
 
 
+@functools.cache
+def between(first: str, last: str) -> tuple[Stage, ...]:
+    """The stages strictly after `first` and before `last`, in path order."""
+    names = [s.name for s in STAGES]
+    return STAGES[names.index(first) + 1:names.index(last)]
+
+
 def table() -> str:
     """The stage table as text (docs/architecture.md and `livegaze devices --stages`)."""
     return "\n".join(f"{i}. {s.name:<10} {(s.config.__name__ if s.config else '(model)'):<16} "

@@ -1,4 +1,5 @@
-"""Correcting every face in a still image: the live path's gate, corrector and blend, per face.
+"""Correcting every face in a still image: the live path's gate and its align, correct and
+blend steps (FrameProcessor.correct_face), per face.
 
 Photos are not a stream: there is nothing to track, every face counts (not only the largest),
 and a face may be small in a large picture, so the landmarker runs in image mode on up to
@@ -7,17 +8,15 @@ alone, with the reason reported.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from livegaze.align import Aligner
-from livegaze.blend import Blender
 from livegaze.correctors.base import Corrector
-from livegaze.frames import Outcome
+from livegaze.frames import Frame, Outcome
 from livegaze.gate import Gate
 from livegaze.landmarks import FaceLandmarks, Landmarker, LandmarkerConfig
+from livegaze.processor import FrameProcessor
 
 
 @dataclass
@@ -26,7 +25,7 @@ class FaceResult:
 
     face: FaceLandmarks
     outcome: Outcome
-    ms: float  # time spent correcting this face
+    ms: float  # time spent correcting this face (align, correct, blend)
 
     @property
     def status(self) -> str:
@@ -42,8 +41,8 @@ class StillCorrector:
         self.gate = gate or Gate()
         self.landmarker = Landmarker(LandmarkerConfig(model_path=face_model, num_faces=max_faces,
                                                       max_input_width=max_input_width, still_images=True))
-        self.aligner = Aligner(corrector.geometry) if corrector.geometry is not None else None
-        self.blender = Blender()
+        self.processor = FrameProcessor(None, corrector)  # only its steps after the gate are used
+        self.processor.keep_original = False  # each face is corrected in place in the output copy
 
     def faces(self, image: np.ndarray) -> list[FaceLandmarks]:
         """Every face: the whole picture first, then overlapping windows, since MediaPipe's
@@ -69,28 +68,20 @@ class StillCorrector:
             if share <= 0:
                 results.append(FaceResult(face, reason, 0.0))
                 continue
-            t0 = time.perf_counter()
-            changed = self.correct_face(out, face, strength * share)
-            results.append(FaceResult(face, Outcome.CORRECTED if changed else Outcome.UNCHANGED,
-                                      (time.perf_counter() - t0) * 1000))
+            results.append(self.correct_face(out, face, strength * share))
         return out, results
 
-    def correct_face(self, image: np.ndarray, face: FaceLandmarks, strength: float) -> bool:
-        """Correct one face of `image` in place; True when any pixel changed."""
+    def correct_face(self, image: np.ndarray, face: FaceLandmarks, strength: float) -> FaceResult:
+        """Correct one face of `image` in place, with the live path's own steps."""
         self.corrector.reset()  # each face of each photo stands alone
-        if self.corrector.space == "frame":
-            return self.corrector.correct_frame(image, face, strength, out=image)
-        aligned = self.aligner.align(image, np.stack([face.eye_centre(0), face.eye_centre(1)]), face)
-        corrected = self.corrector.correct(aligned, strength)
-        if corrected is None:
-            return False
-        opacity = 1.0 if self.corrector.handles_strength else strength
-        self.blender.blend(image, aligned, corrected, opacity, out=image)
-        return True
+        frame = self.processor.correct_face(Frame(0, 0.0, image, face=face, strength=strength))
+        if frame.image is not image:  # a step that failed handed back its input
+            image[...] = frame.image
+        return FaceResult(face, frame.outcome, sum(frame.timings.values()))
 
     def close(self) -> None:
         self.landmarker.close()
-        self.corrector.close()
+        self.processor.close()
 
 
 def _windows(w: int, h: int) -> list[tuple[int, int, int]]:

@@ -22,7 +22,7 @@ def media_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def averted_clip(media_dir):
     """60 frames, 640x480, both photos, gaze turned down, gentle drift; returns (path, truth)."""
-    from livegaze.synthetic import PHOTOS, ClipSpec, write_clip
+    from livegaze.evaluation.clips import PHOTOS, ClipSpec, write_clip
 
     path = str(media_dir / "averted.mp4")
     truth = write_clip(path, ClipSpec(frames=40, photos=PHOTOS, motion="wander", gaze=(0.12, 0.15)))

@@ -1,5 +1,4 @@
 """The shape of the code: the dependency direction, the stage table, the config."""
-import argparse
 import ast
 import pathlib
 import subprocess
@@ -39,50 +38,15 @@ def test_building_calibration_faces_needs_neither_mediapipe_nor_the_live_app():
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-def test_the_stage_table_is_the_path_in_order():
-    from livegaze.stages import STAGES, Threads
-
-    assert [s.name for s in STAGES] == ["capture", "landmarks", "track", "gate", "align", "correct",
-                                        "blend", "sink"]
-    kinds = [s.threads for s in STAGES]
-    assert kinds == sorted(kinds, key=list(Threads).index)  # threads in path order, never back
-
-
-def test_every_stage_config_is_an_appconfig_field_of_its_name():
-    from livegaze.config import AppConfig
-    from livegaze.stages import STAGES
-
-    config = AppConfig()
-    for stage in STAGES:
-        if stage.config is not None:
-            assert type(getattr(config, stage.name)) is stage.config
-
-
-def test_flags_come_from_the_config_with_its_defaults():
-    from livegaze.config import FLAGS, AppConfig, add_flags, from_args
-
-    parser = argparse.ArgumentParser()
-    add_flags(parser, tuple(FLAGS))
-    text = parser.format_help()
-    assert "[default: 20.0]" in text and "[default: shift]" in text  # gate.gaze_full, correct.mode
-    args = parser.parse_args(["--gaze-full", "12", "--strength", "0.5", "--no-virtual-camera", "--checkpoint",
-                              "m.pt"])
-    config = from_args(args)
-    assert config.gate.gaze_full == 12.0 and config.live.strength == 0.5
-    assert config.sink.virtual_camera is False and config.correct.name == "gazegan"
-    untouched = AppConfig()
-    assert config.gate.gaze_none == untouched.gate.gaze_none and config.capture == untouched.capture
-
-
-def test_the_config_round_trips_through_toml_and_bad_values_are_named():
-    from livegaze.config import AppConfig, from_toml, to_toml
-
-    config = AppConfig()
-    config.live.strength = 0.25
-    again, problems = from_toml(to_toml(config))
-    assert again == config and problems == []
-    broken, problems = from_toml('[live]\nstrength = "high"\n[gate]\ngaze_full = 50.0\n[nope]\nx = 1\n')
-    assert broken.live.strength == 1.0 and broken.gate == AppConfig().gate
-    assert "live.strength" in problems
-    assert "gate (gate.gaze_full 50 / gate.gaze_none 30: expected 0 <= full < none <= 90 degrees)" in problems
-    assert any(p.startswith("unknown setting nope (the sections are capture, ") for p in problems)
+def test_the_live_path_never_imports_the_evaluation_tools():
+    """livegaze.evaluation (test and demo clips, bench, eval) is reached only from the command
+    line; no module of the live app imports it, lazily or not."""
+    offenders = []
+    for path in (ROOT / "livegaze").rglob("*.py"):
+        if "evaluation" in path.parts or path.name == "cli.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith("livegaze.evaluation")]
+    assert not offenders, offenders

@@ -2,8 +2,8 @@
 
 Table 1: MS-SSIM / LPIPS of the background (face without the eye boxes) of G_x corrections of Y.
 Table 2: G_x reconstructions of X, on the eye regions.  Table 3: G_y reconstructions of Y, eye regions.
-On a synthetic set (DATA/facing/ holds the truth, see training.synthetic) also: how far G_x moves
-the iris of held-out averted faces toward the camera-facing position (training.iris).
+On a synthetic set (DATA/facing/ holds the truth, see training.syntheticset) also: how far G_x moves
+the iris of held-out averted faces toward the camera-facing position (training.irisscore).
 LPIPS runs only where its backbone weights are on disk (the `lpips` package and torchvision's
 AlexNet in the torch hub cache); otherwise it is skipped with a message.
 """
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from training import checkpoint
 from training.data import DatasetError, GazeDataset, Record, read_labels, split
-from training.iris import iris_errors
+from training.irisscore import iris_errors
 from training.networks import boxes_mask, crop_eyes
 
 
@@ -122,7 +122,7 @@ def synthetic_gaze(payload: dict, data: str, records: list[Record] | None = None
     """G_x on averted synthetic faces (all of domain Y, or `records`) against DATA/facing/: mean iris
     distance to the truth before and after (box fractions), the share of eyes moved closer, and the
     corrected iris contrast relative to the truth's (a blank fill would score near 0)."""
-    from training.synthetic import EYE_SEMI_AXES
+    from training.syntheticset import EYE_SEMI_AXES
 
     cfg = payload["config"]
     ec, gx = checkpoint.rebuild(payload, "pam").encoder.eval(), checkpoint.rebuild(payload, "gx").eval()

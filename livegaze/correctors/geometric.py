@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from livegaze.align import AlignedFace, EyeGeometry
-from livegaze.correctors.iris import move_iris
+from livegaze.correctors.irispaint import move_iris
 from livegaze.landmarks import EYE_CONTOURS, IRIS_CENTRES, IRIS_RINGS, FaceLandmarks
 
 

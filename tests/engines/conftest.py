@@ -9,7 +9,7 @@ from tests.training.conftest import TINY
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory):
     """A tiny trained GazeGAN checkpoint (G_x, G_y, E_r, PAM) from the synthetic set."""
-    from training.synthetic import write_dataset
+    from training.syntheticset import write_dataset
 
     root = tmp_path_factory.mktemp("engine-data")
     write_dataset(str(root), per_domain=12, seed=1)

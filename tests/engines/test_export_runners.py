@@ -16,7 +16,7 @@ needs_openvino = pytest.mark.skipif(not openvino_status()[0], reason=openvino_st
 def test_export_matches_torch_on_random_and_real_faces(tiny_checkpoint, tmp_path):
     import cv2
 
-    from livegaze.synthetic import ClipSpec, iter_frames
+    from livegaze.evaluation.clips import ClipSpec, iter_frames
     face = cv2.resize(next(iter_frames(ClipSpec(frames=1)))[0][40:440, 120:520], (64, 64))
     real = (cv2.cvtColor(face, cv2.COLOR_BGR2RGB).transpose(2, 0, 1)[None].astype(np.float32) / 127.5 - 1)
     reports = export_checkpoint(tiny_checkpoint, str(tmp_path), real_face=real)
@@ -213,7 +213,7 @@ def test_build_engine_rejects_bad_checkpoint(tmp_path):
 
 
 def test_bench_engine_lists_every_cpu_graph_side_by_side(tiny_checkpoint):
-    from engines.bench import bench_engines
+    from engines.runnerbench import bench_engines
     lines = []
     rows = bench_engines([tiny_checkpoint], repeats=2, echo=lines.append)
     graphs = {(r["runner"], r["graph"]): r for r in rows}

@@ -11,7 +11,7 @@ trt_version, trt_why = gpu.tensorrt_version()
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory):
     """Random weights are enough to compare backends (and need no landmarker on the GPU machine)."""
-    from engines.bench import reference_checkpoint
+    from engines.runnerbench import reference_checkpoint
     return reference_checkpoint(str(tmp_path_factory.mktemp("gpu") / "tiny.pt"), size=64, base=8, fc=32)
 
 

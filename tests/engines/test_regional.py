@@ -84,7 +84,7 @@ def test_untrained_animation_graph_exports_for_the_cpu(tmp_path):
 
 def test_student_cpu_graph_equals_its_full_graph(tmp_path):
     """A distilled student runs at a lower resolution inside the face graph; its CPU graph too."""
-    from engines.bench import reference_checkpoint
+    from engines.runnerbench import reference_checkpoint
     from engines.export import load_graphs
 
     path = reference_checkpoint(str(tmp_path / "student.pt"), size=128, gen_size=64)

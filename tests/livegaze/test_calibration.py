@@ -9,7 +9,7 @@ from livegaze.correctors import CorrectConfig, from_config
 from livegaze.calibration import Calibration, Calibrator, calibration_path, load, save
 from livegaze.cli import main
 from livegaze.errors import LivegazeError
-from livegaze.synthetic import ClipSpec, iter_frames
+from livegaze.evaluation.clips import ClipSpec, iter_frames
 
 
 @pytest.fixture(scope="module")

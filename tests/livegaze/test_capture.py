@@ -8,7 +8,7 @@ import pytest
 
 from livegaze.capture import Capture, CaptureConfig, EndOfStream, load_image_bgr
 from livegaze.errors import LivegazeError
-from livegaze.synthetic import photo
+from livegaze.evaluation.clips import photo
 
 
 def test_reads_every_frame_of_a_video_then_ends(averted_clip):

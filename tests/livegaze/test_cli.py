@@ -48,7 +48,7 @@ def test_bad_input_one_line_nonzero_nothing_written(tmp_path, make, args, expect
 
 
 def test_grayscale_image_input_is_corrected_to_a_file(tmp_path):
-    from livegaze.synthetic import photo
+    from livegaze.evaluation.clips import photo
     gray = cv2.cvtColor(photo("astronaut"), cv2.COLOR_BGR2GRAY)
     cv2.imwrite(str(tmp_path / "gray.png"), gray)
     result = livegaze("run", "--input", str(tmp_path / "gray.png"), "--max-frames", "3",
@@ -99,21 +99,6 @@ def test_gate_thresholds_are_checked_before_anything_opens(capsys):
     assert "--head-full 30 / --head-none 20: expected 0 <= full < none <= 90 degrees" in capsys.readouterr().err
     assert main(["photo", "x.jpg", "-o", "out", "--ease-frames", "0"]) == 2
     assert "--ease-frames 0: expected 1 to 60" in capsys.readouterr().err
-
-
-def test_tray_gate_settings_round_trip_and_bad_ones_fall_back(tmp_path, monkeypatch):
-    from livegaze.config import AppConfig
-    from livegaze.gate import GateConfig
-    from livegaze.tray import settings as store
-
-    monkeypatch.setenv("LIVEGAZE_CONFIG", str(tmp_path))
-    store.save(AppConfig(gate=GateConfig(gaze_full=15.0, gaze_none=28.0, head_none=30.0, ease_frames=6)))
-    loaded, message = store.load()
-    assert message is None and (loaded.gate.gaze_full, loaded.gate.gaze_none, loaded.gate.head_none,
-                                loaded.gate.ease_frames) == (15.0, 28.0, 30.0, 6)
-    (tmp_path / "settings.toml").write_text("[gate]\nhead_full = 40.0\nhead_none = 20.0\n")
-    loaded, message = store.load()
-    assert "gate (gate.head_full 40 / gate.head_none 20: expected" in message and (loaded.gate.head_full, loaded.gate.head_none) == (15.0, 25.0)
 
 
 def test_run_starts_from_a_saved_config_and_names_a_bad_one(tmp_path, averted_clip, capsys):

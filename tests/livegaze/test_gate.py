@@ -10,7 +10,7 @@ from livegaze.frames import Frame, Outcome
 from livegaze.gate import EYEBALL, Gate, GateConfig, gaze_angle
 from livegaze.landmarks import EYE_CONTOURS, IRIS_CENTRES, IRIS_RINGS, Landmarker
 from livegaze.processor import FrameProcessor
-from livegaze.synthetic import ClipSpec, iter_frames, photo
+from livegaze.evaluation.clips import ClipSpec, iter_frames, photo
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +148,7 @@ def test_the_gaze_angle_is_image_checked():
     """Irises moved 0.1 eye widths aside (14 degrees) on both packaged photos: MediaPipe's points
     see a fraction of it; the image-checked irises (the warp's limbus fit) see most of it."""
     from livegaze.irisfit import IrisFinder
-    from livegaze.quality import avert
+    from livegaze.evaluation.quality import avert
 
     truth = np.degrees(np.arcsin(0.1 / EYEBALL))
     plain, checked = [], []

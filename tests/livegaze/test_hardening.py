@@ -99,7 +99,7 @@ def test_a_truncated_video_is_reported(averted_clip, tmp_path):
 
 
 def test_odd_sized_input_to_mp4_says_so(tmp_path):
-    from livegaze.synthetic import photo
+    from livegaze.evaluation.clips import photo
 
     src = tmp_path / "odd.png"
     cv2.imwrite(str(src), cv2.resize(photo("astronaut"), (321, 241)))
@@ -110,23 +110,9 @@ def test_odd_sized_input_to_mp4_says_so(tmp_path):
     assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (320, 240)
 
 
-def test_settings_unknown_key_and_folder_are_reported(tmp_path, monkeypatch):
-    from livegaze.tray import settings as store
-
-    monkeypatch.setenv("LIVEGAZE_CONFIG", str(tmp_path))
-    (tmp_path / "settings.toml").write_text("[live]\nstrenght = 0.5\n")
-    loaded, message = store.load()
-    assert "ignored unknown setting live.strenght (live has enabled, strength)" in message
-    assert loaded.live.strength == 1.0
-    (tmp_path / "settings.toml").unlink()
-    (tmp_path / "settings.toml").mkdir()
-    loaded, message = store.load()
-    assert "is a folder, not a settings file" in message
-
-
 def test_a_normal_run_prints_only_livegazes_own_lines(tmp_path):
     """No MediaPipe/TFLite/OpenCV native lines unless --verbose (then they come back)."""
-    from livegaze.synthetic import photo
+    from livegaze.evaluation.clips import photo
 
     src = tmp_path / "face.png"
     cv2.imwrite(str(src), photo("astronaut"))
@@ -181,25 +167,6 @@ def test_a_damaged_model_leads_with_its_own_cause(tmp_path):
     text = str(info.value)
     assert text.startswith("--corrector gazegan: the model could not be opened: ") and "damaged" in text
     assert "TensorRT" not in text
-
-
-def test_unknown_corrector_lists_every_one():
-    from livegaze.correctors import create
-    from livegaze.errors import LivegazeError
-
-    with pytest.raises(LivegazeError, match="expected one of gazegan, geometric, warp"):
-        create("nope")
-
-
-def test_tray_settings_size_errors_are_worded_as_settings(tmp_path, monkeypatch):
-    from livegaze.tray import settings as store
-
-    monkeypatch.setenv("LIVEGAZE_CONFIG", str(tmp_path))
-    (tmp_path / "settings.toml").write_text("[capture]\nwidth = -640\nheight = 480\n")
-    loaded, message = store.load()
-    assert "ignored capture (capture.width -640: expected an even number of pixels" in message
-    assert "--width" not in message
-    assert (loaded.capture.width, loaded.capture.height) == (0, 0)
 
 
 def test_a_killed_runs_hidden_file_is_cleaned_by_the_next_run(averted_clip, tmp_path):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from livegaze.landmarks import Landmarker
-from livegaze.synthetic import PHOTOS, photo
+from livegaze.evaluation.clips import PHOTOS, photo
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_no_face_gives_none(landmarker):
 
 
 def test_largest_of_several_faces_wins():
-    from livegaze.synthetic import averted_photo
+    from livegaze.evaluation.clips import averted_photo
     big = cv2.resize(averted_photo("astronaut", (0.0, 0.0))[0], (380, 380))
     small = cv2.resize(averted_photo("grace_hopper", (0.0, 0.0))[0], (220, 220))
     canvas = np.full((480, 800, 3), 90, np.uint8)

@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 
 from livegaze.cli import main
-from livegaze.correctors.iris import move_iris
+from livegaze.correctors.irispaint import move_iris
 from livegaze.landmarks import Landmarker
-from livegaze.synthetic import photo
+from livegaze.evaluation.clips import photo
 
 
 def _averted(name, gaze=(0.12, 0.08)):

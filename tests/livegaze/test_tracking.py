@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from livegaze.landmarks import Landmarker
-from livegaze.synthetic import ClipSpec, iter_frames
+from livegaze.evaluation.clips import ClipSpec, iter_frames
 from livegaze.tracking import EyeTracker, TrackerConfig, measure_eye
 
 

@@ -10,7 +10,7 @@ TINY = [a for k, v in {**TINY_NETS, "batch": 8, "workers": 0, "test_x": 6, "test
 @pytest.fixture(scope="session")
 def synth_data(tmp_path_factory):
     """The synthetic CelebAGaze set (packaged photos + drawn eyes at known gaze)."""
-    from training.synthetic import write_dataset
+    from training.syntheticset import write_dataset
 
     root = tmp_path_factory.mktemp("synth")
     truth = write_dataset(str(root), per_domain=48, seed=0)

@@ -4,7 +4,7 @@ import torch
 
 from engines import gpu
 from tests.training.conftest import TINY_NETS
-from training.bench import synthetic_batch
+from training.stepbench import synthetic_batch
 from training.config import TrainConfig
 from training.train import Trainer
 

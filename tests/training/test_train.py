@@ -83,7 +83,7 @@ def test_training_learns(synth_data, tmp_path):
     trained G_x turns the averted eyes of faces it never saw toward the camera."""
     from training import checkpoint
     from training.evaluate import synthetic_gaze
-    from training.synthetic import write_dataset
+    from training.syntheticset import write_dataset
 
     root, _ = synth_data
     proc = _train(["--data", root, "--phase", "all", "--pam-iters", "30", "--iters", "180",
@@ -130,7 +130,7 @@ def test_evaluate_and_animate_run_on_a_checkpoint(synth_data, tmp_path):
 
 
 def test_prepare_sorts_photos_by_gaze(tmp_path):
-    from livegaze.synthetic import ClipSpec, iter_frames
+    from livegaze.evaluation.clips import ClipSpec, iter_frames
     src = tmp_path / "photos"
     src.mkdir()
     for name, gaze in (("look", (0.0, 0.0)), ("away", (0.25, 0.2))):
@@ -175,7 +175,7 @@ def test_torchrun_two_processes(synth_data, tmp_path):
 
 RANK_SCRIPT = """
 import torch, torch.distributed as dist
-from training.bench import synthetic_batch
+from training.stepbench import synthetic_batch
 from training.config import TrainConfig
 from training.train import Trainer
 cfg = TrainConfig(device="cpu", batch=4, workers=0, **%r)

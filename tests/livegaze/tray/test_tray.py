@@ -3,9 +3,6 @@ import pytest
 
 from livegaze.capture import CaptureConfig
 from livegaze.config import AppConfig
-from livegaze.correctors import CorrectConfig
-from livegaze.gate import GateConfig
-from livegaze.processor import LiveControls
 from livegaze.sinks import NullSink
 from livegaze.tray import settings as store
 from tests.livegaze.tray.conftest import wait_until
@@ -13,35 +10,6 @@ from tests.livegaze.tray.conftest import wait_until
 
 def saved(source, width=640, height=480) -> AppConfig:
     return AppConfig(capture=CaptureConfig(source=source, width=width, height=height))
-
-
-def test_settings_round_trip(config_dir):
-    s = AppConfig(capture=CaptureConfig(source="/dev/video2", width=640, height=480),
-                  correct=CorrectConfig(name="gazegan", engine="/models/g x.onnx"),
-                  gate=GateConfig(gaze_full=12.5, ease_frames=7), live=LiveControls(enabled=False, strength=0.35))
-    path = store.save(s)
-    assert path.parent == config_dir
-    loaded, message = store.load()
-    assert message is None and loaded == s
-
-
-def test_the_tray_saves_the_live_apps_config(config_dir, tmp_path):
-    """One object: the file the tray saves is what `livegaze run --config` reads, and a fresh
-    tray takes the camera's own size, as the command line does."""
-    from livegaze.config import read_file
-
-    assert store.load()[0].capture.width == 0 and store.load()[0].capture.height == 0
-    path = store.save(saved("clip.mp4", 1280, 720))
-    assert read_file(str(path)).capture == CaptureConfig(source="clip.mp4", width=1280, height=720)
-
-
-@pytest.mark.parametrize("content", ["[live]\nstrength = = 2\n", "[live]\nstrength = 7.0\n[capture]\nwidth = \"wide\"\n", "\xff\xfe"])
-def test_corrupt_settings_fall_back_to_defaults_with_message(config_dir, content):
-    config_dir.mkdir(parents=True)
-    (config_dir / "settings.toml").write_bytes(content.encode("latin-1"))
-    loaded, message = store.load()
-    assert message and "settings.toml" in message
-    assert loaded.live.strength == 1.0 and loaded.capture.width == 0
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from livegaze.correctors.iris import move_iris
+from livegaze.correctors.irispaint import move_iris
 from livegaze.correctors.warp import camera_facing_target
 from livegaze.landmarks import FaceLandmarks, Landmarker, LandmarkerConfig
-from livegaze.synthetic import PHOTOS, ClipSpec, iter_frames, photo
+from livegaze.evaluation.clips import PHOTOS, ClipSpec, iter_frames, photo
 
 SHARED_MEDIA = os.path.join("..", "shared", "media")
 # Camera-facing photos in ../shared/media (its README); obama2 looks away for real.

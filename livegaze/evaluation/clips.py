@@ -15,7 +15,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from livegaze.correctors.iris import move_iris
+from livegaze.correctors.irispaint import move_iris
 from livegaze.errors import LivegazeError
 from livegaze.landmarks import EYE_CONTOURS, FaceLandmarks
 from training.photos import PHOTOS, photo as packaged_photo  # noqa: F401  (PHOTOS: re-exported)

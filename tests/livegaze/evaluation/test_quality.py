@@ -4,8 +4,8 @@ import os
 import cv2
 
 from livegaze.cli import main
-from livegaze.quality import avert, fresh_landmarker, measure
-from livegaze.synthetic import photo
+from livegaze.evaluation.quality import avert, fresh_landmarker, measure
+from livegaze.evaluation.clips import photo
 
 
 def test_measures_see_a_known_look_away_and_not_the_truth():

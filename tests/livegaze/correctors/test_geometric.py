@@ -2,11 +2,9 @@ import numpy as np
 import pytest
 
 from livegaze.align import Aligner
-from livegaze.correctors import available, create
 from livegaze.correctors.geometric import GeometricCorrector
-from livegaze.errors import LivegazeError
 from livegaze.landmarks import EYE_CONTOURS, Landmarker
-from livegaze.synthetic import ClipSpec, iter_frames
+from livegaze.evaluation.clips import ClipSpec, iter_frames
 from tests.conftest import iris_darkness_centre
 
 
@@ -21,12 +19,6 @@ def averted():
             aligned = Aligner().align(frame, np.stack([face.eye_centre(0), face.eye_centre(1)]), face)
             out.append(aligned)
     return out
-
-
-def test_registry():
-    assert "geometric" in available()
-    with pytest.raises(LivegazeError, match="--corrector nope"):
-        create("nope")
 
 
 def test_correction_restores_the_camera_facing_eyes(averted):

@@ -13,7 +13,7 @@ from livegaze.correctors import CorrectConfig
 from livegaze.pipeline import PipelineConfig
 from livegaze.sinks import SinkConfig
 from livegaze.stages import STAGES
-from livegaze.synthetic import PHOTOS, ClipSpec, write_clip
+from livegaze.evaluation.clips import PHOTOS, ClipSpec, write_clip
 
 
 def peak_rss_mb() -> float:

@@ -2,7 +2,7 @@
 astronaut, matplotlib's Grace Hopper) aligned as the live app aligns faces, with procedurally
 drawn eyes at known gaze offsets. Domain X looks into the camera, domain Y elsewhere.
 
-    python -m training.synthetic DST --per-domain 200
+    python -m training.syntheticset DST --per-domain 200
 """
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def write_dataset(dst: str, per_domain: int = 60, seed: int = 0, size: int = 256
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.synthetic", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m training.syntheticset", description=__doc__.split("\n\n")[0])
     p.add_argument("dst")
     p.add_argument("--per-domain", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)

@@ -2,7 +2,7 @@
 
 Writes DIR/report.md (the summary table per corrector, then every sample), DIR/sheet-N.png
 (eye close-ups: input | each corrector | truth) and DIR/offsets.png (iris offset before against
-after, per corrector). The measures are in livegaze.quality.
+after, per corrector). The measures are in livegaze.evaluation.quality.
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from livegaze.correctors import CorrectConfig, entry, from_config
 from livegaze.errors import LivegazeError
 from livegaze.media import eye_zoom, label, save_figure, write_image
 from training.atomic import write_bytes
-from livegaze.quality import Row, default_samples, far_changes, file_samples, fresh_landmarker, measure
-from livegaze.qualitytemporal import closed_eye_changes, flicker, gate_behaviour, write_gating_plot
+from livegaze.evaluation.quality import Row, default_samples, far_changes, file_samples, fresh_landmarker, measure
+from livegaze.evaluation.temporal import closed_eye_changes, flicker, gate_behaviour, write_gating_plot
 from livegaze.stills import StillCorrector
 
 ROWS_PER_SHEET = 8

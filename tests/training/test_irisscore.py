@@ -2,8 +2,8 @@ import numpy as np
 import torch
 
 from training.geometry import eye_boxes
-from training.iris import iris_centres, iris_errors
-from training.synthetic import EYE_SEMI_AXES, draw_eye
+from training.irisscore import iris_centres, iris_errors
+from training.syntheticset import EYE_SEMI_AXES, draw_eye
 
 EYES = np.array([[88.0, 120.0], [168.0, 120.0]])
 OPENING = tuple(a * 1.1 for a in EYE_SEMI_AXES)

@@ -24,7 +24,7 @@ from livegaze.gate import EYEBALL, Gate
 from livegaze.landmarks import IRIS_CENTRES, IRIS_RINGS, FaceLandmarks, Landmarker
 from livegaze.media import save_figure
 from livegaze.processor import FrameProcessor
-from livegaze.synthetic import ClipSpec, iter_frames, photo_landmarks
+from livegaze.evaluation.clips import ClipSpec, iter_frames, photo_landmarks
 
 
 def run_stream(frames: list[np.ndarray], corrector) -> tuple[list[Frame], float]:

@@ -8,115 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-from livegaze.correctors import create
-from livegaze.correctors.iris import move_iris
+from livegaze.correctors.irispaint import move_iris
 from livegaze.correctors.warp import WarpCorrector
-from livegaze.correctors.warpfield import FieldShape, eye_field
-from livegaze.irisfit import IrisFinder, eye_frame
 from livegaze.landmarks import EYE_CONTOURS, EYE_CORNERS, Landmarker
-from livegaze.synthetic import photo
+from livegaze.evaluation.clips import photo
 from tests.conftest import iris_darkness_centre, opening_pixels
-
-SHIFTS = [(0.12, 0.0), (-0.12, 0.0), (0.1, 0.0), (-0.1, 0.0)]
-
-
-def _faces():
-    faces = {"astronaut": photo("astronaut"), "grace_hopper": photo("grace_hopper")}
-    for name in ("obama", "obama_partial_face"):
-        image = cv2.imread(f"../shared/media/{name}.jpg")
-        if image is not None:
-            faces[name] = image
-    return faces
-
-
-@pytest.fixture(scope="module")
-def shifted():
-    """(name, shift, image, landmarks on the shifted image, true iris centres)."""
-    out = []
-    with Landmarker() as lm:
-        for name, image in _faces().items():
-            face = lm.detect(image, 0)
-            for shift in SHIFTS:
-                moved, truth = image.copy(), []
-                for eye in range(2):
-                    centre, radius = face.iris(eye)
-                    new = centre + np.float32(shift) * face.eye_size(eye)[0]
-                    moved = move_iris(moved, face.eye_contour(eye), centre, radius, new)
-                    truth.append(new)
-                with Landmarker() as fresh:  # a fresh tracker: no memory of the unshifted photo
-                    out.append((name, shift, moved, fresh.detect(moved, 0), truth))
-    return out
-
-
-def test_iris_fit_finds_the_moved_iris_where_mediapipe_does_not(shifted):
-    """Sideways shifts, where MediaPipe under-reports: the refined centre is within 0.04 eye widths
-    of the truth in most of the cases where MediaPipe's point is not, and rarely worse."""
-    finder = IrisFinder()
-    mp_wrong = fixed = broken = mp_right = 0  # a fit of None is "not found": the eye is left alone
-    for name, shift, image, face, truth in shifted:
-        for eye in range(2):
-            corners = face.points[list(EYE_CORNERS[eye]), :2]
-            width = face.eye_size(eye)[0]
-            prior, radius = face.iris(eye)
-            fit = finder.fit(image, face.eye_contour(eye), corners, prior, radius)
-            mp_err = np.linalg.norm(prior - truth[eye]) / width
-            fit_err = np.inf if fit is None else np.linalg.norm(fit.centre - truth[eye]) / width
-            if mp_err > 0.04:
-                mp_wrong += 1
-                fixed += fit_err <= 0.04
-            else:
-                mp_right += 1
-                broken += fit is not None and fit_err > 0.06
-    assert mp_wrong >= 8, "the test set must contain cases MediaPipe gets wrong"
-    assert fixed >= 0.65 * mp_wrong, (fixed, mp_wrong)
-    assert broken <= 0.25 * mp_right, (broken, mp_right)
-
-
-def test_iris_fit_refuses_a_closed_eye():
-    image = photo("astronaut")
-    with Landmarker() as lm:
-        face = lm.detect(image, 0)
-    eye = 0
-    contour = face.eye_contour(eye)
-    # Paint the opening with the surrounding skin: no iris, no sclera.
-    skin = image[int(contour[:, 1].max()) + 6, int(contour[:, 0].mean())].tolist()
-    shut = image.copy()
-    cv2.fillPoly(shut, [np.round(contour).astype(np.int32)], skin)
-    corners = face.points[list(EYE_CORNERS[eye]), :2]
-    assert IrisFinder().fit(shut, contour, corners, *face.iris(eye)) is None
-
-
-def test_field_is_fold_free_and_pinned():
-    """Whatever move is asked, the field that comes out has a positive Jacobian everywhere (a
-    move the eye cannot give is scaled down), and it is zero at the corners and at the edge of
-    its support."""
-    contour = np.array(eye_contour_unit(), np.float64)
-    step = 1 / 60
-    u, v = np.meshgrid(np.arange(-0.6, 0.6, step), np.arange(-0.55, 0.45, step))
-    shape = FieldShape()
-    scales = []
-    for move in ([0.2, 0.0], [0.0, -0.2], [0.14, -0.14], [-0.1, 0.12], [0.08, 0.0], [0.0, -0.05]):
-        du, dv, scale = eye_field(u, v, contour, np.array([0.0, 0.0]), 0.21, np.array(move), shape, step)
-        scales.append(scale)
-        # The Jacobian of p -> p - d(p), computed here from the field itself.
-        ddu_dv, ddu_du = np.gradient(du, step)
-        ddv_dv, ddv_du = np.gradient(dv, step)
-        det = (1 - ddu_du) * (1 - ddv_dv) - ddu_dv * ddv_du
-        assert det.min() > 0.25, move
-        border = np.concatenate([du[0], du[-1], dv[0], dv[-1], du[:, 0], dv[:, -1]])
-        assert np.abs(border).max() < 1e-6
-        for corner in (contour[0], contour[8]):
-            i, j = int(round((corner[1] + 0.55) / step)), int(round((corner[0] + 0.6) / step))
-            assert abs(du[i, j]) < 0.01 and abs(dv[i, j]) < 0.01
-    assert scales[-1] == 1.0 and scales[-2] == 1.0  # small moves are made in full
-    assert scales[1] < 1.0  # a fifth of an eye width straight up is more than this eye can give
-
-
-def eye_contour_unit():
-    """A lens-shaped eye opening in eye-local units, in MediaPipe's contour order."""
-    top = [(x, -0.16 * (1 - (2 * x) ** 2)) for x in np.linspace(-0.5, 0.5, 9)]
-    bottom = [(x, 0.13 * (1 - (2 * x) ** 2)) for x in np.linspace(0.5, -0.5, 9)[1:-1]]
-    return top + bottom
 
 
 @pytest.fixture(scope="module")
@@ -229,26 +125,12 @@ def _line_centre(image, y, x0, x1):
     return (band * rows).sum(0) / np.maximum(band.sum(0), 1e-6)
 
 
-def test_warp_is_registered_and_the_default():
-    from livegaze.correctors import DEFAULT
-
-    assert DEFAULT == "warp" and create("warp").space == "frame"
-
-
-def test_eye_frame_is_scale_and_rotation_free():
-    corners = np.array([[10.0, 20.0], [50.0, 50.0]])
-    m, width = eye_frame(corners)
-    assert width == pytest.approx(50.0)
-    local = corners @ m[:, :2].T + m[:, 2]
-    assert np.allclose(local, [[-0.5, 0], [0.5, 0]], atol=1e-9)
-
-
 def test_a_still_noisy_face_flickers_no_more_than_the_camera():
     """Sensor noise on a still face looking away: through the real landmarker and processor, the
     eye regions of the output change from frame to frame at most 1.2 times as much as the
     input's (the move is smoothed over frames, not re-measured raw each frame)."""
-    from livegaze.qualitytemporal import eye_regions, run_stream
-    from livegaze.synthetic import ClipSpec, iter_frames
+    from livegaze.evaluation.temporal import eye_regions, run_stream
+    from livegaze.evaluation.clips import ClipSpec, iter_frames
 
     frames = [f for f, _, _, _ in iter_frames(ClipSpec(frames=40, photos=("grace_hopper",), motion="still",
                                                        gaze=(0.1, 0.1), noise=4.0, seed=5))]
@@ -283,7 +165,7 @@ def test_the_corrected_iris_follows_a_moving_face_without_lag():
     it is on a still face (a lag of one frame would put it 4 px behind, against the motion)."""
     from livegaze.frames import Frame, Outcome
     from livegaze.processor import FrameProcessor
-    from livegaze.synthetic import ClipSpec, iter_frames
+    from livegaze.evaluation.clips import ClipSpec, iter_frames
 
     def offsets(spec):
         processor = FrameProcessor([Landmarker()], WarpCorrector())

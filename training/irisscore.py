@@ -1,6 +1,6 @@
 """Where the iris sits in each eye box, to score gaze corrections where the truth is known.
 
-The synthetic set (training.synthetic) stores every averted face of domain Y a second time looking
+The synthetic set (training.syntheticset) stores every averted face of domain Y a second time looking
 into the camera (DST/facing/). A correction moves the iris toward the camera when the iris in the
 corrected eye box lies closer to the facing one's than the input's does. The iris position is the
 darkness-weighted centroid of the eye crop: iris and pupil are the darkest things in an eye, and a

@@ -1,4 +1,4 @@
-"""`python -m training.bench`: training iterations per second and peak memory for the full 256
+"""`python -m training.stepbench`: training iterations per second and peak memory for the full 256
 config (all four networks forward + backward, both discriminators, one optimiser step each), on
 the CPU and, when there is one, on a GPU: fp32, bf16 autocast, and bf16 with the whole step replayed
 as a CUDA graph (--cuda-graph), with channels_last (and without, with --contiguous).
@@ -60,7 +60,7 @@ def bench(device: str, iters: int, warmup: int, batch: int, amp: bool, compile_:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.bench", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m training.stepbench", description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="all", help="cpu, cuda or all [default: all available]")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--iters", type=int, default=0, help="timed iterations (default: 3 on CPU, 50 on GPU)")

@@ -18,7 +18,7 @@ from livegaze.pipeline import PipelineConfig
 from livegaze.capture import CaptureConfig
 from livegaze.media import contact_sheet, side_by_side, write_image
 from livegaze.sinks import SinkConfig, VideoFileSink, check_writable
-from livegaze.synthetic import PHOTOS, ClipSpec, write_clip
+from livegaze.evaluation.clips import PHOTOS, ClipSpec, write_clip
 
 log = logging.getLogger(__name__)
 

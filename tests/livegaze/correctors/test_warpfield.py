@@ -1,0 +1,37 @@
+"""livegaze.correctors.warpfield: the displacement field is fold-free, pinned and capped."""
+import numpy as np
+
+from livegaze.correctors.warpfield import FieldShape, eye_field
+
+
+def test_field_is_fold_free_and_pinned():
+    """Whatever move is asked, the field that comes out has a positive Jacobian everywhere (a
+    move the eye cannot give is scaled down), and it is zero at the corners and at the edge of
+    its support."""
+    contour = np.array(eye_contour_unit(), np.float64)
+    step = 1 / 60
+    u, v = np.meshgrid(np.arange(-0.6, 0.6, step), np.arange(-0.55, 0.45, step))
+    shape = FieldShape()
+    scales = []
+    for move in ([0.2, 0.0], [0.0, -0.2], [0.14, -0.14], [-0.1, 0.12], [0.08, 0.0], [0.0, -0.05]):
+        du, dv, scale = eye_field(u, v, contour, np.array([0.0, 0.0]), 0.21, np.array(move), shape, step)
+        scales.append(scale)
+        # The Jacobian of p -> p - d(p), computed here from the field itself.
+        ddu_dv, ddu_du = np.gradient(du, step)
+        ddv_dv, ddv_du = np.gradient(dv, step)
+        det = (1 - ddu_du) * (1 - ddv_dv) - ddu_dv * ddv_du
+        assert det.min() > 0.25, move
+        border = np.concatenate([du[0], du[-1], dv[0], dv[-1], du[:, 0], dv[:, -1]])
+        assert np.abs(border).max() < 1e-6
+        for corner in (contour[0], contour[8]):
+            i, j = int(round((corner[1] + 0.55) / step)), int(round((corner[0] + 0.6) / step))
+            assert abs(du[i, j]) < 0.01 and abs(dv[i, j]) < 0.01
+    assert scales[-1] == 1.0 and scales[-2] == 1.0  # small moves are made in full
+    assert scales[1] < 1.0  # a fifth of an eye width straight up is more than this eye can give
+
+
+def eye_contour_unit():
+    """A lens-shaped eye opening in eye-local units, in MediaPipe's contour order."""
+    top = [(x, -0.16 * (1 - (2 * x) ** 2)) for x in np.linspace(-0.5, 0.5, 9)]
+    bottom = [(x, 0.13 * (1 - (2 * x) ** 2)) for x in np.linspace(0.5, -0.5, 9)[1:-1]]
+    return top + bottom
