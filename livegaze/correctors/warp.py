@@ -216,15 +216,20 @@ class WarpCorrector:
                             >= 0.6 * width]
         if not len(segments):
             return None
-        # A rim lies outside the lids; a lid margin is within a few pixels of the contour.
-        lid = (contour - (x0, y0)).astype(np.float32).reshape(-1, 1, 2)
+        # A rim lies outside the lids; a lid margin is within a few pixels of the contour: the
+        # opening grown by that margin, sampled at 12 points along each segment.
         near_lid = max(2.0, 0.07 * width)
+        lid = np.zeros(dx.shape, np.uint8)
+        cv2.fillPoly(lid, [np.round(contour - (x0, y0)).astype(np.int32)], 1)
+        grow = 2 * int(np.ceil(near_lid)) + 1
+        lid = cv2.dilate(lid, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
         t = np.linspace(0, 1, 12)
+        px = np.clip(np.round(segments[:, :1] + t * (segments[:, 2:3] - segments[:, :1])), 0, dx.shape[1] - 1)
+        py = np.clip(np.round(segments[:, 1:2] + t * (segments[:, 3:4] - segments[:, 1:2])), 0, dx.shape[0] - 1)
+        on_lid = lid[py.astype(int), px.astype(int)].mean(axis=1) > 0.2
         rims = np.zeros(dx.shape, np.uint8)
-        for xa, ya, xb, yb in segments:
-            points = np.stack([xa + t * (xb - xa), ya + t * (yb - ya)], 1)
-            on_lid = [cv2.pointPolygonTest(lid, (float(px), float(py)), True) > -near_lid for px, py in points]
-            if np.mean(on_lid) > 0.2:
+        for (xa, ya, xb, yb), lid_edge in zip(segments, on_lid):
+            if lid_edge:
                 continue
             cv2.line(rims, (int(round(xa)), int(round(ya))), (int(round(xb)), int(round(yb))), 1,
                      max(3, int(round(0.08 * width))))

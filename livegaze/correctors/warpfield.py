@@ -87,29 +87,40 @@ def eye_weights(u: np.ndarray, v: np.ndarray, contour: np.ndarray, iris: np.ndar
     bottom = np.clip(np.maximum(a[1], b[1]) + 0.5 * radius, top + 0.01, v_lo - 0.08)
     knots = [v_up - shape.reach_up, v_up, top, bottom, v_lo, v_lo + shape.reach_down]
     values = [0.0, shape.upper_follow, 1.0, 1.0, shape.lower_follow, 0.0]
-    profile = np.zeros(np.broadcast(u, v).shape)
+    # A piecewise-linear profile through rising knots is the first value plus one clipped ramp
+    # per segment (each ramp adds its segment's rise); the knots are kept rising by 1e-3 at least.
+    profile = np.zeros(np.broadcast(u, v).shape, np.float32)
     for k in range(len(knots) - 1):
-        k0, k1 = knots[k], np.maximum(knots[k + 1], knots[k] + 1e-3)
-        t = np.clip((v - k0) / (k1 - k0), 0, 1)
-        inside = (v >= k0) & (v < k1)
-        profile = np.where(inside, values[k] + (values[k + 1] - values[k]) * t, profile)
+        knots[k + 1] = np.maximum(knots[k + 1], knots[k] + 1e-3)
+        rise = values[k + 1] - values[k]
+        if rise:
+            profile += rise * np.clip((v - knots[k]) / (knots[k + 1] - knots[k]), 0, 1)
     wy = ramp * profile
     return wx.astype(np.float32), wy.astype(np.float32)
 
 
+def _slopes(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(d/drow, d/dcolumn) of a grid, per grid step, on the cells between samples (forward
+    differences, each pair averaged across: the same central value np.gradient gives there, for
+    a fraction of its cost)."""
+    d_col = f[:, 1:] - f[:, :-1]
+    d_row = f[1:, :] - f[:-1, :]
+    return 0.5 * (d_row[:, 1:] + d_row[:, :-1]), 0.5 * (d_col[1:, :] + d_col[:-1, :])
+
+
 def min_jacobian(wx: np.ndarray, wy: np.ndarray, move: np.ndarray, step: float) -> float:
     """Smallest determinant of the map p -> p - (move_x wx, move_y wy) over the grid."""
-    dwx_dv, dwx_du = np.gradient(wx, step)
-    dwy_dv, dwy_du = np.gradient(wy, step)
-    mx, my = float(move[0]), float(move[1])
+    dwx_dv, dwx_du = _slopes(wx)
+    dwy_dv, dwy_du = _slopes(wy)
+    mx, my = float(move[0]) / step, float(move[1]) / step
     det = (1 - mx * dwx_du) * (1 - my * dwy_dv) - (mx * dwx_dv) * (my * dwy_du)
     return float(det.min())
 
 
 def displacement_jacobian(dx: np.ndarray, dy: np.ndarray) -> float:
     """Smallest determinant of the map p -> p - (dx, dy)(p), displacements in grid units."""
-    ddx_dy, ddx_dx = np.gradient(dx)
-    ddy_dy, ddy_dx = np.gradient(dy)
+    ddx_dy, ddx_dx = _slopes(dx)
+    ddy_dy, ddy_dx = _slopes(dy)
     return float(((1 - ddx_dx) * (1 - ddy_dy) - ddx_dy * ddy_dx).min())
 
 

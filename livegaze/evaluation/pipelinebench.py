@@ -5,15 +5,22 @@ import dataclasses
 import os
 import resource
 import tempfile
+import time
+
+import cv2
+import numpy as np
 
 from livegaze.app import build_pipeline, run_until_done
 from livegaze.capture import CaptureConfig
 from livegaze.config import AppConfig
-from livegaze.correctors import CorrectConfig
+from livegaze.correctors import CorrectConfig, from_config
+from livegaze.frames import Frame
+from livegaze.landmarks import Landmarker
 from livegaze.pipeline import PipelineConfig
 from livegaze.sinks import SinkConfig
 from livegaze.stages import STAGES
-from livegaze.evaluation.clips import PHOTOS, ClipSpec, write_clip
+from livegaze.evaluation.clips import PHOTOS, ClipSpec, iter_frames, write_clip
+from livegaze.processor import FrameProcessor
 
 
 def peak_rss_mb() -> float:
@@ -27,8 +34,9 @@ def bench_pipeline(sizes=((640, 480), (1280, 720)), frames: int = 150, correct: 
     with tempfile.TemporaryDirectory(prefix="livegaze-bench-") as tmp:
         for width, height in sizes:
             clip = os.path.join(tmp, f"clip_{width}x{height}.mp4")
-            write_clip(clip, ClipSpec(width=width, height=height, frames=frames, photos=PHOTOS,
-                                      motion="wander", gaze=(0.12, 0.15), fps=fps))
+            spec = ClipSpec(width=width, height=height, frames=frames, photos=PHOTOS, motion="wander",
+                            gaze=(0.12, 0.15), fps=fps)
+            write_clip(clip, spec)
             for mode, paced, passthrough in (("passthrough", True, True), ("full", True, False),
                                              ("full", False, False)):
                 config = AppConfig(capture=CaptureConfig(source=clip, paced=paced, fps=fps),
@@ -39,8 +47,32 @@ def bench_pipeline(sizes=((640, 480), (1280, 720)), frames: int = 150, correct: 
                 summary.update(size=f"{width}x{height}", mode=mode,
                                pacing=f"{fps:.0f}fps" if paced else "unpaced", peak_rss_mb=peak_rss_mb())
                 rows.append(summary)
+            rows[-1]["one_core_ms"] = correct_ms_one_core(spec, correct or CorrectConfig())
     echo(format_table(rows))
     return rows
+
+
+def correct_ms_one_core(spec: ClipSpec, correct: CorrectConfig) -> float:
+    """The correction alone (align, correct, blend: what a face costs past the landmarks) on one
+    core: the median ms per face over the clip's frames, after a few frames of warm-up."""
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    times = []
+    try:
+        with Landmarker() as landmarker, FrameProcessor(None, from_config(correct)) as processor:
+            processor.keep_original = False
+            for i, (image, *_) in enumerate(iter_frames(spec)):
+                face = landmarker.detect(image, int(i * 1000 / spec.fps))
+                if face is None:
+                    continue
+                frame = Frame(i, i / spec.fps, image, face=face)
+                t0 = time.perf_counter()
+                processor.correct_face(frame)
+                if i >= 5:
+                    times.append((time.perf_counter() - t0) * 1000)
+    finally:
+        cv2.setNumThreads(threads)
+    return float(np.median(times)) if times else float("nan")
 
 
 def format_table(rows: list[dict]) -> str:
@@ -60,4 +92,7 @@ def format_table(rows: list[dict]) -> str:
         if full and base:
             lines.append(f"{size}: p95 latency added over passthrough at 30 fps: "
                          f"{full['latency_p95_ms'] - base['latency_p95_ms']:.1f} ms")
+        one_core = [r["one_core_ms"] for r in rows if r["size"] == size and "one_core_ms" in r]
+        if one_core:
+            lines.append(f"{size}: correction alone on one core: {one_core[0]:.2f} ms per face (median)")
     return "\n".join(lines)
