@@ -68,8 +68,8 @@ def bench_engines(models: list[str], repeats: int = 30, echo=print) -> list[dict
     boxes against the model's full fp32 graph on a real face."""
     from engines.build import ensure_onnx, ensure_plan
     from engines.export import psnr_in_mask
-    from engines.runners import (OnnxRuntimeRunner, OpenVinoRunner, TensorRTRunner, TorchRunner, describe_runners,
-                                 onnx_meta)
+    from engines.backends import describe_runners
+    from engines.runners import OnnxRuntimeRunner, OpenVinoRunner, TensorRTRunner, TorchRunner, onnx_meta
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="livegaze-bench-engine-") as tmp:

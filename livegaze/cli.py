@@ -177,7 +177,7 @@ def cmd_devices(args) -> int:
         sink.close()
     print("correctors:", ", ".join(available()))
     try:
-        from engines.runners import describe_runners
+        from engines.backends import describe_runners
         for line in describe_runners():
             print("runner", line)
     except ImportError as exc:

@@ -16,6 +16,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 
+from engines.backends import FAMILIES
 from livegaze.blend import BlendConfig
 from livegaze.capture import CaptureConfig
 from livegaze.correctors.base import CorrectConfig
@@ -90,7 +91,7 @@ FLAGS: dict[str, tuple[str, tuple[str, ...], str]] = {key: (key, flags, text) fo
                                        "repainted), or gazegan (needs --checkpoint or --engine)"),
     ("correct.checkpoint", ("--checkpoint",), "GazeGAN training checkpoint (.pt): selects the model corrector"),
     ("correct.engine", ("--engine",), "prebuilt engine (.plan or .onnx): selects the model corrector"),
-    ("correct.runner", ("--runner",), "model backend: auto, tensorrt, openvino, onnxruntime or torch"),
+    ("correct.runner", ("--runner",), f"model backend: auto (the fastest here) or one of {', '.join(FAMILIES)}"),
     ("correct.max_move", ("--max-move",), "warp: the largest iris move, in eye widths (default 0.2; larger "
                                           "looks forced)"),
     ("correct.faces_at_once", ("--faces-at-once",), "a model on the CPU: frames corrected in parallel, one "

@@ -31,7 +31,7 @@ class GazeGANCorrector:
     def __init__(self, checkpoint: str | None = None, engine: str | None = None, runner: str = "auto",
                  concurrency: int | None = None):
         try:
-            from engines.runners import open_runner
+            from engines.backends import open_runner
         except ImportError as exc:
             raise LivegazeError(f"--corrector gazegan: the engines package cannot load ({exc})")
         # On the CPU, one face per core (at most two); GPU runners take one at a time anyway.

@@ -8,7 +8,8 @@ import pytest
 from engines import cache as engine_cache
 from engines.export import export_checkpoint, load_graphs
 from engines.gpu import openvino as openvino_status
-from engines.runners import OnnxRuntimeRunner, OpenVinoRunner, TorchRunner, describe_runners, open_runner
+from engines.backends import RUNNERS, describe_runners, open_runner
+from engines.runners import OnnxRuntimeRunner, OpenVinoRunner, TorchRunner
 
 needs_openvino = pytest.mark.skipif(not openvino_status()[0], reason=openvino_status()[1] or "openvino")
 
@@ -114,7 +115,11 @@ def test_open_runner_picks_and_explains(tiny_checkpoint, exported, caplog):
         assert runner.name.startswith("openvino") == openvino_status()[0]
     with pytest.raises(ValueError, match="--runner"):
         open_runner(checkpoint=tiny_checkpoint, preference="magic")
-    assert any(line.startswith("onnxruntime-cpu: available") for line in describe_runners())
+    lines = describe_runners()
+    assert any(line.startswith("onnxruntime-cpu: available") for line in lines)
+    # One line per backend of the registry, in its order (fastest first), each available or why not.
+    assert [line.split(":")[0].split(" ")[0] for line in lines] == [entry.name for entry in RUNNERS]
+    assert all(line.endswith(": available") or ": skipped: " in line for line in lines)
     ort_runner = open_runner(checkpoint=tiny_checkpoint, onnx_dir=str(exported["gx"].parent), preference="onnxruntime")
     assert ort_runner.name.startswith("onnxruntime")
 
