@@ -65,11 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("media", nargs="*", help="images or videos (default: the packaged photos, "
                                                    "../shared/media, and a generated clip)")
     evaluate.add_argument("--corrector", action="append", dest="correctors", metavar="NAME",
-                          help="a corrector to compare; repeat for more [default: warp and geometric]")
+                          help="a corrector to compare; repeat for more [default: every corrector that needs "
+                               "no model, and the model's with --checkpoint or --engine]")
     evaluate.add_argument("--report", default="livegaze-eval", help="folder for the report [default: ./livegaze-eval]")
-    evaluate.add_argument("--strength", type=float, default=1.0, help="correction strength 0..1 [default: 1]")
-    evaluate.add_argument("--checkpoint", help="GazeGAN checkpoint, for --corrector gazegan")
-    evaluate.add_argument("--engine", help="prebuilt engine, for --corrector gazegan")
+    add_flags(evaluate, ("live.strength", "correct.checkpoint", "correct.engine"))
 
     calibrate = sub.add_parser("calibrate", help="measure where you look at the screen, for eye contact that "
                                                  "keeps your own eye movements",
@@ -145,11 +144,14 @@ def cmd_photo(args) -> int:
 def cmd_eval(args) -> int:
     from livegaze.evaluation.report import run_eval
 
-    if not 0.0 <= args.strength <= 1.0:  # NaN fails this too
-        raise LivegazeError(f"--strength {args.strength}: expected a number from 0 to 1")
-    model = {k: v for k, v in (("checkpoint", args.checkpoint), ("engine", args.engine)) if v}
-    run_eval(args.media, args.correctors or ["warp", "geometric"], args.report, strength=args.strength,
-             model=model)
+    from livegaze.correctors import REGISTRY, model_corrector
+
+    config = from_args(args)
+    config.check()
+    model = {k: v for k, v in (("checkpoint", config.correct.checkpoint), ("engine", config.correct.engine)) if v}
+    # By default every corrector that needs no model, and the model's corrector when one is given.
+    default = [e.name for e in REGISTRY.values() if not e.needs_model] + ([model_corrector()] if model else [])
+    run_eval(args.media, args.correctors or default, args.report, strength=config.live.strength, model=model)
     return 0
 
 

@@ -13,6 +13,12 @@ if TYPE_CHECKING:  # types only: the stages' modules import this one
     from livegaze.tracking import EyeBox
 
 
+# The frame rate per-frame quantities are counted in (the tracker's noise per frame, the warp's
+# stream time): cameras deliver 25-60 fps, and a tuning made at 30 holds across them because the
+# stages scale by the real time between frames.
+STREAM_FPS = 30.0
+
+
 class Outcome(enum.StrEnum):
     """What the processing did with a frame (a str, so counts read as plain words)."""
 

@@ -16,7 +16,7 @@ from livegaze import stages
 from livegaze.align import Aligner
 from livegaze.blend import BlendConfig, Blender
 from livegaze.correctors.base import Corrector
-from livegaze.frames import Frame, Outcome
+from livegaze.frames import STREAM_FPS, Frame, Outcome
 from livegaze.gate import Gate
 from livegaze.landmarks import Landmarker
 from livegaze.stages import Threads
@@ -24,7 +24,6 @@ from livegaze.tracking import EyeTracker, TrackerConfig
 
 log = logging.getLogger(__name__)
 
-STREAM_FPS = 30.0  # the frame rate stream time is counted in (cameras deliver 25-60)
 
 
 @dataclass

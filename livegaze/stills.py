@@ -16,7 +16,7 @@ from livegaze.correctors.base import Corrector
 from livegaze.frames import Frame, Outcome
 from livegaze.gate import Gate
 from livegaze.landmarks import FaceLandmarks, Landmarker, LandmarkerConfig
-from livegaze.processor import FrameProcessor
+from livegaze.processor import FrameProcessor, LiveControls
 
 
 @dataclass
@@ -57,7 +57,7 @@ class StillCorrector:
                     found.append(face)
         return found
 
-    def correct(self, image: np.ndarray, strength: float = 1.0,
+    def correct(self, image: np.ndarray, strength: float = LiveControls.strength,
                 faces: list[FaceLandmarks] | None = None) -> tuple[np.ndarray, list[FaceResult]]:
         """(corrected copy of image, one result per face found)."""
         out = image.copy()

@@ -12,6 +12,7 @@ import numpy as np
 from filterpy.common import Q_discrete_white_noise
 from filterpy.kalman import KalmanFilter
 
+from livegaze.frames import STREAM_FPS
 from livegaze.landmarks import FaceLandmarks
 
 
@@ -25,7 +26,6 @@ class TrackerConfig:
     process_noise: float = 0.0015
     gate: float = 0.6
     max_missed: int = 5
-    fps: float = 30.0
 
 
 @dataclass
@@ -113,7 +113,7 @@ class EyeTracker:
             return None
         dt = 1.0
         if t is not None and self._last_t is not None:
-            dt = float(np.clip((t - self._last_t) * self.config.fps, 0.25, 4.0))
+            dt = float(np.clip((t - self._last_t) * STREAM_FPS, 0.25, 4.0))  # in frames of the noise's unit
         self._last_t = t
         self.missed = 0
         boxes = []

@@ -60,7 +60,7 @@ class CorrectConfig:
     max_move: float | None = None  # warp: the largest iris move in eye widths (None: its default, 0.2)
     checkpoint: str | None = None  # a model: GazeGAN training checkpoint (.pt)
     engine: str | None = None  # a model: prebuilt engine (.plan or .onnx)
-    runner: str = "auto"  # a model: auto, tensorrt, openvino, onnxruntime or torch
+    runner: str = "auto"  # a model: auto (the fastest here) or a family of engines.backends.RUNNERS
     faces_at_once: int = 0  # a model on the CPU: frames in parallel, one core each (0 = one per core)
     use_calibration: bool = True  # warp: the user's saved calibration (not for other people's photos)
 

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from livegaze.align import AlignedFace
+from livegaze.correctors.base import CorrectConfig
 from livegaze.errors import LivegazeError
 from livegaze.stages import workers_per_core
 
@@ -28,7 +29,7 @@ class GazeGANCorrector:
     space = "aligned"
     last_measured = None  # measures nothing a calibration could use
 
-    def __init__(self, checkpoint: str | None = None, engine: str | None = None, runner: str = "auto",
+    def __init__(self, checkpoint: str | None = None, engine: str | None = None, runner: str = CorrectConfig.runner,
                  concurrency: int | None = None):
         try:
             from engines.backends import open_runner

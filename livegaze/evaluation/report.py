@@ -18,12 +18,13 @@ from livegaze.media import eye_zoom, label, save_figure, write_image
 from training.atomic import write_bytes
 from livegaze.evaluation.quality import Row, default_samples, far_changes, file_samples, fresh_landmarker, measure
 from livegaze.evaluation.temporal import closed_eye_changes, flicker, gate_behaviour, write_gating_plot
+from livegaze.processor import LiveControls
 from livegaze.stills import StillCorrector
 
 ROWS_PER_SHEET = 8
 
 
-def run_eval(media: list[str], correctors: list[str], report_dir: str, strength: float = 1.0,
+def run_eval(media: list[str], correctors: list[str], report_dir: str, strength: float = LiveControls.strength,
              model: dict | None = None, echo=print) -> dict[str, dict]:
     """Run every corrector over the media, write the report, return the summary per corrector."""
     if len(set(correctors)) != len(correctors):

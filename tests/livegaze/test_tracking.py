@@ -9,7 +9,7 @@ from livegaze.tracking import EyeTracker, TrackerConfig, measure_eye
 
 def _run(spec):
     raw, smooth, truth = [], [], []
-    tracker = EyeTracker(TrackerConfig(fps=spec.fps))
+    tracker = EyeTracker(TrackerConfig())
     with Landmarker() as lm:
         for i, (frame, _, m, irises) in enumerate(iter_frames(spec)):
             face = lm.detect(frame, i * 33)
