@@ -66,13 +66,12 @@ def gaze_angle(face: FaceLandmarks, image: np.ndarray | None = None, finder=None
     iris is the image-checked one (livegaze.irisfit: MediaPipe's point under-reports a look
     aside by about a third); MediaPipe's point where the image shows no clear iris."""
     from livegaze.correctors.warp import camera_facing_target  # the corrector's own definition
-    from livegaze.landmarks import EYE_CORNERS
 
     offsets = []
     for eye in range(2):
         centre, radius = face.iris(eye)
         if image is not None and finder is not None:
-            fit = finder.fit(image, face.eye_contour(eye), face.points[list(EYE_CORNERS[eye]), :2], centre, radius)
+            fit = finder.fit_eye(image, face, eye)
             if fit is not None:
                 centre = fit.centre
         offsets.append((centre - camera_facing_target(face, eye)) / max(face.eye_size(eye)[0], 1e-6))

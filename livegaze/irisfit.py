@@ -79,6 +79,19 @@ class IrisFinder:
                                borderMode=cv2.BORDER_REPLICATE)
         return patch, m
 
+    def fit_eye(self, image: np.ndarray, face, eye: int) -> IrisFit | None:
+        """`fit` for one eye of a FaceLandmarks, kept on the face for this image: the gate and
+        the warp both ask for the same frame's irises, and the second asks for free."""
+        from livegaze.landmarks import EYE_CORNERS
+
+        key = (eye, id(image), self.config)
+        found = face.__dict__.setdefault("_iris_fits", {})
+        if key not in found:
+            prior, radius = face.iris(eye)
+            found[key] = self.fit(image, face.eye_contour(eye), face.points[list(EYE_CORNERS[eye]), :2],
+                                  prior, radius)
+        return found[key]
+
     def fit(self, gray: np.ndarray, contour: np.ndarray, corners: np.ndarray,
             prior: np.ndarray, prior_radius: float) -> IrisFit | None:
         """The iris of one eye, or None when the image does not show it clearly.

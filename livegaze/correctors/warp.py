@@ -115,10 +115,8 @@ class WarpCorrector:
             if width < 6:
                 plans.append(None)
                 continue
-            contour = face.eye_contour(eye)
-            prior, radius = face.iris(eye)
             closed = face.openness(eye) < cfg.min_openness
-            fit = None if closed else self.finder.fit(image, contour, corners, prior, radius)
+            fit = None if closed else self.finder.fit_eye(image, face, eye)
             target = camera_facing_target(face, eye, cfg.neutral, cfg.pose_gain * gaze + np.asarray(cfg.offset),
                                           frame=(to_local, width))
             need = np.zeros(2)
