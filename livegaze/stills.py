@@ -64,7 +64,7 @@ class StillCorrector:
         results = []
         for face in self.faces(image) if faces is None else faces:
             self.gate.reset()  # every face stands alone: no hysteresis from the one before
-            share, reason = self.gate.target(face, image=image)
+            share, reason = self.gate.target(face, image=out)  # out: the fit it makes is the warp's too
             if share <= 0:
                 results.append(FaceResult(face, reason, 0.0))
                 continue
