@@ -194,7 +194,11 @@ def to_toml(config: AppConfig) -> str:
 def from_toml(text: str) -> tuple[AppConfig, list[str]]:
     """(config, problems): values of the wrong type and unknown keys are ignored and listed;
     a section whose values fail its checks takes its defaults again (listed too)."""
-    data = tomllib.loads(text)
+    return from_dict(tomllib.loads(text))
+
+
+def from_dict(data: dict) -> tuple[AppConfig, list[str]]:
+    """`from_toml` on TOML already parsed: {section: {name: value}}."""
     config, problems = AppConfig(), []
     sections = [f.name for f in dataclasses.fields(AppConfig)]
     for key in data:

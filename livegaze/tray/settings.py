@@ -13,7 +13,7 @@ from pathlib import Path
 
 import platformdirs
 
-from livegaze.config import AppConfig, from_toml, to_toml
+from livegaze.config import AppConfig, from_dict, to_toml
 from training.atomic import write_text
 
 
@@ -29,12 +29,43 @@ def load(path: Path | None = None) -> tuple[AppConfig, str | None]:
     if not path.is_file():
         return AppConfig(), None
     try:
-        config, problems = from_toml(path.read_text())
+        data = tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         return AppConfig(), f"{path}: unreadable settings ({exc}); using defaults"
-    if not problems:
-        return config, None
-    return config, f"{path}: ignored {', '.join(problems)}; using the defaults for those"
+    notes = []
+    if any(key in FLAT for key in data):
+        data = from_flat(data)
+        notes.append("read in the old flat format (it is saved in sections from now on)")
+    config, problems = from_dict(data)
+    if problems:
+        notes.append(f"ignored {', '.join(problems)}; using the defaults for those")
+    return config, (f"{path}: " + "; ".join(notes)) if notes else None
+
+
+# Settings files written before the tray saved the AppConfig: one flat table, these names.
+FLAT = {"camera": ("capture", "source"), "width": ("capture", "width"), "height": ("capture", "height"),
+        "corrector": ("correct", "name"), "strength": ("live", "strength"), "enabled": ("live", "enabled"),
+        "virtual_device": ("sink", "device"), "gaze_full": ("gate", "gaze_full"),
+        "gaze_none": ("gate", "gaze_none"), "head_full": ("gate", "head_full"),
+        "head_none": ("gate", "head_none"), "gate_hysteresis": ("gate", "hysteresis"),
+        "ease_frames": ("gate", "ease_frames")}
+
+
+def from_flat(data: dict) -> dict:
+    """An old flat settings table as AppConfig sections (its model_path goes to the checkpoint
+    or engine by its extension; an empty virtual_device is the default)."""
+    out: dict = {key: value for key, value in data.items() if isinstance(value, dict)}
+    for key, value in data.items():
+        if key in FLAT:
+            if not (key == "virtual_device" and value == ""):
+                section, name = FLAT[key]
+                out.setdefault(section, {})[name] = value
+        elif key == "model_path":
+            if isinstance(value, str) and value:
+                out.setdefault("correct", {})["engine" if value.endswith((".onnx", ".plan")) else "checkpoint"] = value
+        elif not isinstance(value, dict):
+            out[key] = value  # unknown: from_dict names it
+    return out
 
 
 def save(config: AppConfig, path: Path | None = None) -> Path:

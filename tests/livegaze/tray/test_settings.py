@@ -72,3 +72,17 @@ def test_tray_gate_settings_round_trip_and_bad_ones_fall_back(tmp_path, monkeypa
     (tmp_path / "settings.toml").write_text("[gate]\nhead_full = 40.0\nhead_none = 20.0\n")
     loaded, message = store.load()
     assert "gate (gate.head_full 40 / gate.head_none 20: expected" in message and (loaded.gate.head_full, loaded.gate.head_none) == (15.0, 25.0)
+
+
+def test_an_old_flat_settings_file_is_read_into_the_config(config_dir):
+    """Settings saved before the tray kept the AppConfig (one flat table) keep working."""
+    config_dir.mkdir(parents=True)
+    (config_dir / "settings.toml").write_text(
+        'camera = "/dev/video2"\nwidth = 640\nheight = 480\ncorrector = "gazegan"\nmodel_path = "/m/g.onnx"\n'
+        'strength = 0.35\nenabled = false\nvirtual_device = ""\ngaze_full = 12.0\nease_frames = 6\n')
+    loaded, message = store.load()
+    assert "old flat format" in message and "ignored" not in message
+    assert loaded.capture == CaptureConfig(source="/dev/video2", width=640, height=480)
+    assert (loaded.correct.name, loaded.correct.engine, loaded.correct.checkpoint) == ("gazegan", "/m/g.onnx", None)
+    assert loaded.live == LiveControls(enabled=False, strength=0.35)
+    assert (loaded.gate.gaze_full, loaded.gate.ease_frames, loaded.sink.device) == (12.0, 6, None)
