@@ -7,20 +7,8 @@ import pytest
 from PIL import Image
 
 from livegaze.cli import main
-from livegaze.correctors.irispaint import move_iris
+from tests.livegaze.conftest import averted as _averted
 from livegaze.landmarks import Landmarker
-from livegaze.evaluation.clips import photo
-
-
-def _averted(name, gaze=(0.12, 0.08)):
-    image = photo(name)
-    with Landmarker() as lm:
-        face = lm.detect(image, 0)
-    for eye in range(2):
-        centre, radius = face.iris(eye)
-        image = move_iris(image, face.eye_contour(eye), centre, radius,
-                          centre + np.float32(gaze) * face.eye_size(eye)[0])
-    return image
 
 
 @pytest.fixture(scope="module")
@@ -93,35 +81,3 @@ def test_results_follow_the_umask(inputs, tmp_path):
     finally:
         os.umask(old)
     assert (os.stat(tmp_path / "out" / "wall.jpg").st_mode & 0o777) == 0o644
-
-
-def _turned(face, yaw_degrees):
-    """The same landmarks with the head-pose rotation replaced by a turn of `yaw_degrees`."""
-    t = np.radians(yaw_degrees)
-    pose = face.pose.copy()
-    pose[:3, :3] = [[np.cos(t), 0, np.sin(t)], [0, 1, 0], [-np.sin(t), 0, np.cos(t)]]
-    return type(face)(face.points.copy(), dict(face.blendshapes), pose)
-
-
-def test_the_gate_leaves_a_turned_head_alone_and_fades_in_between():
-    """Photo mode goes through the live path's gate: full correction facing the camera, less at
-    20 degrees of yaw, none at 35 (the landmarks are real, only the pose is set)."""
-    from livegaze.correctors import create
-    from livegaze.stills import StillCorrector
-
-    image = _averted("astronaut")
-    stills = StillCorrector(create("warp"))
-    try:
-        face = stills.faces(image)[0]
-        assert abs(face.head_angles()[0]) < 5
-        changes = {}
-        for yaw in (0, 20, 35):
-            out, results = stills.correct(image, 1.0, faces=[_turned(face, yaw)])
-            changes[yaw] = np.abs(out.astype(int) - image.astype(int)).sum()
-            if yaw == 35:
-                assert results[0].status == "head_turned" and changes[yaw] == 0
-            else:
-                assert results[0].status == "corrected"
-        assert 0 < changes[20] < changes[0]
-    finally:
-        stills.close()
