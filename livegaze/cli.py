@@ -244,9 +244,31 @@ COMMANDS = {"run": cmd_run, "demo": cmd_demo, "photo": cmd_photo, "eval": cmd_ev
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
-    except KeyboardInterrupt:  # Ctrl-C while starting up (imports): one line, not a traceback
+    except BaseException as exc:  # Ctrl-C while starting up (imports): one line, not a traceback
+        if not _interrupted(exc):
+            raise
         print("livegaze: interrupted", file=sys.stderr)
+        if not isinstance(exc, KeyboardInterrupt):
+            # The interrupt landed inside a native module's import and came out as its
+            # ImportError: that module is half-initialised, and the interpreter's own shutdown
+            # would crash on it ("Fatal Python error"). Everything of ours has been cleaned up
+            # on the way here, so leave without that shutdown.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
         return 130
+
+
+def _interrupted(exc: BaseException | None) -> bool:
+    """A KeyboardInterrupt, or an error it caused (a C extension's import turns one into
+    `ImportError: initialization failed`)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _main(argv: list[str] | None) -> int:

@@ -241,3 +241,17 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path):
         assert "Traceback" not in stderr, stderr
         lines = [l for l in stderr.splitlines() if l.strip() and not l.startswith("demo:")]
         assert len(lines) <= 2, lines
+
+
+def test_ctrl_c_inside_a_native_import_is_one_line_too():
+    """Ctrl-C that lands inside a C extension's import comes out as its ImportError ("initialization
+    failed"), caused by the KeyboardInterrupt: still one line and exit 130, no interpreter crash
+    on the half-initialised module at shutdown."""
+    code = ("import sys; import livegaze.cli as cli\n"
+            "def devices(args):\n"
+            "    try:\n        raise KeyboardInterrupt\n"
+            "    except KeyboardInterrupt as exc:\n        raise ImportError('initialization failed') from exc\n"
+            "cli.COMMANDS['devices'] = devices\nsys.exit(cli.main(['devices']))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 130
+    assert result.stderr.strip() == "livegaze: interrupted"
