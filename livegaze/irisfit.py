@@ -85,12 +85,14 @@ class IrisFinder:
         from livegaze.landmarks import EYE_CORNERS
 
         key = (eye, id(image), self.config)
-        found = face.__dict__.setdefault("_iris_fits", {})
+        found = face.iris_fits
         if key not in found:
             prior, radius = face.iris(eye)
-            found[key] = self.fit(image, face.eye_contour(eye), face.points[list(EYE_CORNERS[eye]), :2],
-                                  prior, radius)
-        return found[key]
+            # The image is kept beside its fit: while it is referenced here its id cannot pass to
+            # another frame's image (a face held over a lost frame meets new images).
+            found[key] = (image, self.fit(image, face.eye_contour(eye), face.points[list(EYE_CORNERS[eye]), :2],
+                                          prior, radius))
+        return found[key][1]
 
     def fit(self, gray: np.ndarray, contour: np.ndarray, corners: np.ndarray,
             prior: np.ndarray, prior_radius: float) -> IrisFit | None:

@@ -37,6 +37,9 @@ class FaceLandmarks:
     points: np.ndarray  # (478, 3) float32: x, y in pixels, z in pixel-scaled depth
     blendshapes: dict[str, float] = field(default_factory=dict)
     pose: np.ndarray | None = None  # 4x4 face-to-camera transform
+    # The image-checked irises of this face, per (eye, image, fit settings): the gate fits them
+    # and the warp reuses them (livegaze.irisfit.IrisFinder.fit_eye).
+    iris_fits: dict = field(default_factory=dict, repr=False, compare=False)
 
     def eye_contour(self, eye: int) -> np.ndarray:
         return self.points[list(EYE_CONTOURS[eye]), :2]

@@ -374,7 +374,10 @@ class Pipeline:
         self._closed = True
         if self._sink_open:
             self._sink_open = False
-            self.sink.abort() if (failed or self.error is not None) else self.sink.close()
+            if failed or self.error is not None:
+                self.sink.abort()
+            else:
+                self.sink.close()
         self.capture.close()
         if self.running:
             log.warning("pipeline threads still running after the stop; the face model is left open")

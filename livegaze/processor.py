@@ -25,7 +25,6 @@ from livegaze.tracking import EyeTracker, TrackerConfig
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class LiveControls:
     """What the user changes while running (tray toggle and slider); read once per frame."""

@@ -54,3 +54,19 @@ def test_the_slider_at_zero_passes_frames_through_as_disabled():
             processor.run(Threads.IN_ORDER, frame)
             processor.run(Threads.CONCURRENT, frame)
         assert frame.outcome is Outcome.CORRECTED and not np.array_equal(frame.image, image)
+
+
+def test_the_gate_and_the_warp_fit_each_iris_once_per_frame(monkeypatch):
+    """The gate judges the gaze from the image-checked irises and the warp moves them: the same
+    fit, made once per eye and frame."""
+    from livegaze.irisfit import IrisFinder
+
+    calls = []
+    real_fit = IrisFinder.fit
+    monkeypatch.setattr(IrisFinder, "fit", lambda self, *a: calls.append(1) or real_fit(self, *a))
+    image = averted("astronaut")
+    with FrameProcessor(Landmarker(), create("warp")) as processor:
+        processor.keep_original = False
+        frame = processor.process(Frame(0, 0.0, image.copy()))
+    assert frame.outcome is Outcome.CORRECTED
+    assert len(calls) == 2  # one per eye; without the sharing the warp would fit both again
