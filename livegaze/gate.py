@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from livegaze.correctors.warp import camera_facing_target  # the corrector's own definition
 from livegaze.frames import Outcome
+from livegaze.irisfit import IrisFinder
 from livegaze.landmarks import FaceLandmarks
 
 EYEBALL = 0.4  # eyeball radius over eye width: the iris moves this far per radian of gaze
@@ -65,8 +67,6 @@ def gaze_angle(face: FaceLandmarks, image: np.ndarray | None = None, finder=None
     the camera-facing position (the mean of both eyes: they turn together). With the image, each
     iris is the image-checked one (livegaze.irisfit: MediaPipe's point under-reports a look
     aside by about a third); MediaPipe's point where the image shows no clear iris."""
-    from livegaze.correctors.warp import camera_facing_target  # the corrector's own definition
-
     offsets = []
     for eye in range(2):
         centre, radius = face.iris(eye)
@@ -88,8 +88,6 @@ class Gate:
         self.config.check()
         self.share = 0.0  # eased share of the stream so far
         self._held: dict[str, float] = {}  # the play operator's output per angle (a stream)
-        from livegaze.irisfit import IrisFinder
-
         self._finder = IrisFinder()
 
     def reset(self) -> None:

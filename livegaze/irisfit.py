@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from livegaze.landmarks import EYE_CORNERS
+
 
 @dataclass(frozen=True)
 class IrisFitConfig:
@@ -82,8 +84,6 @@ class IrisFinder:
     def fit_eye(self, image: np.ndarray, face, eye: int) -> IrisFit | None:
         """`fit` for one eye of a FaceLandmarks, kept on the face for this image: the gate and
         the warp both ask for the same frame's irises, and the second asks for free."""
-        from livegaze.landmarks import EYE_CORNERS
-
         key = (eye, id(image), self.config)
         found = face.iris_fits
         if key not in found:
