@@ -17,14 +17,17 @@ import numpy as np
 
 from livegaze.calibration import DEFAULT_SHIFT
 from livegaze.errors import LivegazeError
-from livegaze.correctors.geometric import gaze_to_camera_offset, opening_centre
+from livegaze.correctors.geometric import gaze_to_camera_offset
 from livegaze.correctors.warpfield import FieldShape, displacement_jacobian, eye_field
 from livegaze.irisfit import IrisFinder, IrisFit, IrisFitConfig, eye_frame
 from livegaze.landmarks import EYE_CORNERS, FaceLandmarks
 from livegaze.smoothing import OneEuro
 
 
-WARP_NEUTRAL = (0.04, -0.012)
+# Where a camera-facing iris centre sits from the midpoint of the eye corners (eye widths, x
+# towards the temple, y down): measured on the 14 eyes of the seven camera-facing photos
+# (spread 0.013 vertically; 0.04 across, which cancels between the two eyes).
+WARP_NEUTRAL = (0.06, -0.062)
 
 
 @dataclass
@@ -33,8 +36,7 @@ class WarpConfig:
     eyeball radius over eye width (iris travel per radian of gaze) for head-pose compensation,
     off by default: MediaPipe's pose on photos and off-centre faces is off by up to 15 degrees,
     which moved camera-facing test eyes by up to 0.1 eye widths; neutral: where a camera-facing
-    iris sits from the opening's centroid (x temporal, y down; measured on 14 camera-facing
-    eyes: the inner corner pulls the centroid nasally); max_shift: the largest move,
+    iris sits from the corners' midpoint (x temporal, y down, eye widths); max_shift: the largest move,
     in eye widths; min_openness: eyes more closed than this are not measured; grid: field samples
     per eye width; rim_check: keep the field off long straight edges (glasses rims) in the
     region it moves, so they do not bend."""
@@ -70,14 +72,21 @@ class EyePlan:
 def camera_facing_target(face: FaceLandmarks, eye: int, neutral: tuple[float, float] = WARP_NEUTRAL,
                          shift: np.ndarray = np.zeros(2), frame=None) -> np.ndarray:
     """Where this eye's iris centre sits when it looks into the camera (frame pixels): the
-    opening's centroid, plus the neutral offset (x towards the temple, eye-local axes) and a
-    shift in eye widths (head pose, per-user offset). The eval measures against the same point.
-    frame: the eye's (to_local, width) when the caller has it already."""
+    midpoint of the eye's corners, plus the neutral offset (x towards the temple, eye-local axes)
+    and a shift in eye widths (head pose, per-user offset). The eval measures against the same
+    point. frame: the eye's (to_local, width) when the caller has it already.
+
+    The corners, not the lids: the canthi are tied to the skull, so they stay put while the
+    eye turns, and the eyeball sits in a fixed place behind them. The lids move with the gaze
+    (the upper lid drops with a look down, and a smile narrows the opening), so a target on the
+    opening's centre follows the look it should undo: measured on irises moved by known
+    amounts, MediaPipe's lid contour drifted by about a fifth of the iris's move."""
     to_local, width = frame if frame is not None else eye_frame(face.points[list(EYE_CORNERS[eye]), :2])
     temporal = -1.0 if eye == 0 else 1.0  # eye 0 is the subject's right, on the image's left
     to_frame = to_local[:, :2].T * (width * width)  # eye widths -> frame pixels (a scaled rotation)
     offset = to_frame @ np.array([temporal * neutral[0], neutral[1]])
-    return (opening_centre(face.points, eye) + offset + np.asarray(shift) * width).astype(np.float32)
+    middle = face.points[list(EYE_CORNERS[eye]), :2].astype(np.float64).mean(axis=0)
+    return (middle + offset + np.asarray(shift) * width).astype(np.float32)
 
 
 class WarpCorrector:
@@ -202,9 +211,9 @@ class WarpCorrector:
         not bend. A lid crease taken for a rim only moves a little less. None: no rim."""
         x0, y0, x1, y1 = box
         gray = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
-        # Straight segments (OpenCV's line segment detector, with the eye about 32 px wide: small
+        # Straight segments (OpenCV's line segment detector, with the eye about 40 px wide: small
         # eyes need the detail, large ones cost time).
-        scale = float(np.clip(32.0 / width, 0.5, 2.0))
+        scale = float(np.clip(40.0 / width, 0.5, 2.0))
         found = self._segments.detect(cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA
                                                  if scale < 1 else cv2.INTER_LINEAR))[0]
         if found is None:

@@ -32,6 +32,8 @@ class FieldShape:
     reach_down: float = 0.22
     side_margin: float = 0.08
     min_jacobian: float = 0.3
+    stretch: float = 0.4  # the area ratio the lid transitions are sized for (above min_jacobian)
+    max_band: float = 0.14  # the longest lid transition (eye widths): a longer stretch would smear
 
 
 def smoothstep(edge0: float, edge1, x: np.ndarray) -> np.ndarray:
@@ -70,7 +72,11 @@ def eye_weights(u: np.ndarray, v: np.ndarray, contour: np.ndarray, iris: np.ndar
     corner_l, corner_r = contour[:, 0].min(), contour[:, 0].max()
     a, b = iris, iris + move
     inner = 1.1 * radius
-    ramp = corner_ramp(u, corner_l, corner_r, min(a[0], b[0]) - inner, max(a[0], b[0]) + inner)
+    # Weight 1 only where the output shows the iris (the map reads each output pixel from the
+    # input at p - d): the sclera on each side then spreads evenly over what is left, the least
+    # a 1-D map can stretch it. A band over both positions stretched the sclera behind the iris
+    # twice over, and the fold check cut ordinary moves to 50-70%.
+    ramp = corner_ramp(u, corner_l, corner_r, b[0] - inner, b[0] + inner)
     # Horizontal: the rows of the opening at the iris move with it, a soft margin past each lid
     # keeps lids and lashes from sliding sideways. The band follows the lids at the iris's own
     # columns, not at every column: lids slope steeply near the corners, and a band bending with
@@ -83,8 +89,16 @@ def eye_weights(u: np.ndarray, v: np.ndarray, contour: np.ndarray, iris: np.ndar
     # upper lid, the lid's share on it, 1 on the iris's middle rows, the lower lid's share on
     # it, 0 a reach below. The plateau keeps clear of the lids so no band of sclera has to
     # stretch alone; across, the same corner ramp pins the corners.
-    top = np.clip(np.minimum(a[1], b[1]) - 0.5 * radius, v_up + 0.04, v_lo - 0.12)
-    bottom = np.clip(np.maximum(a[1], b[1]) + 0.5 * radius, top + 0.01, v_lo - 0.08)
+    # The plateau sits on the output's iris, and each lid's transition is long enough for the
+    # stretch it must make (a lid following less than the iris leaves a band to fill, filled
+    # from the iris's own edge, not from past the input's lid). The band is kept under
+    # `max_band`: a move needing more is more than the eye can give and the fold check caps it.
+    rise, fall = max(-move[1], 0.0), max(move[1], 0.0)
+    up_gap = min(max(0.04, (1 - shape.upper_follow) * fall / (1 - shape.stretch) + 0.01), shape.max_band)
+    lo_gap = min(max(0.08, (1 - shape.lower_follow) * rise / (1 - shape.stretch) + 0.01, rise + 0.02),
+                 shape.max_band)
+    top = np.clip(b[1] - 0.5 * radius, v_up + up_gap, v_lo - lo_gap - 0.04)
+    bottom = np.clip(b[1] + 0.5 * radius, top + 0.01, v_lo - lo_gap)
     knots = [v_up - shape.reach_up, v_up, top, bottom, v_lo, v_lo + shape.reach_down]
     values = [0.0, shape.upper_follow, 1.0, 1.0, shape.lower_follow, 0.0]
     # A piecewise-linear profile through rising knots is the first value plus one clipped ramp

@@ -40,15 +40,20 @@ def test_warp_moves_the_iris_back_and_keeps_it_dark(averted_portrait):
         before = iris_darkness_centre(image, contour)
         after = iris_darkness_centre(out, contour)
         assert after[0] < before[0] - 0.01 * face.eye_size(eye)[0]  # moved left, back to centre
-        # The iris keeps its own contrast: nothing is repainted pale.
-        assert _iris_contrast(out, contour) >= 0.85 * _iris_contrast(image, contour)
+        # The iris keeps its own darkness and contrast: nothing is repainted pale. (The bright
+        # end may fall a little: the iris moving back covers sclera the cut-and-paste left.)
+        dark_before, spread_before = _opening_levels(image, contour)
+        dark_after, spread_after = _opening_levels(out, contour)
+        assert dark_after <= dark_before + 0.1 * spread_before
+        assert spread_after >= 0.8 * spread_before  # below 0.8 an iris looks washed out
 
 
-def _iris_contrast(image, contour):
-    """Spread of grey levels in the opening: dark iris against bright sclera."""
+def _opening_levels(image, contour):
+    """(dark level, spread) of the grey levels in the opening: the 10th percentile (the iris)
+    and the 90th minus the 10th (dark iris against bright sclera)."""
     gray, mask, _, _ = opening_pixels(image, contour)
-    values = gray[mask > 0]
-    return float(np.percentile(values, 85) - np.percentile(values, 15))
+    low, high = np.percentile(gray[mask > 0], [10, 90])
+    return float(low), float(high - low)
 
 
 def test_warp_changes_nothing_far_from_the_eyes(averted_portrait):

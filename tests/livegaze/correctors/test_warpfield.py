@@ -30,6 +30,28 @@ def test_field_is_fold_free_and_pinned():
     assert scales[1] < 1.0  # a fifth of an eye width straight up is more than this eye can give
 
 
+def test_ordinary_moves_are_made_in_full():
+    """An iris off to one side brought back to the middle, or lifted by a tenth of an eye width
+    (the usual webcam correction), is moved the whole way, fold-free: the pixel at the iris's
+    destination reads from exactly its old centre. (A band over both iris positions stretched
+    the sclera behind the iris twice over, and short lid transitions capped these moves at 70%.)"""
+    contour = np.array(eye_contour_unit(), np.float64)
+    step = 1 / 60
+    u, v = np.meshgrid(np.arange(-0.6, 0.6, step), np.arange(-0.55, 0.45, step))
+    cases = (((0.14, 0.0), (-0.12, 0.0)), ((-0.14, 0.0), (0.12, 0.0)), ((0.0, 0.06), (0.0, -0.1)),
+             ((0.1, 0.05), (-0.1, -0.08)))
+    for iris, move in cases:
+        iris, move = np.array(iris), np.array(move)
+        du, dv, scale = eye_field(u, v, contour, iris, 0.21, move, FieldShape(), step)
+        assert scale == 1.0, (iris, move)
+        dest = iris + move
+        i, j = int(round((dest[1] + 0.55) / step)), int(round((dest[0] + 0.6) / step))
+        np.testing.assert_allclose([du[i, j], dv[i, j]], move, atol=1e-3)
+        ddu_dv, ddu_du = np.gradient(du, step)
+        ddv_dv, ddv_du = np.gradient(dv, step)
+        assert ((1 - ddu_du) * (1 - ddv_dv) - ddu_dv * ddv_du).min() > 0.25, (iris, move)
+
+
 def eye_contour_unit():
     """A lens-shaped eye opening in eye-local units, in MediaPipe's contour order."""
     top = [(x, -0.16 * (1 - (2 * x) ** 2)) for x in np.linspace(-0.5, 0.5, 9)]
