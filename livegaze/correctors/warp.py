@@ -18,6 +18,7 @@ import numpy as np
 from livegaze.calibration import DEFAULT_SHIFT
 from livegaze.errors import LivegazeError
 from livegaze.correctors.geometric import gaze_to_camera_offset
+from livegaze.correctors.rims import RimFinder
 from livegaze.correctors.warpfield import FieldShape, displacement_jacobian, eye_field
 from livegaze.irisfit import IrisFinder, IrisFit, IrisFitConfig, eye_frame
 from livegaze.landmarks import EYE_CORNERS, FaceLandmarks
@@ -48,6 +49,7 @@ class WarpConfig:
     min_openness: float = 0.15
     grid: int = 40
     rim_check: bool = True
+    rim_refresh: int = 3  # in a stream, look for rims every this many frames (carried between)
     mode: str = "lock"  # lock: the gaze onto the camera; shift: move by `shift` (see calibration)
     shift: tuple[float, float] = DEFAULT_SHIFT  # shift mode: the screen-to-camera move, eye widths
     bias: tuple[float, float] = (0.0, 0.0)  # lock mode: the measured move while looking at the camera
@@ -103,7 +105,7 @@ class WarpCorrector:
         if self.config.mode not in ("lock", "shift"):
             raise LivegazeError(f"--mode {self.config.mode}: expected lock or shift")
         self.finder = IrisFinder(self.config.iris)
-        self._segments = cv2.createLineSegmentDetector()  # glasses rims; one per corrector (not thread-safe)
+        self.rims = RimFinder(self.config.rim_refresh)
         self.last_plans: list[EyePlan | None] = []
         self.last_move = np.zeros(2)
         self.last_refusal = ""  # why the last frame was left alone, when it was
@@ -137,6 +139,7 @@ class WarpCorrector:
     def reset(self) -> None:
         """Forget the stream's past (a new face, a new photo)."""
         self._smooth.reset()
+        self.rims.reset()
         self._last_t = None
         self._held = 0
 
@@ -204,47 +207,6 @@ class WarpCorrector:
         self.last_move = move
         return bool(fields)
 
-    def _keep_off_rims(self, image: np.ndarray, box, dx: np.ndarray, dy: np.ndarray, contour: np.ndarray,
-                       width: float) -> np.ndarray | None:
-        """Attenuation (0..1) over the box that is 0 on long straight edges (glasses rims) in the
-        moving region, away from the lash line, rising over a fifth of an eye width: a rim must
-        not bend. A lid crease taken for a rim only moves a little less. None: no rim."""
-        x0, y0, x1, y1 = box
-        gray = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
-        # Straight segments (OpenCV's line segment detector, with the eye about 40 px wide: small
-        # eyes need the detail, large ones cost time).
-        scale = float(np.clip(40.0 / width, 0.5, 2.0))
-        found = self._segments.detect(cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA
-                                                 if scale < 1 else cv2.INTER_LINEAR))[0]
-        if found is None:
-            return None
-        segments = found.reshape(-1, 4) / scale
-        segments = segments[np.hypot(segments[:, 2] - segments[:, 0], segments[:, 3] - segments[:, 1])
-                            >= 0.6 * width]
-        if not len(segments):
-            return None
-        # A rim lies outside the lids; a lid margin is within a few pixels of the contour: the
-        # opening grown by that margin, sampled at 12 points along each segment.
-        near_lid = max(2.0, 0.07 * width)
-        lid = np.zeros(dx.shape, np.uint8)
-        cv2.fillPoly(lid, [np.round(contour - (x0, y0)).astype(np.int32)], 1)
-        grow = 2 * int(np.ceil(near_lid)) + 1
-        lid = cv2.dilate(lid, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
-        t = np.linspace(0, 1, 12)
-        px = np.clip(np.round(segments[:, :1] + t * (segments[:, 2:3] - segments[:, :1])), 0, dx.shape[1] - 1)
-        py = np.clip(np.round(segments[:, 1:2] + t * (segments[:, 3:4] - segments[:, 1:2])), 0, dx.shape[0] - 1)
-        on_lid = lid[py.astype(int), px.astype(int)].mean(axis=1) > 0.2
-        rims = np.zeros(dx.shape, np.uint8)
-        for (xa, ya, xb, yb), lid_edge in zip(segments, on_lid):
-            if lid_edge:
-                continue
-            cv2.line(rims, (int(round(xa)), int(round(ya))), (int(round(xb)), int(round(yb))), 1,
-                     max(3, int(round(0.08 * width))))
-        if not ((rims > 0) & ((dx * dx + dy * dy) > 1e-6)).any():
-            return None
-        distance = cv2.distanceTransform((rims == 0).astype(np.uint8), cv2.DIST_L2, 3)
-        return np.clip(distance / max(0.2 * width, 2.0), 0.0, 1.0).astype(np.float32)
-
     def _eye_field(self, image: np.ndarray, face: FaceLandmarks, eye: int, plan: EyePlan,
                    move: np.ndarray):
         """((x0, y0, x1, y1), dx, dy, moving): the frame-pixel displacement of one eye over its
@@ -289,7 +251,7 @@ class WarpCorrector:
         dy = (inv[1, 0] * local[..., 0] + inv[1, 1] * local[..., 1])
         box = (int(x0), int(y0), int(x1), int(y1))
         if cfg.rim_check:
-            keep = self._keep_off_rims(image, box, dx, dy, face.eye_contour(eye), width)
+            keep = self.rims.keep_off(image, box, dx, dy, face.eye_contour(eye), width, eye, to_local)
             if keep is not None:
                 dx, dy = dx * keep, dy * keep
                 # The fade adds its own gradient: shrink the field until the map is fold-free.

@@ -4,6 +4,8 @@ Truth: the photos look into the camera, so MediaPipe's iris point on the untouch
 the iris is; `move_iris` (the geometric corrector's cut-and-paste, not the warp) moves it by a
 known number of pixels.
 """
+import copy
+
 import cv2
 import numpy as np
 import pytest
@@ -116,10 +118,39 @@ def test_a_glasses_rim_across_the_eye_region_does_not_bend(averted_portrait):
             cv2.line(rimmed, (x0, y), (x1, y), (20, 20, 20), 2)
             rows.append((y, x0, x1))
         out = rimmed.copy()
+        corrector.reset()  # a different picture each time, not frames of one stream
         assert corrector.correct_frame(rimmed, face, 1.0, out), height
         for y, x0, x1 in rows:
             shift = _line_centre(out, y, x0, x1) - _line_centre(rimmed, y, x0, x1)
             assert np.abs(shift).max() < 0.25, (height, np.abs(shift).max())
+
+
+def test_a_rim_found_once_is_carried_with_the_eye_in_a_stream(averted_portrait):
+    """In a stream the rims are looked for every few frames and carried in between in the eye's
+    own coordinates: with the head moved 6 px right and 5 px down on the next frame, the rim
+    (moved with it, just above the eye where the lid's move would bend it most) still does not
+    bend, and the detector ran once for both frames."""
+    image, face = averted_portrait
+    contour, width = face.eye_contour(0), face.eye_size(0)[0]
+    y = int(round(contour[:, 1].min() - 0.15 * width))
+    x0, x1 = int(contour[:, 0].min() - 0.4 * width), int(contour[:, 0].max() + 0.4 * width)
+    rimmed = image.copy()
+    cv2.line(rimmed, (x0, y), (x1, y), (20, 20, 20), 2)
+    shift = (6, 5)
+    moved = np.roll(rimmed, shift[::-1], axis=(0, 1))
+    moved_face = copy.deepcopy(face)
+    moved_face.points[:, :2] += np.float32(shift)
+    moved_face.iris_fits.clear()
+    corrector = WarpCorrector(rim_refresh=3)
+    calls = []
+    detect = corrector.rims._detect
+    corrector.rims._detect = lambda *a: calls.append(1) or detect(*a)
+    for frame, f, (dx_, dy_) in ((rimmed, face, (0, 0)), (moved, moved_face, shift)):
+        out = frame.copy()
+        assert corrector.correct_frame(frame, f, 1.0, out)
+        bend = _line_centre(out, y + dy_, x0 + dx_, x1 + dx_) - _line_centre(frame, y + dy_, x0 + dx_, x1 + dx_)
+        assert np.abs(bend).max() < 0.25, np.abs(bend).max()
+    assert len(calls) == 2  # once per eye, on the first frame only
 
 
 def _line_centre(image, y, x0, x1):
