@@ -3,11 +3,14 @@
 Everything is built in eye-local units (origin between the corners, x along them, one unit = one
 eye width), so the same shapes hold for a small webcam face and a large portrait.
 
-- The iris and pupil translate by the whole move: weight 1 on the band the iris sweeps.
+- The iris and pupil translate by the whole move: weight 1 where the output shows the iris.
 - Horizontally the field stays in the opening (soft edge just past the lids): lids and lashes do
   not slide sideways with the eye.
 - Vertically the upper lid follows the iris (real lids rise when the gaze rises), the lower lid a
-  smaller share; both fade out above and below, well inside one eye width.
+  smaller share; both fade out above and below, well inside one eye width. Each lid's rim (lash
+  line, waterline) moves whole with its lid; the gap a lid following less than the iris leaves
+  is filled by stretching the iris's own edge, never the rim, and where the iris's visible edge
+  is too thin for that (an iris sitting low, its lower part under the lid) the move is capped.
 - The corners are pinned (the field falls linearly to them, the least steep way) and the whole
   field reaches zero before the brow and the cheek.
 The Jacobian of the resulting map is checked on the grid; a move that would fold is scaled down.
@@ -32,8 +35,9 @@ class FieldShape:
     reach_down: float = 0.22
     side_margin: float = 0.08
     min_jacobian: float = 0.3
-    stretch: float = 0.4  # the area ratio the lid transitions are sized for (above min_jacobian)
+    stretch: float = 0.5  # the area ratio the lid transitions are sized for (above min_jacobian)
     max_band: float = 0.14  # the longest lid transition (eye widths): a longer stretch would smear
+    lid_margin: float = 0.04  # the lid's rim inside the contour (eye widths), moved whole with the lid
 
 
 def smoothstep(edge0: float, edge1, x: np.ndarray) -> np.ndarray:
@@ -86,29 +90,40 @@ def eye_weights(u: np.ndarray, v: np.ndarray, contour: np.ndarray, iris: np.ndar
     outside = np.maximum(band_up.min() - v, v - band_lo.max())
     wx = ramp * (1 - smoothstep(0.0, shape.side_margin, outside))
     # Vertical, per column, piecewise linear in v (the least steep profile): 0 a reach above the
-    # upper lid, the lid's share on it, 1 on the iris's middle rows, the lower lid's share on
-    # it, 0 a reach below. The plateau keeps clear of the lids so no band of sclera has to
-    # stretch alone; across, the same corner ramp pins the corners.
-    # The plateau sits on the output's iris, and each lid's transition is long enough for the
-    # stretch it must make (a lid following less than the iris leaves a band to fill, filled
-    # from the iris's own edge, not from past the input's lid). The band is kept under
-    # `max_band`: a move needing more is more than the eye can give and the fold check caps it.
-    rise, fall = max(-move[1], 0.0), max(move[1], 0.0)
-    up_gap = min(max(0.04, (1 - shape.upper_follow) * fall / (1 - shape.stretch) + 0.01), shape.max_band)
-    lo_gap = min(max(0.08, (1 - shape.lower_follow) * rise / (1 - shape.stretch) + 0.01, rise + 0.02),
-                 shape.max_band)
-    top = np.clip(b[1] - 0.5 * radius, v_up + up_gap, v_lo - lo_gap - 0.04)
-    bottom = np.clip(b[1] + 0.5 * radius, top + 0.01, v_lo - lo_gap)
-    knots = [v_up - shape.reach_up, v_up, top, bottom, v_lo, v_lo + shape.reach_down]
-    values = [0.0, shape.upper_follow, 1.0, 1.0, shape.lower_follow, 0.0]
+    # upper lid, the lid's share on it and on its margin (lash line and lid rim move with the
+    # lid, whole, never stretched), 1 on the iris's middle rows, the lower lid's share on its
+    # margin and on it, 0 a reach below. Between a lid's margin and the plateau the iris's own
+    # edge stretches to fill what a lid following less than the iris leaves; that stretch is
+    # sized to keep the area ratio at `stretch`, within `max_band`: a move needing more is more
+    # than the eye can give, and the fold check caps it. Across, the corner ramp pins the corners.
+    # Each column is sized for the move it makes (the corner ramp's share of it), and its lid
+    # margins and least transitions shrink with its opening towards the corners.
+    share = ramp[:1] if ramp.ndim == 2 else ramp
+    rise, fall = max(-move[1], 0.0) * share, max(move[1], 0.0) * share  # upward, downward parts
+    narrow = np.clip((v_lo - v_up) / 0.25, 0.0, 1.0)
+    up_edge = v_up + shape.lid_margin * narrow + shape.upper_follow * fall  # the upper margin's inner edge
+    lo_edge = v_lo - shape.lid_margin * narrow - shape.lower_follow * rise
+    up_gap = np.minimum(np.maximum(0.03 * narrow, (1 - shape.upper_follow) * fall / (1 - shape.stretch)),
+                        shape.max_band)
+    lo_gap = np.minimum(np.maximum(0.04 * narrow, (1 - shape.lower_follow) * rise / (1 - shape.stretch)),
+                        shape.max_band)
+    top = np.clip(b[1] - 0.5 * radius, up_edge + up_gap, lo_edge - lo_gap - 0.01)
+    bottom = np.clip(b[1] + 0.5 * radius, top + 0.01, lo_edge - lo_gap)
+    # The iris's middle (pupil, catchlights) always moves whole: where that leaves a transition
+    # too short for its stretch, the fold check scales the move down instead.
+    pupil = np.abs((u[:1] if u.ndim == 2 else u) - b[0]) <= 0.5 * radius
+    top = np.where(pupil, np.minimum(top, b[1] - 0.01), top)
+    bottom = np.where(pupil, np.maximum(bottom, b[1] + 0.01), bottom)
+    knots = [v_up - shape.reach_up, v_up, up_edge, top, bottom, lo_edge, v_lo, v_lo + shape.reach_down]
+    values = [0.0, shape.upper_follow, shape.upper_follow, 1.0, 1.0, shape.lower_follow, shape.lower_follow, 0.0]
     # A piecewise-linear profile through rising knots is the first value plus one clipped ramp
     # per segment (each ramp adds its segment's rise); the knots are kept rising by 1e-3 at least.
     profile = np.zeros(np.broadcast(u, v).shape, np.float32)
     for k in range(len(knots) - 1):
         knots[k + 1] = np.maximum(knots[k + 1], knots[k] + 1e-3)
-        rise = values[k + 1] - values[k]
-        if rise:
-            profile += rise * np.clip((v - knots[k]) / (knots[k + 1] - knots[k]), 0, 1)
+        step_up = values[k + 1] - values[k]
+        if step_up:
+            profile += step_up * np.clip((v - knots[k]) / (knots[k + 1] - knots[k]), 0, 1)
     wy = ramp * profile
     return wx.astype(np.float32), wy.astype(np.float32)
 

@@ -31,25 +31,55 @@ def test_field_is_fold_free_and_pinned():
 
 
 def test_ordinary_moves_are_made_in_full():
-    """An iris off to one side brought back to the middle, or lifted by a tenth of an eye width
-    (the usual webcam correction), is moved the whole way, fold-free: the pixel at the iris's
-    destination reads from exactly its old centre. (A band over both iris positions stretched
-    the sclera behind the iris twice over, and short lid transitions capped these moves at 70%.)"""
-    contour = np.array(eye_contour_unit(), np.float64)
-    step = 1 / 60
-    u, v = np.meshgrid(np.arange(-0.6, 0.6, step), np.arange(-0.55, 0.45, step))
-    cases = (((0.14, 0.0), (-0.12, 0.0)), ((-0.14, 0.0), (0.12, 0.0)), ((0.0, 0.06), (0.0, -0.1)),
-             ((0.1, 0.05), (-0.1, -0.08)))
+    """An iris off to one side brought back to the middle, lifted by the usual webcam correction
+    (0.08 eye widths) or moved both ways is moved the whole way, fold-free: the pixel at the
+    iris's destination reads from exactly its old centre. (A band over both iris positions
+    stretched the sclera behind the iris twice over, and short lid transitions capped these
+    moves at 50-70%.)"""
+    cases = (((0.14, 0.0), (-0.12, 0.0)), ((-0.14, 0.0), (0.12, 0.0)), ((0.0, 0.0), (0.0, -0.08)),
+             ((0.1, -0.02), (-0.1, -0.05)), ((0.0, -0.03), (0.0, 0.08)))
     for iris, move in cases:
-        iris, move = np.array(iris), np.array(move)
-        du, dv, scale = eye_field(u, v, contour, iris, 0.21, move, FieldShape(), step)
+        du, dv, scale, at = _field_at_destination(iris, move)
         assert scale == 1.0, (iris, move)
-        dest = iris + move
-        i, j = int(round((dest[1] + 0.55) / step)), int(round((dest[0] + 0.6) / step))
-        np.testing.assert_allclose([du[i, j], dv[i, j]], move, atol=1e-3)
-        ddu_dv, ddu_du = np.gradient(du, step)
-        ddv_dv, ddv_du = np.gradient(dv, step)
-        assert ((1 - ddu_du) * (1 - ddv_dv) - ddu_dv * ddv_du).min() > 0.25, (iris, move)
+        np.testing.assert_allclose(at, move, atol=1e-3)
+        assert _min_det(du, dv) > 0.25, (iris, move)
+
+
+def test_the_lower_lid_moves_whole_and_a_hidden_iris_is_not_stretched_out():
+    """The lower lid's rim takes its share of a lift (0.3) in one piece, not stretched; and an
+    iris sitting low, its lower part under the lid, is lifted only as far as its own visible
+    edge can fill the gap (the move is capped, the pupil still lands where the capped move puts
+    it) rather than smearing the lid's rim into the eye."""
+    du, dv, scale, at = _field_at_destination((0.0, 0.0), (0.0, -0.08))
+    j = int(round(0.6 / STEP))
+    v_lo = 0.13
+    rim = np.nonzero((V[:, j] > v_lo - 0.035) & (V[:, j] < v_lo))[0]
+    np.testing.assert_allclose(dv[rim, j], 0.3 * -0.08, atol=1e-3)
+    du, dv, scale, at = _field_at_destination((0.0, 0.06), (0.0, -0.1))
+    assert 0.0 < scale < 0.7
+    np.testing.assert_allclose(at, [0.0, -0.1 * scale], atol=1e-3)
+    assert _min_det(du, dv) > 0.25
+
+
+STEP = 1 / 60
+U, V = np.meshgrid(np.arange(-0.6, 0.6, STEP), np.arange(-0.55, 0.45, STEP))
+
+
+def _field_at_destination(iris, move):
+    """(du, dv, scale, displacement at the iris's destination) for the unit eye."""
+    contour = np.array(eye_contour_unit(), np.float64)
+    iris, move = np.array(iris, np.float64), np.array(move, np.float64)
+    du, dv, scale = eye_field(U, V, contour, iris, 0.21, move, FieldShape(), STEP)
+    dest = iris + move * scale
+    i, j = int(round((dest[1] + 0.55) / STEP)), int(round((dest[0] + 0.6) / STEP))
+    return du, dv, scale, np.array([du[i, j], dv[i, j]])
+
+
+def _min_det(du, dv):
+    """Smallest Jacobian determinant of p -> p - d(p), from the field itself."""
+    ddu_dv, ddu_du = np.gradient(du, STEP)
+    ddv_dv, ddv_du = np.gradient(dv, STEP)
+    return float(((1 - ddu_du) * (1 - ddv_dv) - ddu_dv * ddv_du).min())
 
 
 def eye_contour_unit():
