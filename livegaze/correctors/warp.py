@@ -69,6 +69,7 @@ class EyePlan:
     need: np.ndarray  # move to the target, eye widths, eye-local axes
     to_local: np.ndarray  # 2x3 frame -> eye-local
     width: float
+    made: np.ndarray | None = None  # the move the field made at the iris, eye widths (None: not warped)
 
 
 def camera_facing_target(face: FaceLandmarks, eye: int, neutral: tuple[float, float] = WARP_NEUTRAL,
@@ -196,8 +197,18 @@ class WarpCorrector:
         if norm * min(p.width for p in plans) < 0.2:
             return False  # under a fifth of a pixel: nothing to see
         fields = [self._eye_field(image, face, eye, p, move) for eye, p in enumerate(plans)]
+        # The eyes turn together: when one eye's field had to be scaled down (a move that eye
+        # cannot give, a rim it must keep still), both take the smaller move, or they would
+        # look two ways.
+        scales = [0.0 if f is None else f[4] for f in fields]
+        if min(scales) < 0.97 * max(scales):
+            move = move * min(scales)
+            fields = [self._eye_field(image, face, eye, p, move) for eye, p in enumerate(plans)] \
+                if min(scales) > 0.05 else []
+        for p, f in zip(plans, fields or [None, None]):
+            p.made = np.zeros(2) if f is None else move * f[4]
         fields = [f for f in fields if f is not None]
-        for box, dx, dy, moving in fields:
+        for box, dx, dy, moving, _ in fields:
             x0, y0, x1, y1 = box
             source = image[y0:y1, x0:x1].copy() if out is image else image[y0:y1, x0:x1]
             map_x = np.arange(x1 - x0, dtype=np.float32)[None, :] - dx
@@ -209,13 +220,15 @@ class WarpCorrector:
 
     def _eye_field(self, image: np.ndarray, face: FaceLandmarks, eye: int, plan: EyePlan,
                    move: np.ndarray):
-        """((x0, y0, x1, y1), dx, dy, moving): the frame-pixel displacement of one eye over its
-        box, or None when nothing there moves."""
+        """((x0, y0, x1, y1), dx, dy, moving, scale): the frame-pixel displacement of one eye over
+        its box and the share of `move` it makes (below 1 where the eye cannot give it all), or
+        None when nothing there moves."""
         cfg = self.config
         shape = cfg.shape
         to_local, width = plan.to_local, plan.width
         contour = face.eye_contour(eye) @ to_local[:, :2].T + to_local[:, 2]
-        # An eye without a clear fit follows the other one from MediaPipe's iris (eyes turn together).
+        # An eye without a clear fit follows the other one from MediaPipe's iris (eyes turn together;
+        # placing it by the other eye's need instead was tried: no closer on moved irises).
         iris_frame, radius = (plan.fit.centre, plan.fit.radius) if plan.fit is not None else face.iris(eye)
         radius /= width
         iris = to_local[:, :2] @ iris_frame + to_local[:, 2]
@@ -227,7 +240,7 @@ class WarpCorrector:
         us = np.arange(u0, u1 + step, step, dtype=np.float32)
         vs = np.arange(v0, v1 + step, step, dtype=np.float32)
         u, v = np.meshgrid(us, vs)
-        du, dv, _ = eye_field(u, v, contour, iris, radius, move, shape, step)
+        du, dv, scale = eye_field(u, v, contour, iris, radius, move, shape, step)
         if not (np.any(du) or np.any(dv)):
             return None
         # Frame box of the support.
@@ -256,11 +269,11 @@ class WarpCorrector:
                 dx, dy = dx * keep, dy * keep
                 # The fade adds its own gradient: shrink the field until the map is fold-free.
                 while displacement_jacobian(dx, dy) < cfg.shape.min_jacobian and np.abs(dx).max() > 1e-3:
-                    dx, dy = dx * 0.7, dy * 0.7
+                    dx, dy, scale = dx * 0.7, dy * 0.7, scale * 0.7
         moving = (np.abs(dx) > 1e-3) | (np.abs(dy) > 1e-3)
         if not moving.any():
             return None
-        return box, dx.astype(np.float32), dy.astype(np.float32), moving
+        return box, dx.astype(np.float32), dy.astype(np.float32), moving, scale
 
     def close(self) -> None:
         pass

@@ -153,6 +153,45 @@ def test_a_rim_found_once_is_carried_with_the_eye_in_a_stream(averted_portrait):
     assert len(calls) == 2  # once per eye, on the first frame only
 
 
+def test_both_eyes_take_the_same_move_when_one_can_give_less():
+    """Biden's photo lifted by the default 0.08 eye widths: one of its eyes can give only part
+    of that (alone, its field is scaled to 70%, the other's not at all). Both eyes then make
+    the same, smaller move (eyes turn together; else they would look two ways), and on the
+    output each iris's own pixels (template matching, no landmarks) moved up alike."""
+    image = cv2.imread("../shared/media/biden.jpg")
+    with Landmarker() as lm:
+        face = lm.detect(image, 0)
+    corrector = WarpCorrector(mode="shift", shift=(0.0, -0.08), smooth_cutoff=0.0)
+    out = image.copy()
+    assert corrector.correct_frame(image, face, 1.0, out)
+    made = [p.made for p in corrector.last_plans]
+    np.testing.assert_allclose(made[0], made[1], atol=1e-3)
+    assert 0.02 < -made[0][1] < 0.075  # capped, not dropped
+    lifts = [-_iris_shift(image, out, face, eye)[1] / face.eye_size(eye)[0] for eye in range(2)]
+    assert min(lifts) > 0.01 and abs(lifts[0] - lifts[1]) < 0.015, lifts
+
+
+def _iris_shift(before, after, face, eye):
+    """Where the iris's own pixels went (pixels): the middle of the iris in `before` (half its
+    radius around MediaPipe's point) matched in `after`, to a tenth of a pixel."""
+    centre, radius = face.iris(eye)
+    r = max(2, int(round(0.5 * radius)))
+    cx, cy = int(round(centre[0])), int(round(centre[1]))
+    patch = cv2.cvtColor(before[cy - r:cy + r + 1, cx - r:cx + r + 1], cv2.COLOR_BGR2GRAY)
+    reach = int(round(0.25 * face.eye_size(eye)[0]))
+    area = cv2.cvtColor(after[cy - r - reach:cy + r + reach + 1, cx - r - reach:cx + r + reach + 1],
+                        cv2.COLOR_BGR2GRAY)
+    score = cv2.matchTemplate(area, patch, cv2.TM_CCOEFF_NORMED)
+    iy, ix = np.unravel_index(int(np.argmax(score)), score.shape)
+
+    def vertex(a, b, c):  # a parabola through the peak and its neighbours
+        den = a - 2 * b + c
+        return 0.5 * (a - c) / den if den < 0 else 0.0
+    dx = vertex(*score[iy, ix - 1:ix + 2]) if 0 < ix < score.shape[1] - 1 else 0.0
+    dy = vertex(*score[iy - 1:iy + 2, ix]) if 0 < iy < score.shape[0] - 1 else 0.0
+    return np.array([ix + dx - reach, iy + dy - reach])
+
+
 def _line_centre(image, y, x0, x1):
     """Per column, the darkness-weighted row of a thin dark horizontal line drawn at row y."""
     band = 255.0 - cv2.cvtColor(image[y - 3:y + 5, x0:x1 + 1], cv2.COLOR_BGR2GRAY).astype(float)
