@@ -69,8 +69,8 @@ def corner_ramp(u: np.ndarray, corner_l: float, corner_r: float, lo: float, hi: 
 
 def eye_weights(u: np.ndarray, v: np.ndarray, contour: np.ndarray, iris: np.ndarray, radius: float,
                 move: np.ndarray, shape: FieldShape) -> tuple[np.ndarray, np.ndarray]:
-    """(horizontal weight, vertical weight) on the grid (u, v); all in eye-local units.
-    The displacement at a point is (move_x * wx, move_y * wy)."""
+    """(horizontal weight, vertical weight) on the grid (u, v: 2-D, as from np.meshgrid); all in
+    eye-local units. The displacement at a point is (move_x * wx, move_y * wy)."""
     v_up, v_lo = lid_heights(contour, u[0])
     v_up, v_lo = v_up[None, :], v_lo[None, :]
     corner_l, corner_r = contour[:, 0].min(), contour[:, 0].max()
@@ -95,11 +95,10 @@ def eye_weights(u: np.ndarray, v: np.ndarray, contour: np.ndarray, iris: np.ndar
     # margin and on it, 0 a reach below. Between a lid's margin and the plateau the iris's own
     # edge stretches to fill what a lid following less than the iris leaves; that stretch is
     # sized to keep the area ratio at `stretch`, within `max_band`: a move needing more is more
-    # than the eye can give, and the fold check caps it. Across, the corner ramp pins the corners.
-    # Each column is sized for the move it makes (the corner ramp's share of it), and its lid
-    # margins and least transitions shrink with its opening towards the corners.
-    share = ramp[:1] if ramp.ndim == 2 else ramp
-    rise, fall = max(-move[1], 0.0) * share, max(move[1], 0.0) * share  # upward, downward parts
+    # than the eye can give, and the fold check caps it. Each column is sized for the move it
+    # makes (the corner ramp's share of it), its margins and least transitions shrinking with
+    # its opening (against 0.25, an open eye's height) towards the corners.
+    rise, fall = max(-move[1], 0.0) * ramp[:1], max(move[1], 0.0) * ramp[:1]  # upward, downward parts
     narrow = np.clip((v_lo - v_up) / 0.25, 0.0, 1.0)
     up_edge = v_up + shape.lid_margin * narrow + shape.upper_follow * fall  # the upper margin's inner edge
     lo_edge = v_lo - shape.lid_margin * narrow - shape.lower_follow * rise
@@ -111,7 +110,7 @@ def eye_weights(u: np.ndarray, v: np.ndarray, contour: np.ndarray, iris: np.ndar
     bottom = np.clip(b[1] + 0.5 * radius, top + 0.01, lo_edge - lo_gap)
     # The iris's middle (pupil, catchlights) always moves whole: where that leaves a transition
     # too short for its stretch, the fold check scales the move down instead.
-    pupil = np.abs((u[:1] if u.ndim == 2 else u) - b[0]) <= 0.5 * radius
+    pupil = np.abs(u[:1] - b[0]) <= 0.5 * radius
     top = np.where(pupil, np.minimum(top, b[1] - 0.01), top)
     bottom = np.where(pupil, np.maximum(bottom, b[1] + 0.01), bottom)
     knots = [v_up - shape.reach_up, v_up, up_edge, top, bottom, lo_edge, v_lo, v_lo + shape.reach_down]
