@@ -200,14 +200,15 @@ class WarpCorrector:
         # The eyes turn together: when one eye's field had to be scaled down (a move that eye
         # cannot give, a rim it must keep still), both take the smaller move, or they would
         # look two ways.
-        scales = [0.0 if f is None else f[4] for f in fields]
+        # (An eye off the image has no field and does not hold the other back.)
+        scales = [f[4] for f in fields if f is not None] or [0.0]
         if min(scales) < 0.97 * max(scales):
             move = move * min(scales)
-            fields = [self._eye_field(image, face, eye, p, move) for eye, p in enumerate(plans)] \
-                if min(scales) > 0.05 else []
-        for p, f in zip(plans, fields or [None, None]):
+            fields = [self._eye_field(image, face, eye, p, move) if min(scales) > 0.05 else None
+                      for eye, p in enumerate(plans)]
+        for p, f in zip(plans, fields):
             p.made = np.zeros(2) if f is None else move * f[4]
-        fields = [f for f in fields if f is not None]
+        fields = [f for f in fields if f is not None and f[4] > 0]
         for box, dx, dy, moving, _ in fields:
             x0, y0, x1, y1 = box
             source = image[y0:y1, x0:x1].copy() if out is image else image[y0:y1, x0:x1]
@@ -221,8 +222,8 @@ class WarpCorrector:
     def _eye_field(self, image: np.ndarray, face: FaceLandmarks, eye: int, plan: EyePlan,
                    move: np.ndarray):
         """((x0, y0, x1, y1), dx, dy, moving, scale): the frame-pixel displacement of one eye over
-        its box and the share of `move` it makes (below 1 where the eye cannot give it all), or
-        None when nothing there moves."""
+        its box and the share of `move` it makes (below 1 where the eye cannot give it all; 0,
+        with no displacement, where it can give none), or None for an eye off the image."""
         cfg = self.config
         shape = cfg.shape
         to_local, width = plan.to_local, plan.width
@@ -240,9 +241,6 @@ class WarpCorrector:
         us = np.arange(u0, u1 + step, step, dtype=np.float32)
         vs = np.arange(v0, v1 + step, step, dtype=np.float32)
         u, v = np.meshgrid(us, vs)
-        du, dv, scale = eye_field(u, v, contour, iris, radius, move, shape, step)
-        if not (np.any(du) or np.any(dv)):
-            return None
         # Frame box of the support.
         inv = cv2.invertAffineTransform(to_local)
         corners = np.array([[u0, v0], [u1, v0], [u0, v1], [u1, v1]]) @ inv[:, :2].T + inv[:, 2]
@@ -251,6 +249,10 @@ class WarpCorrector:
         x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int) + 1, (w, h))
         if x1 - x0 < 3 or y1 - y0 < 3:
             return None
+        box = (int(x0), int(y0), int(x1), int(y1))
+        du, dv, scale = eye_field(u, v, contour, iris, radius, move, shape, step)
+        if not (np.any(du) or np.any(dv)):
+            return box, None, None, None, 0.0
         # The field at each frame pixel of the box: box pixel -> field grid is affine, so one
         # warpAffine samples it (bilinear).
         to_grid = to_local / step
@@ -262,7 +264,6 @@ class WarpCorrector:
         # Eye-local displacement -> frame pixels (the frame's axes are the inverse's columns).
         dx = (inv[0, 0] * local[..., 0] + inv[0, 1] * local[..., 1])
         dy = (inv[1, 0] * local[..., 0] + inv[1, 1] * local[..., 1])
-        box = (int(x0), int(y0), int(x1), int(y1))
         if cfg.rim_check:
             keep = self.rims.keep_off(image, box, dx, dy, face.eye_contour(eye), width, eye, to_local)
             if keep is not None:
@@ -272,7 +273,7 @@ class WarpCorrector:
                     dx, dy, scale = dx * 0.7, dy * 0.7, scale * 0.7
         moving = (np.abs(dx) > 1e-3) | (np.abs(dy) > 1e-3)
         if not moving.any():
-            return None
+            return box, None, None, None, 0.0
         return box, dx.astype(np.float32), dy.astype(np.float32), moving, scale
 
     def close(self) -> None:

@@ -171,6 +171,20 @@ def test_both_eyes_take_the_same_move_when_one_can_give_less():
     assert min(lifts) > 0.01 and abs(lifts[0] - lifts[1]) < 0.015, lifts
 
 
+def test_an_eye_outside_the_picture_does_not_hold_the_other_back(averted_portrait):
+    """The picture cut between the eyes (one eye outside it): the eye still in the picture is
+    corrected; the one outside makes no move and does not cap the other's."""
+    image, face = averted_portrait
+    cut = int(round((face.eye_centre(0)[0] + face.eye_centre(1)[0]) / 2))
+    half = np.ascontiguousarray(image[:, :cut])
+    out = half.copy()
+    corrector = WarpCorrector(smooth_cutoff=0.0)
+    assert corrector.correct_frame(half, face, 1.0, out)
+    inside, outside = corrector.last_plans
+    assert np.linalg.norm(inside.made) > 0.05 and not outside.made.any()
+    assert np.any(out != half)
+
+
 def _iris_shift(before, after, face, eye):
     """Where the iris's own pixels went (pixels): the middle of the iris in `before` (half its
     radius around MediaPipe's point) matched in `after`, to a tenth of a pixel."""
