@@ -202,10 +202,14 @@ class WarpCorrector:
         # look two ways.
         # (An eye off the image has no field and does not hold the other back.)
         scales = [f[4] for f in fields if f is not None] or [0.0]
-        if min(scales) < 0.97 * max(scales):
-            move = move * min(scales)
-            fields = [self._eye_field(image, face, eye, p, move) if min(scales) > 0.05 else None
-                      for eye, p in enumerate(plans)]
+        least = min(scales)
+        if least < 0.97 * max(scales):
+            move = move * least
+            # The eye that set the smaller move already has its field for it (the field is
+            # scaled by rebuilding it for the smaller move); only the other is built again.
+            fields = [None if least <= 0.05 or f is None else
+                      (*f[:4], 1.0) if f[4] <= least else self._eye_field(image, face, eye, p, move)
+                      for eye, (p, f) in enumerate(zip(plans, fields))]
         for p, f in zip(plans, fields):
             p.made = np.zeros(2) if f is None else move * f[4]
         fields = [f for f in fields if f is not None and f[4] > 0]
