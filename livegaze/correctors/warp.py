@@ -196,20 +196,7 @@ class WarpCorrector:
             move *= self.config.max_shift / norm
         if norm * min(p.width for p in plans) < 0.2:
             return False  # under a fifth of a pixel: nothing to see
-        fields = [self._eye_field(image, face, eye, p, move) for eye, p in enumerate(plans)]
-        # The eyes turn together: when one eye's field had to be scaled down (a move that eye
-        # cannot give, a rim it must keep still), both take the smaller move, or they would
-        # look two ways.
-        # (An eye off the image has no field and does not hold the other back.)
-        scales = [f[4] for f in fields if f is not None] or [0.0]
-        least = min(scales)
-        if least < 0.97 * max(scales):
-            move = move * least
-            # The eye that set the smaller move already has its field for it (the field is
-            # scaled by rebuilding it for the smaller move); only the other is built again.
-            fields = [None if least <= 0.05 or f is None else
-                      (*f[:4], 1.0) if f[4] <= least else self._eye_field(image, face, eye, p, move)
-                      for eye, (p, f) in enumerate(zip(plans, fields))]
+        move, fields = self._same_move(image, face, plans, move)
         for p, f in zip(plans, fields):
             p.made = np.zeros(2) if f is None else move * f[4]
         fields = [f for f in fields if f is not None and f[4] > 0]
@@ -222,6 +209,27 @@ class WarpCorrector:
             np.copyto(out[y0:y1, x0:x1], warped, where=moving[..., None])
         self.last_move = move
         return bool(fields)
+
+    def _same_move(self, image: np.ndarray, face: FaceLandmarks, plans: list[EyePlan], move: np.ndarray):
+        """(move, per-eye fields) with both eyes making the same move. The eyes turn together:
+        when one eye's field had to be scaled down (a move that eye cannot give, a rim it must
+        keep still), both take the smaller move, or they would look two ways. An eye off the
+        image has no field and does not hold the other back."""
+        fields = [self._eye_field(image, face, eye, p, move) for eye, p in enumerate(plans)]
+        scales = [f[4] for f in fields if f is not None] or [0.0]
+        least = min(scales)
+        if least >= 0.97 * max(scales):
+            return move, fields
+        if least <= 0.05:
+            return move * least, [None, None]
+        move = move * least
+        for eye, (plan, f) in enumerate(zip(plans, fields)):
+            if f is None:
+                continue
+            # The eye that set the smaller move already has its field for it (a field is scaled
+            # by rebuilding it for the smaller move); only the other is built again.
+            fields[eye] = (*f[:4], 1.0) if f[4] <= least else self._eye_field(image, face, eye, plan, move)
+        return move, fields
 
     def _eye_field(self, image: np.ndarray, face: FaceLandmarks, eye: int, plan: EyePlan,
                    move: np.ndarray):
