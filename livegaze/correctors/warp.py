@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import math
+
 import cv2
 import numpy as np
 
 from livegaze.calibration import DEFAULT_SHIFT
 from livegaze.errors import LivegazeError
-from livegaze.correctors.geometric import gaze_to_camera_offset
 from livegaze.correctors.rims import RimFinder
 from livegaze.correctors.warpfield import FieldShape, displacement_jacobian, eye_field
 from livegaze.irisfit import IrisFinder, IrisFit, IrisFitConfig, eye_frame
@@ -29,21 +30,24 @@ from livegaze.smoothing import OneEuro
 # towards the temple, y down): measured on the 14 eyes of the seven camera-facing photos
 # (spread 0.013 vertically; 0.04 across, which cancels between the two eyes).
 WARP_NEUTRAL = (0.06, -0.062)
+# How far the eye corners' midpoint sits in front of the eye's centre of rotation, in eye widths
+# (about 5-6 mm against an opening 28-30 mm wide): a turned head swings the corners aside by this
+# much per unit sine of its yaw while a camera-facing iris stays over the centre of rotation.
+TURN_GAIN = 0.2
 
 
 @dataclass
 class WarpConfig:
-    """offset: extra (dx, dy) of the target in eye widths (a manual nudge); pose_gain:
-    eyeball radius over eye width (iris travel per radian of gaze) for head-pose compensation,
-    off by default: MediaPipe's pose on photos and off-centre faces is off by up to 15 degrees,
-    which moved camera-facing test eyes by up to 0.1 eye widths; neutral: where a camera-facing
+    """offset: extra (dx, dy) of the target in eye widths (a manual nudge); turn_gain: the target's
+    shift per unit sine of the head's yaw (see camera_facing_target; 0 turns it off);
+    neutral: where a camera-facing
     iris sits from the corners' midpoint (x temporal, y down, eye widths); max_shift: the largest move,
     in eye widths; min_openness: eyes more closed than this are not measured; grid: field samples
     per eye width; rim_check: keep the field off long straight edges (glasses rims) in the
     region it moves, so they do not bend."""
 
     offset: tuple[float, float] = (0.0, 0.0)
-    pose_gain: float = 0.0
+    turn_gain: float = TURN_GAIN
     neutral: tuple[float, float] = WARP_NEUTRAL
     max_shift: float = 0.2
     min_openness: float = 0.15
@@ -73,23 +77,36 @@ class EyePlan:
 
 
 def camera_facing_target(face: FaceLandmarks, eye: int, neutral: tuple[float, float] = WARP_NEUTRAL,
-                         shift: np.ndarray = np.zeros(2), frame=None) -> np.ndarray:
+                         shift: np.ndarray = np.zeros(2), frame=None, turn_gain: float = TURN_GAIN) -> np.ndarray:
     """Where this eye's iris centre sits when it looks into the camera (frame pixels): the
-    midpoint of the eye's corners, plus the neutral offset (x towards the temple, eye-local axes)
-    and a shift in eye widths (head pose, per-user offset). The eval measures against the same
-    point. frame: the eye's (to_local, width) when the caller has it already.
+    midpoint of the eye's corners, plus the neutral offset (x towards the temple), the head-turn
+    offset and a shift (a per-user offset), all in eye widths along the eye's own axes. The eval
+    and the gate measure against the same point. frame: the eye's (to_local, width) when the
+    caller has it already.
 
     The corners, not the lids: the canthi are tied to the skull, so they stay put while the
     eye turns, and the eyeball sits in a fixed place behind them. The lids move with the gaze
     (the upper lid drops with a look down, and a smile narrows the opening), so a target on the
     opening's centre follows the look it should undo: measured on irises moved by known
-    amounts, MediaPipe's lid contour drifted by about a fifth of the iris's move."""
+    amounts, MediaPipe's lid contour drifted by about a fifth of the iris's move.
+
+    A head turned aside (yaw) with its eyes on the camera: a camera-facing iris sits over the
+    eye's centre of rotation, seen along the camera's axis, while the corners, in front of that
+    centre, swing aside with the head. So the iris sits off the corners' midpoint by
+    turn_gain * sin(yaw), against the turn (measured on the two turned heads among the test
+    photos: 0.1-0.33 per unit sine, with MediaPipe's landmarks from 640 and 2048 pixel wide
+    input). Only the rotation counts, not where the face is in the picture: a photo may be
+    cropped anywhere, and MediaPipe's distance assumes its own lens. Pitch is left out:
+    MediaPipe's pitch of level, camera-facing heads ranged from -9 to +15 degrees on the test
+    photos (the neutral offset holds their average)."""
     to_local, width = frame if frame is not None else eye_frame(face.points[list(EYE_CORNERS[eye]), :2])
     temporal = -1.0 if eye == 0 else 1.0  # eye 0 is the subject's right, on the image's left
+    yaw = face.head_angles()[0] if turn_gain else 0.0
+    turn = -turn_gain * math.sin(math.radians(yaw))
     to_frame = to_local[:, :2].T * (width * width)  # eye widths -> frame pixels (a scaled rotation)
-    offset = to_frame @ np.array([temporal * neutral[0], neutral[1]])
+    local = np.array([temporal * neutral[0] + turn, neutral[1]]) + np.asarray(shift, np.float64)
     middle = face.points[list(EYE_CORNERS[eye]), :2].astype(np.float64).mean(axis=0)
-    return (middle + offset + np.asarray(shift) * width).astype(np.float32)
+    return (middle + to_frame @ local).astype(np.float32)
 
 
 class WarpCorrector:
@@ -119,7 +136,6 @@ class WarpCorrector:
         """Per eye: the refined iris and the move it needs (None for an eye too small to work
         on; no fit for a closed one: nothing of the iris to measure)."""
         cfg = self.config
-        gaze = gaze_to_camera_offset(face) if cfg.pose_gain else np.zeros(2)
         plans: list[EyePlan | None] = []
         for eye in range(2):
             corners = face.points[list(EYE_CORNERS[eye]), :2]
@@ -129,8 +145,8 @@ class WarpCorrector:
                 continue
             closed = face.openness(eye) < cfg.min_openness
             fit = None if closed else self.finder.fit_eye(image, face, eye)
-            target = camera_facing_target(face, eye, cfg.neutral, cfg.pose_gain * gaze + np.asarray(cfg.offset),
-                                          frame=(to_local, width))
+            target = camera_facing_target(face, eye, cfg.neutral, np.asarray(cfg.offset), frame=(to_local, width),
+                                          turn_gain=cfg.turn_gain)
             need = np.zeros(2)
             if fit is not None:
                 need = (to_local[:, :2] @ (target - fit.centre)).astype(np.float64)

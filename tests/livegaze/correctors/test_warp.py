@@ -12,7 +12,7 @@ import pytest
 
 from livegaze.correctors.irispaint import move_iris
 from livegaze.correctors.warp import WarpCorrector
-from livegaze.landmarks import EYE_CONTOURS, EYE_CORNERS, Landmarker
+from livegaze.landmarks import EYE_CONTOURS, EYE_CORNERS, Landmarker, LandmarkerConfig
 from livegaze.evaluation.clips import photo
 from tests.conftest import iris_darkness_centre, opening_pixels
 
@@ -169,6 +169,28 @@ def test_both_eyes_take_the_same_move_when_one_can_give_less():
     assert 0.02 < -made[0][1] < 0.075  # capped, not dropped
     lifts = [-_iris_shift(image, out, face, eye)[1] / face.eye_size(eye)[0] for eye in range(2)]
     assert min(lifts) > 0.01 and abs(lifts[0] - lifts[1]) < 0.015, lifts
+
+
+def test_turned_heads_looking_into_the_camera_are_measured_as_facing_it():
+    """obama3.jpg and biden.jpg: heads turned about 12 degrees aside, eyes on the camera. The
+    eye corners sit in front of the eye's centre of rotation, so they swing aside with the head
+    while the camera-facing irises do not: the target turns with the head, and these portraits
+    are measured as (nearly) facing the camera. Without the head-turn term the same eyes would
+    be moved about 0.05 eye widths, to look where the head points. Landmarks as photo mode
+    finds them (still images, up to 2048 pixels wide)."""
+    needs = {}
+    with Landmarker(LandmarkerConfig(still_images=True, max_input_width=2048)) as lm:
+        for name in ("obama3", "biden"):
+            image = cv2.imread(f"../shared/media/{name}.jpg")
+            face = lm.detect(image, 0)
+            assert abs(face.head_angles()[0]) > 8  # what this test needs: a turned head
+            for gain in (None, 0.0):
+                corrector = WarpCorrector(mode="lock", smooth_cutoff=0.0,
+                                          **({} if gain is None else {"turn_gain": gain}))
+                corrector.correct_frame(image, face, 1.0, image.copy())
+                needs.setdefault(gain, []).append(np.hypot(*corrector.last_measured))
+    turned, plain = np.mean(needs[None]), np.mean(needs[0.0])
+    assert turned < 0.035 and plain > 0.045 and turned < plain - 0.02, needs
 
 
 def test_an_eye_outside_the_picture_does_not_hold_the_other_back(averted_portrait):
