@@ -268,7 +268,7 @@ class WarpCorrector:
         step = 1.0 / cfg.grid
         us = np.arange(u0, u1 + step, step, dtype=np.float32)
         vs = np.arange(v0, v1 + step, step, dtype=np.float32)
-        u, v = np.meshgrid(us, vs)
+        u, v = us[None, :], vs[:, None]  # the grid, broadcast (the field's weights fill it out)
         # Frame box of the support.
         inv = cv2.invertAffineTransform(to_local)
         corners = np.array([[u0, v0], [u1, v0], [u0, v1], [u1, v1]]) @ inv[:, :2].T + inv[:, 2]

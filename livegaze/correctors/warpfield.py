@@ -69,13 +69,17 @@ def corner_ramp(u: np.ndarray, corner_l: float, corner_r: float, lo: float, hi: 
 
 def eye_weights(u: np.ndarray, v: np.ndarray, contour: np.ndarray, iris: np.ndarray, radius: float,
                 move: np.ndarray, shape: FieldShape) -> tuple[np.ndarray, np.ndarray]:
-    """(horizontal weight, vertical weight) on the grid (u, v: 2-D, as from np.meshgrid); all in
-    eye-local units. The displacement at a point is (move_x * wx, move_y * wy)."""
-    v_up, v_lo = lid_heights(contour, u[0])
-    v_up, v_lo = v_up[None, :], v_lo[None, :]
+    """(horizontal weight, vertical weight) on the grid (u: a row of columns, v: a column of rows,
+    or both 2-D as from np.meshgrid); all in eye-local units. The displacement at a point is
+    (move_x * wx, move_y * wy)."""
     corner_l, corner_r = contour[:, 0].min(), contour[:, 0].max()
     a, b = iris, iris + move
     inner = 1.1 * radius
+    span_u = np.array([min(a[0], b[0]) - inner, max(a[0], b[0]) + inner])
+    n = u.shape[1]
+    v_up, v_lo = lid_heights(contour, np.concatenate([u[0], span_u]))  # one call: the grid's columns, the span
+    band_up, band_lo = v_up[n:], v_lo[n:]
+    v_up, v_lo = v_up[None, :n], v_lo[None, :n]
     # Weight 1 only where the output shows the iris (the map reads each output pixel from the
     # input at p - d): the sclera on each side then spreads evenly over what is left, the least
     # a 1-D map can stretch it. A band over both positions stretched the sclera behind the iris
@@ -85,8 +89,6 @@ def eye_weights(u: np.ndarray, v: np.ndarray, contour: np.ndarray, iris: np.ndar
     # keeps lids and lashes from sliding sideways. The band follows the lids at the iris's own
     # columns, not at every column: lids slope steeply near the corners, and a band bending with
     # them would shear the sclera there (the corner ramp pins the corners instead).
-    span_u = np.array([min(a[0], b[0]) - inner, max(a[0], b[0]) + inner])
-    band_up, band_lo = lid_heights(contour, span_u)
     outside = np.maximum(band_up.min() - v, v - band_lo.max())
     wx = ramp * (1 - smoothstep(0.0, shape.side_margin, outside))
     # Vertical, per column, piecewise linear in v (the least steep profile): 0 a reach above the
@@ -163,4 +165,5 @@ def eye_field(u: np.ndarray, v: np.ndarray, contour: np.ndarray, iris: np.ndarra
         if min_jacobian(wx, wy, m, step) >= shape.min_jacobian:
             return m[0] * wx, m[1] * wy, scale
         scale *= 0.7
-    return np.zeros_like(u, np.float32), np.zeros_like(v, np.float32), 0.0
+    shape_ = np.broadcast(u, v).shape
+    return np.zeros(shape_, np.float32), np.zeros(shape_, np.float32), 0.0
