@@ -206,7 +206,7 @@ class WarpCorrector:
         if move is None:
             self.last_refusal = "eye_closed" if closed else "iris_not_found"
             return False
-        move = move * float(np.clip(strength, 0, 1))
+        move = move * min(max(float(strength), 0.0), 1.0)
         norm = float(np.hypot(*move))
         if norm > self.config.max_shift:
             move *= self.config.max_shift / norm
