@@ -10,9 +10,8 @@ itself, not the aligned face, so a large portrait keeps its full resolution.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import math
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -39,12 +38,11 @@ TURN_GAIN = 0.2
 @dataclass
 class WarpConfig:
     """offset: extra (dx, dy) of the target in eye widths (a manual nudge); turn_gain: the target's
-    shift per unit sine of the head's yaw (see camera_facing_target; 0 turns it off);
-    neutral: where a camera-facing
-    iris sits from the corners' midpoint (x temporal, y down, eye widths); max_shift: the largest move,
-    in eye widths; min_openness: eyes more closed than this are not measured; grid: field samples
-    per eye width; rim_check: keep the field off long straight edges (glasses rims) in the
-    region it moves, so they do not bend."""
+    shift per unit sine of the head's yaw (see camera_facing_target; 0 turns it off); neutral:
+    where a camera-facing iris sits from the corners' midpoint (x temporal, y down, eye widths);
+    max_shift: the largest move, in eye widths; min_openness: eyes more closed than this are not
+    measured; grid: field samples per eye width; rim_check: keep the field off long straight
+    edges (glasses rims) in the region it moves, so they do not bend."""
 
     offset: tuple[float, float] = (0.0, 0.0)
     turn_gain: float = TURN_GAIN
