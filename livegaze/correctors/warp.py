@@ -129,6 +129,7 @@ class WarpCorrector:
         self._smooth = OneEuro(self.config.smooth_cutoff, self.config.smooth_beta)
         self._last_t: float | None = None
         self._held = 0  # frames since the iris was last found
+        self._rim_keeps: dict = {}  # (eye, box) -> this frame's rim attenuation (see _eye_field)
 
     def plan(self, image: np.ndarray, face: FaceLandmarks) -> list[EyePlan | None]:
         """Per eye: the refined iris and the move it needs (None for an eye too small to work
@@ -178,6 +179,7 @@ class WarpCorrector:
         out = image if out is None else out
         self.last_plans, self.last_move, self.last_refusal = [], np.zeros(2), ""
         self.last_measured = None
+        self._rim_keeps = {}
         if strength <= 0 or face is None:
             return False
         plans = self.plan(image, face)
@@ -236,14 +238,12 @@ class WarpCorrector:
             return move, fields
         if least <= 0.05:
             return move * least, [None, None]
-        move = move * least
-        for eye, (plan, f) in enumerate(zip(plans, fields)):
-            if f is None:
-                continue
-            # The eye that set the smaller move already has its field for it (a field is scaled
-            # by rebuilding it for the smaller move); only the other is built again.
-            fields[eye] = (*f[:4], 1.0) if f[4] <= least else self._eye_field(image, face, eye, plan, move)
-        return move, fields
+        # The other eye's field is scaled down to the smaller move, as the rim fade scales its
+        # own: every slope shrinks in proportion, so a map that did not fold still does not
+        # (rebuilding the field for the smaller move cost a whole field and looked the same).
+        scaled = [None if f is None else (f[0], f[1] * (least / f[4]), f[2] * (least / f[4]), f[3], 1.0)
+                  for f in fields]
+        return move * least, scaled
 
     def _eye_field(self, image: np.ndarray, face: FaceLandmarks, eye: int, plan: EyePlan,
                    move: np.ndarray):
@@ -291,7 +291,12 @@ class WarpCorrector:
         dx = (inv[0, 0] * local[..., 0] + inv[0, 1] * local[..., 1])
         dy = (inv[1, 0] * local[..., 0] + inv[1, 1] * local[..., 1])
         if cfg.rim_check:
-            keep = self.rims.keep_off(image, box, dx, dy, face.eye_contour(eye), width, eye, to_local)
+            # Once per eye and frame: a field rebuilt for a smaller move (see _same_move) keeps
+            # off the same rims (and does not use up the frames the rims are carried for).
+            if (eye, box) not in self._rim_keeps:
+                self._rim_keeps[(eye, box)] = self.rims.keep_off(image, box, dx, dy, face.eye_contour(eye), width,
+                                                                 eye, to_local)
+            keep = self._rim_keeps[(eye, box)]
             if keep is not None:
                 dx, dy = dx * keep, dy * keep
                 # The fade adds its own gradient: shrink the field until the map is fold-free.

@@ -41,8 +41,10 @@ class FieldShape:
     held: float = 0.7  # columns within this share of the iris radius rise and fall whole (see eye_weights)
 
 
-def smoothstep(edge0: float, edge1, x: np.ndarray) -> np.ndarray:
-    t = np.clip((x - edge0) / np.maximum(edge1 - edge0, 1e-6), 0.0, 1.0)
+def smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
+    """0 below edge0, 1 above edge1, the cubic smoothstep between (in place on a new array)."""
+    t = (x - edge0) * (1.0 / max(edge1 - edge0, 1e-6))
+    np.clip(t, 0.0, 1.0, out=t)
     return t * t * (3 - 2 * t)
 
 
@@ -124,23 +126,28 @@ def eye_weights(u: np.ndarray, v: np.ndarray, contour: np.ndarray, iris: np.ndar
     # rise a little less than its middle, a shear that does not fold (a vertical move's Jacobian
     # has no cross term) and that stays within the limbus.
     whole = 1 - smoothstep(shape.held * radius, radius, np.abs(u[:1] - b[0]))
-    span = np.maximum(lo_edge - up_edge, 1e-3)
-
-    def held_value(at: np.ndarray) -> np.ndarray:
-        between = shape.upper_follow + (shape.lower_follow - shape.upper_follow) * np.clip((at - up_edge) / span, 0, 1)
-        return whole + (1 - whole) * between
-
-    knots = [v_up - shape.reach_up, v_up, up_edge, top, bottom, lo_edge, v_lo, v_lo + shape.reach_down]
-    values = [0.0, shape.upper_follow, shape.upper_follow, held_value(top), held_value(bottom), shape.lower_follow,
-              shape.lower_follow, 0.0]
-    # A piecewise-linear profile through rising knots is the first value plus one clipped ramp
-    # per segment (each ramp adds its segment's rise); the knots are kept rising by 1e-3 at least.
-    profile = np.zeros(np.broadcast(u, v).shape, np.float32)
-    for k in range(len(knots) - 1):
-        knots[k + 1] = np.maximum(knots[k + 1], knots[k] + 1e-3)
-        step_up = values[k + 1] - values[k]
-        if np.any(step_up):
-            profile += step_up * np.clip((v - knots[k]) / (knots[k + 1] - knots[k]), 0, 1)
+    knots = np.empty((8, v_up.shape[-1]))
+    for k, knot in enumerate((v_up - shape.reach_up, v_up, up_edge, top, bottom, lo_edge, v_lo, v_lo + shape.reach_down)):
+        knots[k] = knot
+    # The profile's values at the plateau's ends: the iris's middle whole, towards the limbus the
+    # line between the lids' shares.
+    uf, lf = shape.upper_follow, shape.lower_follow
+    between = uf + (lf - uf) * np.clip((knots[3:5] - up_edge) / np.maximum(lo_edge - up_edge, 1e-3), 0, 1)
+    plateau_ends = whole + (1 - whole) * between
+    # Knots kept rising by 1e-3 at least (each at least its predecessor plus 1e-3: a running
+    # maximum once the 1e-3 steps are taken out).
+    rising = np.arange(8)[:, None] * 1e-3
+    knots = np.maximum.accumulate(knots - rising, axis=0) + rising
+    # A piecewise-linear profile through rising knots is the first value (0) plus one clipped
+    # ramp per segment, each adding its segment's rise; all at once, as (segment, row, column).
+    # The lids' margins (segments 1 and 5) rise by nothing and are left out.
+    rises = np.empty((5, knots.shape[1]))
+    rises[0], rises[1], rises[2], rises[3], rises[4] = uf, plateau_ends[0] - uf, plateau_ends[1] - plateau_ends[0], lf - plateau_ends[1], -lf
+    lo, hi = knots[[0, 2, 3, 4, 6]], knots[[1, 3, 4, 5, 7]]
+    slope = 1.0 / (hi - lo)
+    ramps = v[None] * slope[:, None] - (lo * slope)[:, None]
+    np.clip(ramps, 0.0, 1.0, out=ramps)
+    profile = np.einsum("kn,kmn->mn", rises, ramps)
     wy = ramp * profile
     return wx.astype(np.float32), wy.astype(np.float32)
 
