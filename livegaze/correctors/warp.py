@@ -130,6 +130,7 @@ class WarpCorrector:
         self._last_t: float | None = None
         self._held = 0  # frames since the iris was last found
         self._rim_keeps: dict = {}  # (eye, box) -> this frame's rim attenuation (see _eye_field)
+        self._leading_eye = 0  # the eye whose field is built first (see _same_move)
 
     def plan(self, image: np.ndarray, face: FaceLandmarks) -> list[EyePlan | None]:
         """Per eye: the refined iris and the move it needs (None for an eye too small to work
@@ -156,6 +157,7 @@ class WarpCorrector:
         """Forget the stream's past (a new face, a new photo)."""
         self._smooth.reset()
         self.rims.reset()
+        self._leading_eye = 0
         self._last_t = None
         self._held = 0
 
@@ -230,20 +232,37 @@ class WarpCorrector:
         """(move, per-eye fields) with both eyes making the same move. The eyes turn together:
         when one eye's field had to be scaled down (a move that eye cannot give, a rim it must
         keep still), both take the smaller move, or they would look two ways. An eye off the
-        image has no field and does not hold the other back."""
-        fields = [self._eye_field(image, face, eye, p, move) for eye, p in enumerate(plans)]
-        scales = [f[4] for f in fields if f is not None] or [0.0]
-        least = min(scales)
-        if least >= 0.97 * max(scales):
+        image has no field and does not hold the other back.
+
+        Each field is built for the move it makes (a field scaled down afterwards would leave the
+        iris's plateau where the larger move put it, and the iris would lag: a third of the
+        move on obama.jpg). So one eye is built first, the other for what the first can give,
+        and the first again only if the second gives less. The first is the eye that held the
+        move back on the last frame: in a stream (a rim beside one eye, one narrower eye) the
+        same eye usually does, and then two fields are built, not three."""
+        first = self._leading_eye
+        second = 1 - first
+        fields: list = [None, None]
+        fields[first] = self._eye_field(image, face, first, plans[first], move)
+        share = 1.0 if fields[first] is None else fields[first][4]
+        if share <= 0.05:
+            return move * share, [None, None]
+        fields[second] = self._eye_field(image, face, second, plans[second], move * share)
+        if fields[first] is not None:
+            fields[first] = (*fields[first][:4], 1.0)  # its share is now the common move
+        move = move * share
+        if fields[second] is None or fields[second][4] >= 0.97:
             return move, fields
-        if least <= 0.05:
-            return move * least, [None, None]
-        # The other eye's field is scaled down to the smaller move, as the rim fade scales its
-        # own: every slope shrinks in proportion, so a map that did not fold still does not
-        # (rebuilding the field for the smaller move cost a whole field and looked the same).
-        scaled = [None if f is None else (f[0], f[1] * (least / f[4]), f[2] * (least / f[4]), f[3], 1.0)
-                  for f in fields]
-        return move * least, scaled
+        # The second eye gives less still: it sets the move, and the first is built again for it.
+        share = fields[second][4]
+        self._leading_eye = second
+        if share <= 0.05:
+            return move * share, [None, None]
+        move = move * share
+        fields[second] = (*fields[second][:4], 1.0)
+        if fields[first] is not None:
+            fields[first] = self._eye_field(image, face, first, plans[first], move)
+        return move, fields
 
     def _eye_field(self, image: np.ndarray, face: FaceLandmarks, eye: int, plan: EyePlan,
                    move: np.ndarray):
