@@ -312,10 +312,11 @@ class WarpCorrector:
         if cfg.rim_check:
             # Once per eye and frame: a field rebuilt for a smaller move (see _same_move) keeps
             # off the same rims (and does not use up the frames the rims are carried for).
-            if (eye, box) not in self._rim_keeps:
-                self._rim_keeps[(eye, box)] = self.rims.keep_off(image, box, dx, dy, face.eye_contour(eye), width,
-                                                                 eye, to_local)
-            keep = self._rim_keeps[(eye, box)]
+            key = (eye, box)
+            if key not in self._rim_keeps:
+                lids = face.eye_contour(eye)
+                self._rim_keeps[key] = self.rims.keep_off(image, box, dx, dy, lids, width, eye, to_local)
+            keep = self._rim_keeps[key]
             if keep is not None:
                 dx, dy = dx * keep, dy * keep
                 # The fade adds its own gradient: shrink the field until the map is fold-free.

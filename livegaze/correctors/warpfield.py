@@ -42,7 +42,7 @@ class FieldShape:
 
 
 def smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
-    """0 below edge0, 1 above edge1, the cubic smoothstep between (in place on a new array)."""
+    """0 below edge0, 1 above edge1, the cubic smoothstep between (edges: scalars)."""
     t = (x - edge0) * (1.0 / max(edge1 - edge0, 1e-6))
     np.clip(t, 0.0, 1.0, out=t)
     return t * t * (3 - 2 * t)
@@ -127,7 +127,8 @@ def eye_weights(u: np.ndarray, v: np.ndarray, contour: np.ndarray, iris: np.ndar
     # has no cross term) and that stays within the limbus.
     whole = 1 - smoothstep(shape.held * radius, radius, np.abs(u[:1] - b[0]))
     knots = np.empty((8, v_up.shape[-1]))
-    for k, knot in enumerate((v_up - shape.reach_up, v_up, up_edge, top, bottom, lo_edge, v_lo, v_lo + shape.reach_down)):
+    rows = (v_up - shape.reach_up, v_up, up_edge, top, bottom, lo_edge, v_lo, v_lo + shape.reach_down)
+    for k, knot in enumerate(rows):
         knots[k] = knot
     # The profile's values at the plateau's ends: the iris's middle whole, towards the limbus the
     # line between the lids' shares.
@@ -142,7 +143,9 @@ def eye_weights(u: np.ndarray, v: np.ndarray, contour: np.ndarray, iris: np.ndar
     # ramp per segment, each adding its segment's rise; all at once, as (segment, row, column).
     # The lids' margins (segments 1 and 5) rise by nothing and are left out.
     rises = np.empty((5, knots.shape[1]))
-    rises[0], rises[1], rises[2], rises[3], rises[4] = uf, plateau_ends[0] - uf, plateau_ends[1] - plateau_ends[0], lf - plateau_ends[1], -lf
+    rises[0], rises[4] = uf, -lf
+    top_end, bottom_end = plateau_ends
+    rises[1], rises[2], rises[3] = top_end - uf, bottom_end - top_end, lf - bottom_end
     lo, hi = knots[[0, 2, 3, 4, 6]], knots[[1, 3, 4, 5, 7]]
     slope = 1.0 / (hi - lo)
     ramps = v[None] * slope[:, None] - (lo * slope)[:, None]
