@@ -1,6 +1,7 @@
 """Writing pictures for people: side-by-side videos and contact sheets (atomic writes)."""
 from __future__ import annotations
 
+import math
 import os
 
 import cv2
@@ -31,16 +32,18 @@ def write_image(path: str, image: np.ndarray) -> None:
 
 
 def eye_zoom(image: np.ndarray, centres: np.ndarray, scale: int = 4) -> np.ndarray:
-    """A strip around both eyes, enlarged, for judging the correction up close."""
-    c = np.asarray(centres, np.float32)
+    """A strip around both eyes, enlarged, for judging the correction up close; turned so the
+    eyes sit level (a tilted head keeps both in view). Past the image's edge it is black."""
+    c = np.asarray(centres, np.float64)
     span = float(np.linalg.norm(c[1] - c[0]))
     mid = c.mean(0)
-    half_w, half_h = span * 0.95, span * 0.32
-    x0, y0 = int(max(mid[0] - half_w, 0)), int(max(mid[1] - half_h, 0))
-    x1 = int(min(mid[0] + half_w, image.shape[1]))
-    y1 = int(min(mid[1] + half_h, image.shape[0]))
-    crop = image[y0:y1, x0:x1]
-    return cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    angle = math.degrees(math.atan2(c[1, 1] - c[0, 1], c[1, 0] - c[0, 0]))
+    if abs(angle) > 90:  # the eyes in either order: the strip is never turned upside down
+        angle -= math.copysign(180, angle)
+    out_w, out_h = max(1, int(round(2 * span * 0.95 * scale))), max(1, int(round(2 * span * 0.32 * scale)))
+    m = cv2.getRotationMatrix2D((float(mid[0]), float(mid[1])), angle, float(scale))
+    m[:, 2] += (out_w / 2 - mid[0], out_h / 2 - mid[1])
+    return cv2.warpAffine(image, m, (out_w, out_h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_CONSTANT)
 
 
 def contact_sheet(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]], width: int = 960) -> np.ndarray:

@@ -39,23 +39,12 @@ class StillCorrector:
                  max_faces: int = 8, max_input_width: int = 2048):
         self.corrector = corrector
         self.gate = gate or Gate()
-        self.landmarker = Landmarker(LandmarkerConfig(model_path=face_model, num_faces=max_faces,
-                                                      max_input_width=max_input_width, still_images=True))
+        self.landmarker = still_landmarker(face_model, max_faces, max_input_width)
         self.processor = FrameProcessor(None, corrector)  # only its steps after the gate are used
         self.processor.keep_original = False  # each face is corrected in place in the output copy
 
     def faces(self, image: np.ndarray) -> list[FaceLandmarks]:
-        """Every face: the whole picture first, then overlapping windows, since MediaPipe's
-        detector misses faces in a wide picture (of two people side by side it found one)."""
-        found = self.landmarker.detect_all(image)
-        h, w = image.shape[:2]
-        for x0, y0, size in _windows(w, h):
-            for face in self.landmarker.detect_all(image[y0:y0 + size, x0:x0 + size]):
-                face.points[:, 0] += x0
-                face.points[:, 1] += y0
-                if not any(_same_face(face, other) for other in found):
-                    found.append(face)
-        return found
+        return find_faces(self.landmarker, image)
 
     def correct(self, image: np.ndarray, strength: float = LiveControls.strength,
                 faces: list[FaceLandmarks] | None = None) -> tuple[np.ndarray, list[FaceResult]]:
@@ -82,6 +71,26 @@ class StillCorrector:
     def close(self) -> None:
         self.landmarker.close()
         self.processor.close()
+
+
+def still_landmarker(face_model: str | None = None, max_faces: int = 8, max_input_width: int = 2048) -> Landmarker:
+    """A landmarker for photos: every call stands alone, several faces, large input kept."""
+    return Landmarker(LandmarkerConfig(model_path=face_model, num_faces=max_faces,
+                                       max_input_width=max_input_width, still_images=True))
+
+
+def find_faces(landmarker: Landmarker, image: np.ndarray) -> list[FaceLandmarks]:
+    """Every face in a photo: the whole picture first, then overlapping windows, since
+    MediaPipe's detector misses faces in a wide picture (of two people side by side it found one)."""
+    found = landmarker.detect_all(image)
+    h, w = image.shape[:2]
+    for x0, y0, size in _windows(w, h):
+        for face in landmarker.detect_all(image[y0:y0 + size, x0:x0 + size]):
+            face.points[:, 0] += x0
+            face.points[:, 1] += y0
+            if not any(_same_face(face, other) for other in found):
+                found.append(face)
+    return found
 
 
 def _windows(w: int, h: int) -> list[tuple[int, int, int]]:

@@ -156,15 +156,35 @@ def opening_spread(gray: np.ndarray, contour: np.ndarray) -> float:
     return float(np.percentile(values, 90) - np.percentile(values, 10)) if values.size > 8 else 0.0
 
 
-def measure(image: np.ndarray, landmarker: Landmarker,
-            truth: list[EyeMeasure] | None = None) -> list[EyeMeasure] | None:
-    """Both eyes of the largest face, measured on this image alone (None: no face). Offsets are
-    from the camera-facing position: with a known truth (the untouched camera-facing photo),
-    where each measure puts the truth's iris, so the measure's own bias cancels; without one,
-    the camera-facing target computed from this image's landmarks."""
-    face = landmarker.detect(image)
-    if face is None:
+def face_box(face: FaceLandmarks, shape: tuple[int, ...], margin: float = 0.4) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): a face's landmarks' box grown by `margin` of its size on every side,
+    inside the image. Each face of a group photo is measured in its own box, alone."""
+    lo, hi = face.points[:, :2].min(0), face.points[:, :2].max(0)
+    pad = margin * float((hi - lo).max())
+    x0, y0 = np.maximum(np.floor(lo - pad).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(hi + pad).astype(int), (shape[1], shape[0]))
+    return int(x0), int(y0), int(x1), int(y1)
+
+
+def measure(image: np.ndarray, landmarker: Landmarker, truth: list[EyeMeasure] | None = None,
+            box: tuple[int, int, int, int] | None = None) -> list[EyeMeasure] | None:
+    """Both eyes of one face, measured on this image alone (None: no face): the largest face,
+    or with `box`, the face nearest the box's centre, found in the box alone (positions are
+    then the box's own). Offsets are from the camera-facing position: with a known truth (the
+    untouched camera-facing photo, measured in the same box), where each measure puts the
+    truth's iris, so the measure's own bias cancels; without one, the camera-facing target
+    computed from this image's landmarks."""
+    if box is not None:
+        x0, y0, x1, y1 = box
+        image = image[y0:y1, x0:x1]
+    faces = landmarker.detect_all(image)
+    if not faces:
         return None
+    if box is None:
+        face = max(faces, key=FaceLandmarks.area)
+    else:
+        middle = np.array([image.shape[1], image.shape[0]], np.float32) / 2
+        face = min(faces, key=lambda f: float(np.linalg.norm(f.points[:, :2].mean(0) - middle)))
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     out = []
     for eye in range(2):
@@ -183,15 +203,31 @@ def measure(image: np.ndarray, landmarker: Landmarker,
     return out
 
 
-def far_changes(before: np.ndarray, after: np.ndarray, face: FaceLandmarks) -> int:
-    """Pixels changed more than one eye width from both eye openings."""
+def far_changes(before: np.ndarray, after: np.ndarray, faces: list[FaceLandmarks]) -> list[int]:
+    """Per face: the pixels changed more than one eye width from every face's eye openings,
+    each counted for the face whose eyes are nearest."""
+    if not faces:
+        return []
     near = np.zeros(before.shape[:2], np.uint8)
-    for eye in range(2):
-        cv2.fillPoly(near, [np.round(face.eye_contour(eye)).astype(np.int32)], 1)
-    width = int(np.ceil(max(face.eye_size(0)[0], face.eye_size(1)[0])))
-    near = cv2.dilate(near, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1)))
-    changed = np.any(before != after, axis=2)
-    return int((changed & (near == 0)).sum())
+    h, w = near.shape
+    for face in faces:
+        width = int(np.ceil(max(face.eye_size(0)[0], face.eye_size(1)[0])))
+        eyes = np.zeros_like(near)
+        for eye in range(2):
+            cv2.fillPoly(eyes, [np.round(face.eye_contour(eye)).astype(np.int32)], 1)
+        # Grown only around this face's eyes (a full-size dilation per face costs a group photo dear).
+        lo = np.maximum(np.floor(face.points[:, :2].min(0)).astype(int) - width - 1, 0)
+        hi = np.minimum(np.ceil(face.points[:, :2].max(0)).astype(int) + width + 2, (w, h))
+        window = (slice(lo[1], hi[1]), slice(lo[0], hi[0]))
+        grown = cv2.dilate(eyes[window], cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1)))
+        near[window] |= grown
+    ys, xs = np.nonzero(np.any(before != after, axis=2) & (near == 0))
+    counts = [0] * len(faces)
+    if len(xs):
+        mids = np.array([(f.eye_centre(0) + f.eye_centre(1)) / 2 for f in faces])
+        nearest = np.argmin(np.hypot(xs[:, None] - mids[None, :, 0], ys[:, None] - mids[None, :, 1]), axis=1)
+        counts = np.bincount(nearest, minlength=len(faces)).astype(int).tolist()
+    return counts
 
 
 @dataclass
@@ -211,5 +247,6 @@ class Row:
 
 
 def fresh_landmarker() -> Landmarker:
-    """Image mode: every measured image stands alone (no tracking from the input to the output)."""
-    return Landmarker(LandmarkerConfig(still_images=True, num_faces=1, max_input_width=2048))
+    """Image mode: every measured image stands alone (no tracking from the input to the output);
+    several faces, so `measure` can pick the one in its box."""
+    return Landmarker(LandmarkerConfig(still_images=True, num_faces=4, max_input_width=2048))

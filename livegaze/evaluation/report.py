@@ -7,6 +7,7 @@ after, per corrector). The measures are in livegaze.evaluation.quality.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -16,10 +17,12 @@ from livegaze.correctors import CorrectConfig, entry, from_config
 from livegaze.errors import LivegazeError
 from livegaze.media import eye_zoom, label, save_figure, write_image
 from training.atomic import write_bytes
-from livegaze.evaluation.quality import Row, default_samples, far_changes, file_samples, fresh_landmarker, measure
+from livegaze.evaluation.quality import (EyeMeasure, Row, Sample, default_samples, face_box, far_changes,
+                                         file_samples, fresh_landmarker, measure)
 from livegaze.evaluation.temporal import closed_eye_changes, flicker, gate_behaviour, write_gating_plot
 from livegaze.processor import LiveControls
-from livegaze.stills import StillCorrector
+from livegaze.landmarks import FaceLandmarks
+from livegaze.stills import StillCorrector, find_faces, still_landmarker
 
 ROWS_PER_SHEET = 8
 
@@ -30,46 +33,78 @@ def run_eval(media: list[str], correctors: list[str], report_dir: str, strength:
     if len(set(correctors)) != len(correctors):
         raise LivegazeError(f"--corrector: each corrector once (got {', '.join(correctors)})")
     os.makedirs(report_dir, exist_ok=True)
-    landmarker = fresh_landmarker()
-    try:
+    with fresh_landmarker() as landmarker, still_landmarker() as finder:
         try:
             samples = file_samples(media) if media else default_samples(landmarker)
         except ValueError as exc:
             raise LivegazeError(str(exc))
         if not samples:
             raise LivegazeError("eval: no media to measure")
-        measured = {}
+        # Every face of every sample, found once: each corrector works on the same faces. A group
+        # photo gives one row per face, each measured in its own box; a face alone in its
+        # picture is measured in the whole of it, as the corrector's landmarker saw it.
+        subjects: list[Subject] = []
         for s in tqdm(samples, desc="measuring inputs", unit="image"):
-            truth = None if s.truth is None else measure(s.truth, landmarker)
-            measured[s.name] = (measure(s.image, landmarker, truth), truth, landmarker.detect(s.image))
+            faces = sorted(find_faces(finder, s.image), key=lambda f: float(f.points[:, 0].mean()))
+            if not faces:
+                subjects.append(Subject(s.name, s, None, None, None, None))
+            for k, face in enumerate(faces):
+                box = face_box(face, s.image.shape) if len(faces) > 1 else None
+                truth = None if s.truth is None else measure(s.truth, landmarker, box=box)
+                name = s.name if len(faces) == 1 else f"{s.name} face {k + 1}"
+                subjects.append(Subject(name, s, face, box, measure(s.image, landmarker, truth, box), truth))
         rows: list[Row] = []
         for name in correctors:
             stills = StillCorrector(from_config(_correct_config(name, model)))
             try:
-                for s in tqdm(samples, desc=name, unit="image"):
-                    before, truth, face = measured[s.name]
-                    out, results = stills.correct(s.image, strength)
-                    done = [r for r in results if r.status == "corrected"]
-                    status = "corrected" if done else (results[0].status if results else "no_face")
-                    rows.append(Row(s.name, s.kind, name, status,
-                                    float(np.mean([r.ms for r in done])) if done else 0.0,
-                                    before, measure(out, landmarker, truth) if done else before, truth,
-                                    far_changes(s.image, out, face) if face is not None else 0, out))
+                rows += _correct_all(stills, samples, subjects, name, strength, landmarker)
             finally:
                 stills.close()
-    finally:
-        landmarker.close()
     summary = {name: summarise([r for r in rows if r.corrector == name]) for name in correctors}
     for name in tqdm(correctors, desc="over time", unit="corrector"):
         ratio, fps = flicker(_correct_config(name, model))
         changed, shut = closed_eye_changes(_correct_config(name, model))
         summary[name].update(flicker=ratio, fps=fps, closed_changed=changed, closed_frames=shut)
     gate = gate_behaviour()
-    write_report(report_dir, samples, rows, summary, correctors, gate)
+    write_report(report_dir, subjects, rows, summary, correctors, gate)
     echo(format_summary(summary))
     echo(format_temporal(summary, gate))
     echo(f"wrote {os.path.join(report_dir, 'report.md')}")
     return summary
+
+
+@dataclass
+class Subject:
+    """One face of one sample, as the report measures it (face None: the sample has none)."""
+
+    name: str
+    sample: Sample
+    face: FaceLandmarks | None
+    box: tuple[int, int, int, int] | None  # where it is measured (quality.face_box; None: the whole image)
+    before: list[EyeMeasure] | None
+    truth: list[EyeMeasure] | None
+
+
+def _correct_all(stills: StillCorrector, samples: list[Sample], subjects: list[Subject], corrector: str,
+                 strength: float, landmarker) -> list[Row]:
+    """One corrector over every sample (all its faces at once), one row per subject."""
+    rows = []
+    for s in tqdm(samples, desc=corrector, unit="image"):
+        mine = [subject for subject in subjects if subject.sample is s]
+        faces = [subject.face for subject in mine if subject.face is not None]
+        out, results = stills.correct(s.image, strength, faces=faces)
+        far = far_changes(s.image, out, faces)
+        for face in faces:
+            face.iris_fits.clear()  # the fits hold this output: let it go with the sample
+        if not faces:
+            rows.append(Row(mine[0].name, s.kind, corrector, "no_face", 0.0, None, None, None, 0, out))
+            continue
+        for subject, result, far_pixels in zip(mine, results, far):
+            done = result.status == "corrected"
+            after = measure(out, landmarker, subject.truth, subject.box) if done else subject.before
+            rows.append(Row(subject.name, s.kind, corrector, result.status, result.ms if done else 0.0,
+                            subject.before, after, subject.truth, far_pixels, out))
+    return rows
 
 
 def _correct_config(name: str, model: dict | None) -> CorrectConfig:
@@ -142,9 +177,9 @@ def format_temporal(summary: dict[str, dict], gate: dict) -> str:
     return "\n".join(lines)
 
 
-def write_report(report_dir: str, samples, rows: list[Row], summary: dict, correctors: list[str],
+def write_report(report_dir: str, subjects: list[Subject], rows: list[Row], summary: dict, correctors: list[str],
                  gate: dict) -> None:
-    sheets = write_sheets(report_dir, samples, rows, correctors)
+    sheets = write_sheets(report_dir, subjects, rows, correctors)
     plot = write_plot(report_dir, rows, correctors)
     gating = write_gating_plot(report_dir, gate)
     text = ["# livegaze eval", "",
@@ -178,24 +213,21 @@ def write_report(report_dir: str, samples, rows: list[Row], summary: dict, corre
     write_bytes(os.path.join(report_dir, "report.md"), ("\n".join(text) + "\n").encode())
 
 
-def write_sheets(report_dir: str, samples, rows: list[Row], correctors: list[str]) -> list[str]:
-    """Eye close-ups, one row per sample: input | each corrector | truth (when known)."""
-    by = {(r.sample, r.corrector): r for r in rows}
-    landmarker = fresh_landmarker()
+def write_sheets(report_dir: str, subjects: list[Subject], rows: list[Row], correctors: list[str]) -> list[str]:
+    """Eye close-ups, one row per face: input | each corrector | truth (when known)."""
+    # Rows come corrector by corrector, each in the subjects' order.
+    outputs = {c: [r.output for r in rows if r.corrector == c] for c in correctors}
     strips = []
-    try:
-        for s in samples:
-            face = landmarker.detect(s.image)
-            if face is None:
-                continue
-            centres = np.stack([face.eye_centre(0), face.eye_centre(1)])
-            tiles = [("input " + s.name, s.image)] + [(c, by[(s.name, c)].output) for c in correctors]
-            if s.truth is not None and s.kind != "facing":
-                tiles.append(("truth", s.truth))
-            zooms = [label(_fit_height(eye_zoom(img, centres, 3), 150), text) for text, img in tiles]
-            strips.append(np.hstack(zooms))
-    finally:
-        landmarker.close()
+    for k, subject in enumerate(subjects):
+        face, s = subject.face, subject.sample
+        if face is None:
+            continue
+        centres = np.stack([face.eye_centre(0), face.eye_centre(1)])
+        tiles = [("input " + subject.name, s.image)] + [(c, outputs[c][k]) for c in correctors]
+        if s.truth is not None and s.kind != "facing":
+            tiles.append(("truth", s.truth))
+        zooms = [label(_fit_height(eye_zoom(img, centres, 3), 150), text) for text, img in tiles]
+        strips.append(np.hstack(zooms))
     paths = []
     for k in range(0, len(strips), ROWS_PER_SHEET):
         chunk = strips[k:k + ROWS_PER_SHEET]

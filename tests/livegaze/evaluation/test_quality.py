@@ -2,10 +2,12 @@
 import os
 
 import cv2
+import numpy as np
 
 from livegaze.cli import main
-from livegaze.evaluation.quality import avert, fresh_landmarker, measure
+from livegaze.evaluation.quality import avert, far_changes, fresh_landmarker, measure
 from livegaze.evaluation.clips import photo
+from livegaze.stills import find_faces, still_landmarker
 
 
 def test_measures_see_a_known_look_away_and_not_the_truth():
@@ -62,3 +64,47 @@ def test_eval_rejects_a_file_it_cannot_read(tmp_path, capsys):
     bad.write_text("hello")
     assert main(["eval", str(bad), "--report", str(tmp_path / "r")]) == 2
     assert "notes.txt: neither an image nor a video" in capsys.readouterr().err
+
+
+def _pair(image_left, image_right):
+    """Two portraits side by side (same height), as one group photo."""
+    h = min(image_left.shape[0], image_right.shape[0])
+    return np.hstack([image_left[:h], image_right[:h]])
+
+
+def test_eval_gives_each_face_of_a_group_photo_its_own_row(tmp_path, capsys):
+    astronaut = photo("astronaut")
+    landmarker = fresh_landmarker()
+    try:
+        face = landmarker.detect(astronaut)
+    finally:
+        landmarker.close()
+    # Left: the astronaut looking well aside (0.15 eye widths); right: Grace Hopper as she is,
+    # looking into the camera.
+    path = tmp_path / "pair.png"
+    cv2.imwrite(str(path), _pair(avert(astronaut, face, (0.15, 0.0)), photo("grace_hopper")))
+    report = tmp_path / "report"
+    assert main(["eval", str(path), "--corrector", "warp", "--report", str(report)]) == 0
+    assert "| warp | 2/2 |" in capsys.readouterr().out
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[1:-1]]
+            for line in (report / "report.md").read_text().splitlines() if line.startswith("| pair.png")}
+    assert sorted(rows) == ["pair.png face 1", "pair.png face 2"]
+    # Each face measured on its own: the averted one far from the camera-facing point, the
+    # other near it (each MediaPipe offset before -> after).
+    before = {name: float(cells[3].split("->")[0]) for name, cells in rows.items()}
+    assert before["pair.png face 1"] > 0.05 > before["pair.png face 2"]
+    assert all(cells[2] == "corrected" and cells[6] == "0" for cells in rows.values())
+    sheet = cv2.imread(str(report / "sheet-1.png"))
+    assert sheet.shape[0] >= 2 * 150  # one strip per face
+
+
+def test_far_changes_are_counted_for_the_nearest_face():
+    image = _pair(photo("astronaut"), photo("grace_hopper"))
+    with still_landmarker() as landmarker:
+        faces = sorted(find_faces(landmarker, image), key=lambda f: float(f.points[:, 0].mean()))
+    assert len(faces) == 2
+    after = image.copy()
+    after[-5:, -5:] = 255 - after[-5:, -5:]  # a corner of the right-hand photo, far from any eye
+    eye = faces[0].eye_contour(0).mean(0).astype(int)
+    after[eye[1], eye[0]] = 255 - after[eye[1], eye[0]]  # inside an eye: not counted
+    assert far_changes(image, after, faces) == [0, 25]
