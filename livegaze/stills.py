@@ -73,7 +73,8 @@ class StillCorrector:
         self.processor.close()
 
 
-def still_landmarker(face_model: str | None = None, max_faces: int = 8, max_input_width: int = 2048) -> Landmarker:
+def still_landmarker(face_model: str | None = None, max_faces: int = 8,
+                     max_input_width: int = 2048) -> Landmarker:
     """A landmarker for photos: every call stands alone, several faces, large input kept."""
     return Landmarker(LandmarkerConfig(model_path=face_model, num_faces=max_faces,
                                        max_input_width=max_input_width, still_images=True))

@@ -219,7 +219,8 @@ def far_changes(before: np.ndarray, after: np.ndarray, faces: list[FaceLandmarks
         lo = np.maximum(np.floor(face.points[:, :2].min(0)).astype(int) - width - 1, 0)
         hi = np.minimum(np.ceil(face.points[:, :2].max(0)).astype(int) + width + 2, (w, h))
         window = (slice(lo[1], hi[1]), slice(lo[0], hi[0]))
-        grown = cv2.dilate(eyes[window], cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1)))
+        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
+        grown = cv2.dilate(eyes[window], disk)
         near[window] |= grown
     ys, xs = np.nonzero(np.any(before != after, axis=2) & (near == 0))
     counts = [0] * len(faces)

@@ -177,8 +177,8 @@ def format_temporal(summary: dict[str, dict], gate: dict) -> str:
     return "\n".join(lines)
 
 
-def write_report(report_dir: str, subjects: list[Subject], rows: list[Row], summary: dict, correctors: list[str],
-                 gate: dict) -> None:
+def write_report(report_dir: str, subjects: list[Subject], rows: list[Row], summary: dict,
+                 correctors: list[str], gate: dict) -> None:
     sheets = write_sheets(report_dir, subjects, rows, correctors)
     plot = write_plot(report_dir, rows, correctors)
     gating = write_gating_plot(report_dir, gate)
@@ -213,7 +213,8 @@ def write_report(report_dir: str, subjects: list[Subject], rows: list[Row], summ
     write_bytes(os.path.join(report_dir, "report.md"), ("\n".join(text) + "\n").encode())
 
 
-def write_sheets(report_dir: str, subjects: list[Subject], rows: list[Row], correctors: list[str]) -> list[str]:
+def write_sheets(report_dir: str, subjects: list[Subject], rows: list[Row],
+                 correctors: list[str]) -> list[str]:
     """Eye close-ups, one row per face: input | each corrector | truth (when known)."""
     # Rows come corrector by corrector, each in the subjects' order.
     outputs = {c: [r.output for r in rows if r.corrector == c] for c in correctors}
