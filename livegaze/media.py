@@ -12,9 +12,14 @@ from training.atomic import write_bytes
 
 
 def label(image: np.ndarray, text: str) -> np.ndarray:
+    """A copy with `text` in its top-left corner, made smaller where it would run off the edge."""
     out = image.copy()
-    cv2.putText(out, text, (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 4, cv2.LINE_AA)
-    cv2.putText(out, text, (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2, cv2.LINE_AA)
+    size = 0.8
+    width = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, size, 2)[0][0]
+    if width > out.shape[1] - 20:
+        size = max(0.35, size * (out.shape[1] - 20) / width)
+    cv2.putText(out, text, (10, 28), cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), 4, cv2.LINE_AA)
+    cv2.putText(out, text, (10, 28), cv2.FONT_HERSHEY_SIMPLEX, size, (255, 255, 255), 2, cv2.LINE_AA)
     return out
 
 
