@@ -4,8 +4,10 @@ MediaPipe's iris landmarks under-report an averted gaze (about a third of a side
 missing), so a corrector trusting them moves the wrong amount from the wrong place. Here the iris
 is re-found from its limbus: on each row of the eye opening, the dark run around the iris with
 bright sclera at both ends gives a chord, its two ends placed on the steepest point of the edge.
-The chords' midpoints give the horizontal centre and the widest chord the radius. An eye without
-such chords (closed, squinting, dark sclera, blur, a glasses glare) gets no fit and is left alone.
+The chords' midpoints give the horizontal centre and the widest chord the radius. An iris pressed
+into an eye's corner has no sclera on that side: there the limbus on the open side, a radius
+(MediaPipe's) from the centre, places it, with half the confidence (`IrisFit.sides` 1). An eye
+without either (closed, squinting, dark sclera, blur, a glasses glare) gets no fit and is left alone.
 
 The vertical centre stays MediaPipe's: the lids hide the iris's top and bottom on most eyes, and
 the chords' vertical evidence is biased by the iris's own shading (lighter below, shadowed under
@@ -47,6 +49,7 @@ class IrisFit:
     confidence: float
     contrast: float  # sclera minus iris, grey levels, inside the opening
     rows: int  # chords measured
+    sides: int = 2  # limbus edges seen: 2, or 1 for an iris pressed into a corner (one edge and a radius)
 
 
 def eye_frame(corners: np.ndarray) -> tuple[np.ndarray, float]:
@@ -120,34 +123,54 @@ class IrisFinder:
         start = np.asarray(prior, np.float64) @ m[:, :2].T + m[:, 2]
         lo, hi = cfg.radius_range
         r0 = min(max(float(prior_radius) * scale, lo * s), hi * s)  # (np.clip on a scalar costs 10 us)
-        chords = _chords(patch, seen, start, r0, cfg.reach * s)
+        chords = _chords(patch, seen, start, r0, cfg.reach * s, cfg.min_rows)
         if chords is None:
             return None
-        ys, mids, halves, contrast = chords
-        keep = (halves > 0.35 * r0) & (halves < 1.3 * r0)
-        if keep.sum() < cfg.min_rows or contrast < cfg.min_contrast:
+        ys, mids, halves, contrast, one_sided = chords
+        if contrast < cfg.min_contrast:
             return None
-        # Weighted towards the widest chords: near the iris's middle the edges are steepest.
-        weights = halves[keep] ** 2
-        cx = float(np.sum(mids[keep] * weights) / weights.sum())
-        radius = min(max(r0, float(halves[keep].max()), lo * s), hi * s)
+        if one_sided is not None:
+            # The limbus on the open side, at its farthest from the corner (the iris's widest row),
+            # is a radius from the centre; MediaPipe's radius, with nothing else to size it.
+            side, limbus = one_sided
+            cx = float(limbus.min() + r0 if side > 0 else limbus.max() - r0)
+            # MediaPipe under-reports a look aside, so an iris pressed into a corner lies beyond
+            # its point, not short of it: a centre short of it comes from a run that is not all
+            # iris (a shadowed sclera, the old iris's fill in a made-up sample).
+            if side * (cx - start[0]) < -0.25 * r0:
+                return None
+            radius, rows = r0, len(limbus)
+        else:
+            keep = (halves > 0.35 * r0) & (halves < 1.3 * r0)
+            if keep.sum() < cfg.min_rows:
+                return None
+            # Weighted towards the widest chords: near the iris's middle the edges are steepest.
+            weights = halves[keep] ** 2
+            cx = float(np.sum(mids[keep] * weights) / weights.sum())
+            radius = min(max(r0, float(halves[keep].max()), lo * s), hi * s)
+            rows = int(keep.sum())
         centre_patch = np.array([cx, start[1]])
         inv = cv2.invertAffineTransform(m)
         centre = inv[:, :2] @ centre_patch + inv[:, 2]
         # Confidence: a limbus of 18 grey levels is barely there, 45 a clear eye; a single pair
         # of chords could be a lash shadow.
-        confidence = min(max((contrast - cfg.min_contrast) / 27.0, 0.05), 1.0) * min(int(keep.sum()) / 4.0, 1.0)
+        confidence = min(max((contrast - cfg.min_contrast) / 27.0, 0.05), 1.0) * min(rows / 4.0, 1.0)
+        if one_sided is not None:
+            confidence *= 0.5  # one edge and a radius: less sure than two edges
         return IrisFit(centre=centre.astype(np.float32), radius=radius / scale, confidence=confidence,
-                       contrast=contrast, rows=int(keep.sum()))
+                       contrast=contrast, rows=rows, sides=1 if one_sided is not None else 2)
 
 
 _CANDIDATES = np.arange(-1, 3)  # columns searched for a chord end's edge, from the run's end
 
 
-def _chords(patch: np.ndarray, seen: np.ndarray, start: np.ndarray, r0: float, reach: float):
+def _chords(patch: np.ndarray, seen: np.ndarray, start: np.ndarray, r0: float, reach: float,
+            min_rows: int = 2):
     """Per row of the opening, the iris chord near column start[0]: the dark run with sclera at
     both ends, its ends on the steepest edge. Two passes, the second from the first pass's
-    centre. Returns (rows, midpoints, half-widths, contrast) or None.
+    centre. Returns (rows, midpoints, half-widths, contrast, one_sided) or None; with fewer
+    than min_rows such chords, one_sided is what `_one_sided` finds (and the chords are empty)
+    when it finds anything.
 
     Catchlights (bright specks inside the iris, often wider than the pupil) are removed first by
     a grey-level opening; the dark/bright threshold sits midway between the iris's own level
@@ -181,6 +204,7 @@ def _chords(patch: np.ndarray, seen: np.ndarray, start: np.ndarray, r0: float, r
     first = np.where(any_seen, seen.argmax(axis=1), w)
     last = np.where(any_seen, w - 1 - seen[:, ::-1].argmax(axis=1), -1)
     result = None
+    runs = None  # the last pass's runs, before the two-sided test
     cx = float(start[0])
     for _ in range(2):  # the second pass starts from the first pass's centre
         # Per row, the dark pixel nearest cx within a third of a radius (inside the opening).
@@ -191,6 +215,7 @@ def _chords(patch: np.ndarray, seen: np.ndarray, start: np.ndarray, r0: float, r
         rows = np.nonzero(window.any(axis=1))[0]
         c = c[rows]
         a, b = run_start[rows, c], run_end[rows, c]
+        runs = (rows, a, b, c)
         # Sclera on both sides: the run ends inside the opening, within reach of the start.
         ok = (a > first[rows]) & (b < last[rows]) & (c - a < reach) & (b - c < reach)
         if not ok.any():
@@ -204,13 +229,34 @@ def _chords(patch: np.ndarray, seen: np.ndarray, start: np.ndarray, r0: float, r
         if abs(centre - cx) <= 0.5:
             break
         cx = centre
+    if result is None or len(result[0]) < min_rows:
+        one = _one_sided(runs, gx, first, last, reach, min_rows)
+        if one is not None:
+            return np.zeros(0), np.zeros(0), np.zeros(0), contrast, one
     if result is None:
         return None
     rows, a, b = result
     # Both ends in one call (left ends on the falling edge, right ends on the rising one).
     ends = _edges(np.vstack([-gx[rows], gx[rows]]), np.concatenate([a - 1, b]))
     left, right = ends[:len(rows)], ends[len(rows):]
-    return rows.astype(float), (left + right) / 2, (right - left) / 2, contrast
+    return rows.astype(float), (left + right) / 2, (right - left) / 2, contrast, None
+
+
+def _one_sided(runs, gx: np.ndarray, first: np.ndarray, last: np.ndarray, reach: float, min_rows: int):
+    """An iris pressed into an eye corner: its run reaches the end of the opening on one side
+    (no sclera left there), with sclera on the other. (side, limbus columns on the open side):
+    side +1 when the runs are cut on the right, -1 on the left; None without min_rows such rows
+    all cut on one side."""
+    if runs is None:
+        return None
+    rows, a, b, c = runs
+    cut_right = (a > first[rows]) & (b >= last[rows]) & (c - a < reach)
+    cut_left = (a <= first[rows]) & (b < last[rows]) & (b - c < reach)
+    if cut_right.sum() >= min_rows and not cut_left.any():
+        return 1, _edges(-gx[rows[cut_right]], a[cut_right] - 1)
+    if cut_left.sum() >= min_rows and not cut_right.any():
+        return -1, _edges(gx[rows[cut_left]], b[cut_left])
+    return None
 
 
 @functools.lru_cache(maxsize=32)

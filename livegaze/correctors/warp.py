@@ -193,6 +193,10 @@ class WarpCorrector:
         # A closing eye is not measured: in a stream the last move is held while the gate eases
         # the strength out (no jump); with no history both eyes are left alone.
         found = [] if closed else [p for p in plans if p.fit is not None]
+        if all(p.fit.sides == 1 for p in found):
+            # One limbus edge and MediaPipe's radius: enough to weigh in beside a fully seen iris,
+            # not to move the eyes alone (a shadowed sclera beside the iris reads as no sclera).
+            found = []
         measured = None
         if found:
             weights = np.array([p.fit.confidence for p in found])

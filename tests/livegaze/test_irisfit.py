@@ -88,3 +88,41 @@ def test_eye_frame_is_scale_and_rotation_free():
     assert width == pytest.approx(50.0)
     local = corners @ m[:, :2].T + m[:, 2]
     assert np.allclose(local, [[-0.5, 0], [0.5, 0]], atol=1e-9)
+
+
+def _moved(image, shift):
+    """(the photo with both irises moved by `shift` eye widths, landmarks on it, true centres)."""
+    with Landmarker() as lm:
+        face = lm.detect(image, 0)
+    moved, truth = image.copy(), []
+    for eye in range(2):
+        centre, radius = face.iris(eye)
+        new = centre + np.float32(shift) * face.eye_size(eye)[0]
+        moved = move_iris(moved, face.eye_contour(eye), centre, radius, new)
+        truth.append(new)
+    with Landmarker() as fresh:
+        return moved, fresh.detect(moved, 0), truth
+
+
+@pytest.mark.parametrize("name, shift, eye", [("obama_partial_face", (-0.1, 0.08), 0),
+                                              ("obama_partial_face2", (0.12, 0.0), 1),
+                                              ("obama_partial_face2", (0.1, 0.08), 1)])
+def test_an_iris_pressed_into_a_corner_is_found_from_its_one_edge(name, shift, eye):
+    """Moved into the eye's corner, the iris's dark run reaches the end of the opening: no sclera
+    on that side, so no two-edged chord. The limbus on the open side, a radius from the centre,
+    still places it where MediaPipe's point does not."""
+    image = cv2.imread(f"../shared/media/{name}.jpg")
+    if image is None:
+        pytest.skip(f"../shared/media/{name}.jpg is not here (the shared media sit beside the clone)")
+    moved, face, truth = _moved(image, shift)
+    corners = face.points[list(EYE_CORNERS[eye]), :2]
+    prior, radius = face.iris(eye)
+    to_eye, _ = eye_frame(corners)
+    fit = IrisFinder().fit(moved, face.eye_contour(eye), corners, prior, radius)
+
+    def across(point):  # its error along the eye, in eye widths
+        return float(to_eye[0, :2] @ (point - truth[eye]))
+
+    assert abs(across(prior)) > 0.04  # MediaPipe's point is off
+    assert fit is not None and fit.sides == 1 and fit.confidence <= 0.5
+    assert abs(across(fit.centre)) <= 0.025

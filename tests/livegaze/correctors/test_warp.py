@@ -327,3 +327,26 @@ def test_the_corrected_iris_follows_a_moving_face_without_lag():
     moving = offsets(ClipSpec(**base, motion="pan", velocity=(4.0, 0.0)))
     assert len(still) >= 12 and len(moving) >= 12
     assert abs(np.median(moving) - np.median(still)) < 1.0  # well under one frame of motion (4 px)
+
+
+def test_an_iris_seen_by_one_edge_alone_does_not_move_the_eyes():
+    """Grace Hopper's irises moved straight down: her right eye's sclera is shadowed behind the
+    glasses (its dark run reaches the corner, so only one limbus edge is seen) and her left
+    eye's iris is not found. One edge and MediaPipe's radius weigh in beside a fully seen iris,
+    but alone they would move the eyes sideways by their radius's error: both are left alone."""
+    image = photo("grace_hopper")
+    with Landmarker() as lm:
+        face = lm.detect(image, 0)
+    moved = image.copy()
+    for eye in range(2):
+        centre, radius = face.iris(eye)
+        moved = move_iris(moved, face.eye_contour(eye), centre, radius,
+                          centre + np.float32([0.0, 0.1]) * face.eye_size(eye)[0])
+    with Landmarker() as lm:
+        face = lm.detect(moved, 0)
+    warp = WarpCorrector()
+    out = moved.copy()
+    assert not warp.correct_frame(moved, face, 1.0, out)
+    fits = [p.fit for p in warp.last_plans]
+    assert [None if f is None else f.sides for f in fits] == [1, None]
+    assert warp.last_refusal == "iris_not_found" and np.array_equal(out, moved)
