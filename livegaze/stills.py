@@ -81,8 +81,9 @@ def still_landmarker(face_model: str | None = None, max_faces: int = 8,
 
 
 def find_faces(landmarker: Landmarker, image: np.ndarray) -> list[FaceLandmarks]:
-    """Every face in a photo: the whole picture first, then overlapping windows, since
-    MediaPipe's detector misses faces in a wide picture (of two people side by side it found one)."""
+    """Every face in a photo, from the left (what "face 2" means in a report): the whole
+    picture first, then overlapping windows, since MediaPipe's detector misses faces in a wide
+    picture (of two people side by side it found one)."""
     found = landmarker.detect_all(image)
     h, w = image.shape[:2]
     for x0, y0, size in _windows(w, h):
@@ -91,7 +92,7 @@ def find_faces(landmarker: Landmarker, image: np.ndarray) -> list[FaceLandmarks]
             face.points[:, 1] += y0
             if not any(_same_face(face, other) for other in found):
                 found.append(face)
-    return found
+    return sorted(found, key=lambda face: float(face.points[:, 0].mean()))
 
 
 def _windows(w: int, h: int) -> list[tuple[int, int, int]]:

@@ -45,7 +45,7 @@ def run_eval(media: list[str], correctors: list[str], report_dir: str, strength:
         # picture is measured in the whole of it, as the corrector's landmarker saw it.
         subjects: list[Subject] = []
         for s in tqdm(samples, desc="measuring inputs", unit="image"):
-            faces = sorted(find_faces(finder, s.image), key=lambda f: float(f.points[:, 0].mean()))
+            faces = find_faces(finder, s.image)  # from the left
             if not faces:
                 subjects.append(Subject(s.name, s, None, None, None, None))
             for k, face in enumerate(faces):
