@@ -44,6 +44,7 @@ class StillCorrector:
         self.processor.keep_original = False  # each face is corrected in place in the output copy
 
     def faces(self, image: np.ndarray) -> list[FaceLandmarks]:
+        """Every face in the photo, from the left (`find_faces`)."""
         return find_faces(self.landmarker, image)
 
     def correct(self, image: np.ndarray, strength: float = LiveControls.strength,
