@@ -63,3 +63,19 @@ def iris_darkness_centre(image, contour):
     ys, xs = np.nonzero(dark)
     weights = (values.max() - roi[ys, xs]) + 1e-3
     return np.array([np.average(xs, weights=weights) + x0, np.average(ys, weights=weights) + y0])
+
+
+def moved_irises(image, shift):
+    """(the photo with both irises moved by `shift` eye widths, landmarks found afresh on it,
+    the true iris centres). The move is livegaze.evaluation.quality.avert (the geometric
+    corrector's cut and paste, not the warp); the landmarker that finds the moved irises has no
+    memory of the photo."""
+    from livegaze.evaluation.quality import avert
+    from livegaze.landmarks import Landmarker
+
+    with Landmarker() as lm:
+        face = lm.detect(image, 0)
+    truth = [face.iris(eye)[0] + np.float32(shift) * face.eye_size(eye)[0] for eye in range(2)]
+    moved = avert(image, face, shift)
+    with Landmarker() as fresh:
+        return moved, fresh.detect(moved, 0), truth

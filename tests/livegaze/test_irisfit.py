@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from livegaze.correctors.irispaint import move_iris
 from livegaze.irisfit import IrisFinder, eye_frame
 from livegaze.landmarks import EYE_CORNERS, Landmarker
 from livegaze.evaluation.clips import photo
+from tests.conftest import moved_irises
 
 SHIFTS = [(0.12, 0.0), (-0.12, 0.0), (0.1, 0.0), (-0.1, 0.0)]
 
@@ -28,20 +28,8 @@ def _faces():
 @pytest.fixture(scope="module")
 def shifted():
     """(name, shift, image, landmarks on the shifted image, true iris centres)."""
-    out = []
-    with Landmarker() as lm:
-        for name, image in _faces().items():
-            face = lm.detect(image, 0)
-            for shift in SHIFTS:
-                moved, truth = image.copy(), []
-                for eye in range(2):
-                    centre, radius = face.iris(eye)
-                    new = centre + np.float32(shift) * face.eye_size(eye)[0]
-                    moved = move_iris(moved, face.eye_contour(eye), centre, radius, new)
-                    truth.append(new)
-                with Landmarker() as fresh:  # a fresh tracker: no memory of the unshifted photo
-                    out.append((name, shift, moved, fresh.detect(moved, 0), truth))
-    return out
+    return [(name, shift, *moved_irises(image, shift))
+            for name, image in _faces().items() for shift in SHIFTS]
 
 
 def test_iris_fit_finds_the_moved_iris_where_mediapipe_does_not(shifted):
@@ -90,20 +78,6 @@ def test_eye_frame_is_scale_and_rotation_free():
     assert np.allclose(local, [[-0.5, 0], [0.5, 0]], atol=1e-9)
 
 
-def _moved(image, shift):
-    """(the photo with both irises moved by `shift` eye widths, landmarks on it, true centres)."""
-    with Landmarker() as lm:
-        face = lm.detect(image, 0)
-    moved, truth = image.copy(), []
-    for eye in range(2):
-        centre, radius = face.iris(eye)
-        new = centre + np.float32(shift) * face.eye_size(eye)[0]
-        moved = move_iris(moved, face.eye_contour(eye), centre, radius, new)
-        truth.append(new)
-    with Landmarker() as fresh:
-        return moved, fresh.detect(moved, 0), truth
-
-
 @pytest.mark.parametrize("name, shift, eye", [("obama_partial_face", (-0.1, 0.08), 0),
                                               ("obama_partial_face2", (0.12, 0.0), 1),
                                               ("obama_partial_face2", (0.1, 0.08), 1)])
@@ -114,7 +88,7 @@ def test_an_iris_pressed_into_a_corner_is_found_from_its_one_edge(name, shift, e
     image = cv2.imread(f"../shared/media/{name}.jpg")
     if image is None:
         pytest.skip(f"../shared/media/{name}.jpg is not here (the shared media sit beside the clone)")
-    moved, face, truth = _moved(image, shift)
+    moved, face, truth = moved_irises(image, shift)
     corners = face.points[list(EYE_CORNERS[eye]), :2]
     prior, radius = face.iris(eye)
     to_eye, _ = eye_frame(corners)

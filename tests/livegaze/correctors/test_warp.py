@@ -10,27 +10,18 @@ import cv2
 import numpy as np
 import pytest
 
-from livegaze.correctors.irispaint import move_iris
 from livegaze.correctors.warp import WarpCorrector
 from livegaze.landmarks import EYE_CONTOURS, EYE_CORNERS, Landmarker, LandmarkerConfig
 from livegaze.evaluation.clips import photo
-from tests.conftest import iris_darkness_centre, opening_pixels
+from tests.conftest import iris_darkness_centre, moved_irises, opening_pixels
 
 
 @pytest.fixture(scope="module")
 def averted_portrait():
     """Grace Hopper's photo (eyes about 33 px wide, behind glasses) with both irises moved right
     and down, and its landmarks."""
-    image = photo("grace_hopper")
-    with Landmarker() as lm:
-        face = lm.detect(image, 0)
-        moved = image.copy()
-        for eye in range(2):
-            centre, radius = face.iris(eye)
-            moved = move_iris(moved, face.eye_contour(eye), centre, radius,
-                              centre + np.float32([0.12, 0.06]) * face.eye_size(eye)[0])
-    with Landmarker() as lm:
-        return moved, lm.detect(moved, 0)
+    moved, face, _ = moved_irises(photo("grace_hopper"), (0.12, 0.06))
+    return moved, face
 
 
 def test_warp_moves_the_iris_back_and_keeps_it_dark(averted_portrait):
@@ -334,16 +325,7 @@ def test_an_iris_seen_by_one_edge_alone_does_not_move_the_eyes():
     glasses (its dark run reaches the corner, so only one limbus edge is seen) and her left
     eye's iris is not found. One edge and MediaPipe's radius weigh in beside a fully seen iris,
     but alone they would move the eyes sideways by their radius's error: both are left alone."""
-    image = photo("grace_hopper")
-    with Landmarker() as lm:
-        face = lm.detect(image, 0)
-    moved = image.copy()
-    for eye in range(2):
-        centre, radius = face.iris(eye)
-        moved = move_iris(moved, face.eye_contour(eye), centre, radius,
-                          centre + np.float32([0.0, 0.1]) * face.eye_size(eye)[0])
-    with Landmarker() as lm:
-        face = lm.detect(moved, 0)
+    moved, face, _ = moved_irises(photo("grace_hopper"), (0.0, 0.1))
     warp = WarpCorrector()
     out = moved.copy()
     assert not warp.correct_frame(moved, face, 1.0, out)

@@ -8,6 +8,7 @@ from livegaze.cli import main
 from livegaze.evaluation.quality import avert, far_changes, fresh_landmarker, measure
 from livegaze.evaluation.clips import photo
 from livegaze.stills import find_faces, still_landmarker
+from tests.conftest import moved_irises
 
 
 def test_measures_see_a_known_look_away_and_not_the_truth():
@@ -73,16 +74,11 @@ def _pair(image_left, image_right):
 
 
 def test_eval_gives_each_face_of_a_group_photo_its_own_row(tmp_path, capsys):
-    astronaut = photo("astronaut")
-    landmarker = fresh_landmarker()
-    try:
-        face = landmarker.detect(astronaut)
-    finally:
-        landmarker.close()
     # Left: the astronaut looking well aside (0.15 eye widths); right: Grace Hopper as she is,
     # looking into the camera.
+    averted, _, _ = moved_irises(photo("astronaut"), (0.15, 0.0))
     path = tmp_path / "pair.png"
-    cv2.imwrite(str(path), _pair(avert(astronaut, face, (0.15, 0.0)), photo("grace_hopper")))
+    cv2.imwrite(str(path), _pair(averted, photo("grace_hopper")))
     report = tmp_path / "report"
     assert main(["eval", str(path), "--corrector", "warp", "--report", str(report)]) == 0
     assert "| warp | 2/2 |" in capsys.readouterr().out
