@@ -33,6 +33,16 @@ WARP_NEUTRAL = (0.06, -0.062)
 # (about 5-6 mm against an opening 28-30 mm wide): a turned head swings the corners aside by this
 # much per unit sine of its yaw while a camera-facing iris stays over the centre of rotation.
 TURN_GAIN = 0.2
+# MediaPipe's iris point follows only part of a vertical move of the iris, and the fit keeps its
+# vertical (livegaze.irisfit): on six camera-facing photos with the irises moved down by 0.06 and
+# 0.10 eye widths it read 22-46% of the move (median about 40%), the same whether the lids stayed
+# where they were (a cut and paste) or followed the iris (the warp itself, run downwards). So a
+# measured lift (the eyes on a screen below the camera, the common case) is scaled up by this
+# much: 2, not 2.5, so that a face whose move is read at up to half is not lifted past the
+# camera. A measured drop is not: a camera below the screen is rare, and a doubled error there
+# (MediaPipe's vertical can be wrong, not only short, as behind Grace Hopper's glasses) would
+# turn a face's eyes down, away from the viewer.
+VERTICAL_GAIN = 2.0
 
 
 @dataclass
@@ -40,6 +50,7 @@ class WarpConfig:
     """offset: extra (dx, dy) of the target in eye widths (a manual nudge); turn_gain: the target's
     shift per unit sine of the head's yaw (see camera_facing_target; 0 turns it off); neutral:
     where a camera-facing iris sits from the corners' midpoint (x temporal, y down, eye widths);
+    vertical_gain: how much more than measured the iris is lifted (see VERTICAL_GAIN);
     max_shift: the largest move, in eye widths; min_openness: eyes more closed than this are not
     measured; grid: field samples per eye width; rim_check: keep the field off long straight
     edges (glasses rims) in the region it moves, so they do not bend."""
@@ -47,6 +58,7 @@ class WarpConfig:
     offset: tuple[float, float] = (0.0, 0.0)
     turn_gain: float = TURN_GAIN
     neutral: tuple[float, float] = WARP_NEUTRAL
+    vertical_gain: float = VERTICAL_GAIN
     max_shift: float = 0.2
     min_openness: float = 0.15
     grid: int = 40
@@ -150,6 +162,8 @@ class WarpCorrector:
             need = np.zeros(2)
             if fit is not None:
                 need = (to_local[:, :2] @ (target - fit.centre)).astype(np.float64)
+                if need[1] < 0:  # a lift (the camera above the screen): see VERTICAL_GAIN
+                    need[1] *= cfg.vertical_gain
             plans.append(EyePlan(fit, target.astype(np.float32), need, to_local, width))
         return plans
 

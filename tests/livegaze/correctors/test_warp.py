@@ -332,3 +332,23 @@ def test_an_iris_seen_by_one_edge_alone_does_not_move_the_eyes():
     fits = [p.fit for p in warp.last_plans]
     assert [None if f is None else f.sides for f in fits] == [1, None]
     assert warp.last_refusal == "iris_not_found" and np.array_equal(out, moved)
+
+
+def test_a_look_down_is_lifted_nearly_all_the_way_and_a_look_up_is_not_amplified():
+    """The astronaut's irises moved down by 0.10 eye widths (a look at a screen below the
+    camera): MediaPipe reads about half of that, and the warp lifts by nearly the whole move,
+    not past it, the iris's own pixels rising with it. Moved up by 0.06 (a look above the
+    camera), what is measured is made as it is: the same move as with no vertical gain."""
+    image, face, _ = moved_irises(photo("astronaut"), (0.0, 0.10))
+    warp, out = WarpCorrector(smooth_cutoff=0.0), image.copy()
+    assert warp.correct_frame(image, face, 1.0, out)
+    for eye, plan in enumerate(warp.last_plans):
+        assert 0.08 < -plan.made[1] < 0.13, plan.made
+        assert -_iris_shift(image, out, face, eye)[1] / face.eye_size(eye)[0] > 0.03
+    image, face, _ = moved_irises(photo("astronaut"), (0.0, -0.06))
+    moves = []
+    for gain in (None, 1.0):
+        warp = WarpCorrector(smooth_cutoff=0.0, **({} if gain is None else {"vertical_gain": gain}))
+        assert warp.correct_frame(image, face, 1.0, image.copy())
+        moves.append(warp.last_move)
+    assert moves[0][1] > 0 and np.allclose(moves[0], moves[1]), moves
