@@ -235,7 +235,7 @@ class WarpCorrector:
         move, fields = self._same_move(image, face, plans, move)
         for p, f in zip(plans, fields):
             p.made = np.zeros(2) if f is None else move * f[4]
-        fields = [f for f in fields if f is not None and f[4] > 0]
+        fields = [f for f in fields if f is not None and f[4].any()]
         for box, dx, dy, moving, _ in fields:
             x0, y0, x1, y1 = box
             source = image[y0:y1, x0:x1].copy() if out is image else image[y0:y1, x0:x1]
@@ -260,33 +260,35 @@ class WarpCorrector:
         same eye usually does, and then two fields are built, not three."""
         first = self._leading_eye
         second = 1 - first
+        whole = np.ones(2)
+        asked = float(np.hypot(*move))
         fields: list = [None, None]
         fields[first] = self._eye_field(image, face, first, plans[first], move)
-        share = 1.0 if fields[first] is None else fields[first][4]
-        if share <= 0.05:
+        share = whole if fields[first] is None else fields[first][4]
+        if np.hypot(*(move * share)) <= 0.05 * asked:
             return move * share, [None, None]
         fields[second] = self._eye_field(image, face, second, plans[second], move * share)
         if fields[first] is not None:
-            fields[first] = (*fields[first][:4], 1.0)  # its share is now the common move
+            fields[first] = (*fields[first][:4], whole)  # its share is now the common move
         move = move * share
-        if fields[second] is None or fields[second][4] >= 0.97:
+        if fields[second] is None or fields[second][4].min() >= 0.97:
             return move, fields
         # The second eye gives less still: it sets the move, and the first is built again for it.
         share = fields[second][4]
         self._leading_eye = second
-        if share <= 0.05:
+        if np.hypot(*(move * share)) <= 0.05 * asked:
             return move * share, [None, None]
         move = move * share
-        fields[second] = (*fields[second][:4], 1.0)
+        fields[second] = (*fields[second][:4], whole)
         if fields[first] is not None:
             fields[first] = self._eye_field(image, face, first, plans[first], move)
         return move, fields
 
     def _eye_field(self, image: np.ndarray, face: FaceLandmarks, eye: int, plan: EyePlan,
                    move: np.ndarray):
-        """((x0, y0, x1, y1), dx, dy, moving, scale): the frame-pixel displacement of one eye over
-        its box and the share of `move` it makes (below 1 where the eye cannot give it all; 0,
-        with no displacement, where it can give none), or None for an eye off the image."""
+        """((x0, y0, x1, y1), dx, dy, moving, share): the frame-pixel displacement of one eye over
+        its box and the share (x, y) of `move` it makes (below 1 where the eye cannot give it
+        all; 0, with no displacement, where it can give none), or None for an eye off the image."""
         cfg = self.config
         shape = cfg.shape
         to_local, width = plan.to_local, plan.width
@@ -313,9 +315,9 @@ class WarpCorrector:
         if x1 - x0 < 3 or y1 - y0 < 3:
             return None
         box = (int(x0), int(y0), int(x1), int(y1))
-        du, dv, scale = eye_field(u, v, contour, iris, radius, move, shape, step)
+        du, dv, share = eye_field(u, v, contour, iris, radius, move, shape, step)
         if not (np.any(du) or np.any(dv)):
-            return box, None, None, None, 0.0
+            return box, None, None, None, np.zeros(2)
         # The field at each frame pixel of the box: box pixel -> field grid is affine, so one
         # warpAffine samples it (bilinear).
         to_grid = to_local / step
@@ -339,11 +341,11 @@ class WarpCorrector:
                 dx, dy = dx * keep, dy * keep
                 # The fade adds its own gradient: shrink the field until the map is fold-free.
                 while displacement_jacobian(dx, dy) < cfg.shape.min_jacobian and np.abs(dx).max() > 1e-3:
-                    dx, dy, scale = dx * 0.7, dy * 0.7, scale * 0.7
+                    dx, dy, share = dx * 0.7, dy * 0.7, share * 0.7
         moving = (np.abs(dx) > 1e-3) | (np.abs(dy) > 1e-3)
         if not moving.any():
-            return box, None, None, None, 0.0
-        return box, dx.astype(np.float32), dy.astype(np.float32), moving, scale
+            return box, None, None, None, np.zeros(2)
+        return box, dx.astype(np.float32), dy.astype(np.float32), moving, share
 
     def close(self) -> None:
         pass

@@ -97,8 +97,12 @@ def eye_weights(u: np.ndarray, v: np.ndarray, contour: np.ndarray, iris: np.ndar
     # Horizontal: the rows of the opening at the iris move with it, a soft margin past each lid
     # keeps lids and lashes from sliding sideways. The band follows the lids at the iris's own
     # columns, not at every column: lids slope steeply near the corners, and a band bending with
-    # them would shear the sclera there (the corner ramp pins the corners instead).
-    outside = np.maximum(band_up.min() - v, v - band_lo.max())
+    # them would shear the sclera there (the corner ramp pins the corners instead). The lids
+    # where the output shows them, after their share of a vertical move: on the input's lids a
+    # lifted iris's top left the band and fell behind the move aside (on obama.jpg's narrow eyes
+    # the pupil made 3 of a move's 5 pixels across).
+    outside = np.maximum(band_up.min() + shape.upper_follow * move[1] - v,
+                         v - band_lo.max() - shape.lower_follow * move[1])
     wx = ramp * (1 - smoothstep(0.0, shape.side_margin, outside))
     # Vertical, per column, piecewise linear in v (the least steep profile): 0 a reach above the
     # upper lid, the lid's share on it and on its margin (lash line and lid rim move with the
@@ -187,15 +191,39 @@ def displacement_jacobian(dx: np.ndarray, dy: np.ndarray) -> float:
 
 
 def eye_field(u: np.ndarray, v: np.ndarray, contour: np.ndarray, iris: np.ndarray, radius: float,
-              move: np.ndarray, shape: FieldShape, step: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """(du, dv, scale): the displacement on the grid, with the move scaled down (scale < 1) until
-    the map is fold-free with margin."""
-    scale = 1.0
-    for _ in range(6):
-        m = move * scale
+              move: np.ndarray, shape: FieldShape, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(du, dv, share): the displacement on the grid, and the share (x, y) of each part of the
+    move it makes, below 1 where the map would fold (the Jacobian under `min_jacobian`).
+
+    A lift is what an eye most often cannot give in full (the iris's lower edge, sitting low,
+    is too thin to stretch over the gap the lower lid leaves), while a move aside rarely is.
+    So when the whole move folds and the move aside alone does not, only the vertical part is
+    cut: a diagonal look then still comes back across in full (cutting both, a third of the
+    vertical's share cost the horizontal the same third). Otherwise both are cut alike."""
+    move = np.asarray(move, np.float64)
+
+    def attempt(share: np.ndarray):
+        m = move * share
         wx, wy = eye_weights(u, v, contour, iris, radius, m, shape)
-        if min_jacobian(wx, wy, m, step) >= shape.min_jacobian:
-            return m[0] * wx, m[1] * wy, scale
-        scale *= 0.7
+        if min_jacobian(wx, wy, m, step) < shape.min_jacobian:
+            return None
+        return m[0] * wx, m[1] * wy, share
+
+    made = attempt(np.ones(2))
+    if made is not None:
+        return made
+    if move[0] != 0.0 and move[1] != 0.0:
+        made = attempt(np.array([1.0, 0.0]))
+        if made is not None:  # the largest vertical share that holds, to a sixteenth (bisection)
+            lo, hi = 0.0, 1.0
+            for _ in range(4):
+                mid = 0.5 * (lo + hi)
+                better = attempt(np.array([1.0, mid]))
+                lo, hi, made = (mid, hi, better) if better is not None else (lo, mid, made)
+            return made
+    for n in range(1, 6):
+        made = attempt(np.full(2, 0.7 ** n))
+        if made is not None:
+            return made
     shape_ = np.broadcast(u, v).shape
-    return np.zeros(shape_, np.float32), np.zeros(shape_, np.float32), 0.0
+    return np.zeros(shape_, np.float32), np.zeros(shape_, np.float32), np.zeros(2)

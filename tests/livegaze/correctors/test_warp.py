@@ -147,27 +147,33 @@ def test_a_rim_found_once_is_carried_with_the_eye_in_a_stream(averted_portrait):
 @pytest.mark.parametrize("name, move", [("grace_hopper", (0.0, -0.10)), ("obama.jpg", (0.12, -0.08))])
 def test_both_eyes_take_the_same_move_when_one_can_give_less(name, move):
     """Grace Hopper's photo lifted by 0.10 eye widths (one eye behind a glasses rim), and
-    obama.jpg moved diagonally: one eye can give only part of the move (alone, its field is
-    scaled to 70%, the other's not at all). Both eyes then make the same, smaller move (eyes turn
-    together; else they would look two ways), and on the output each iris's own pixels
-    (template matching, no landmarks) moved alike, across and up."""
+    obama.jpg moved diagonally: one eye can give only part of the move (alone, its field makes
+    70% of the lift, or all of the move aside and part of the lift; the other eye all of it).
+    Both eyes then make the same, smaller move (eyes turn together; else they would look two
+    ways), and on the output each iris's own pixels (template matching, no landmarks) moved
+    alike, across and up, and across by the whole of the move made."""
     image = cv2.imread(f"../shared/media/{name}") if name.endswith(".jpg") else photo(name)
     with Landmarker() as lm:
         face = lm.detect(image, 0)
     corrector = WarpCorrector(mode="shift", shift=move, smooth_cutoff=0.0)
     plans = corrector.plan(image, face)
-    alone = [corrector._eye_field(image, face, eye, plans[eye], np.array(move))[4] for eye in range(2)]
-    assert sorted(alone) == [0.7, 1.0]  # the case this test is about
+    alone = sorted((corrector._eye_field(image, face, eye, plans[eye], np.array(move))[4] for eye in range(2)),
+                   key=lambda share: share.min())
+    assert alone[1].min() == 1.0 and 0.3 < alone[0].min() < 1.0  # the case this test is about
     corrector.reset()
     out = image.copy()
     assert corrector.correct_frame(image, face, 1.0, out)
     made = [p.made for p in corrector.last_plans]
     np.testing.assert_allclose(made[0], made[1], atol=1e-3)
-    np.testing.assert_allclose(made[0], 0.7 * np.array(move), atol=1e-3)  # capped, not dropped
+    np.testing.assert_allclose(made[0], alone[0] * np.array(move), atol=1e-3)  # capped, not dropped
     shifts = [_iris_shift(image, out, face, eye) / face.eye_size(eye)[0] for eye in range(2)]
     along = np.array(move) / np.hypot(*move)
     assert min(np.dot(shifts[0], along), np.dot(shifts[1], along)) > 0.01, shifts
     assert np.abs(shifts[0] - shifts[1]).max() < 0.015, shifts
+    # A lifted iris keeps all of its move aside (the horizontal band follows the lids to where
+    # the lift puts them; on the input's lids the pupil made 3 of the 5 pixels across).
+    if move[0]:
+        assert min(shifts[0][0], shifts[1][0]) >= 0.85 * made[0][0], (shifts, made[0])
 
 
 def test_turned_heads_looking_into_the_camera_are_measured_as_facing_it():

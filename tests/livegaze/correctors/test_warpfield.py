@@ -26,8 +26,8 @@ def test_field_is_fold_free_and_pinned():
         for corner in (contour[0], contour[8]):
             i, j = int(round((corner[1] + 0.55) / step)), int(round((corner[0] + 0.6) / step))
             assert abs(du[i, j]) < 0.01 and abs(dv[i, j]) < 0.01
-    assert scales[-1] == 1.0 and scales[-2] == 1.0  # small moves are made in full
-    assert scales[1] < 1.0  # a fifth of an eye width straight up is more than this eye can give
+    assert scales[-1].min() == 1.0 and scales[-2].min() == 1.0  # small moves are made in full
+    assert scales[1].max() < 1.0  # a fifth of an eye width straight up is more than this eye can give
 
 
 def test_ordinary_moves_are_made_in_full():
@@ -40,7 +40,7 @@ def test_ordinary_moves_are_made_in_full():
              ((0.1, -0.02), (-0.1, -0.05)), ((0.0, -0.03), (0.0, 0.08)))
     for iris, move in cases:
         du, dv, scale, at = _field_at_destination(iris, move)
-        assert scale == 1.0, (iris, move)
+        assert scale.min() == 1.0, (iris, move)
         np.testing.assert_allclose(at, move, atol=1e-3)
         assert _min_det(du, dv) > 0.25, (iris, move)
 
@@ -56,9 +56,21 @@ def test_the_lower_lid_moves_whole_and_a_hidden_iris_is_not_stretched_out():
     rim = np.nonzero((V[:, j] > v_lo - 0.035) & (V[:, j] < v_lo))[0]
     np.testing.assert_allclose(dv[rim, j], 0.3 * -0.08, atol=1e-3)
     du, dv, scale, at = _field_at_destination((0.0, 0.06), (0.0, -0.1))
-    assert 0.0 < scale < 0.7
-    np.testing.assert_allclose(at, [0.0, -0.1 * scale], atol=1e-3)
+    assert 0.0 < scale[1] < 0.7
+    np.testing.assert_allclose(at, [0.0, -0.1 * scale[1]], atol=1e-3)
     assert _min_det(du, dv) > 0.25
+
+
+def test_a_diagonal_move_the_lift_cannot_follow_still_comes_back_across_in_full():
+    """The same low-sitting iris moved back across and up: only part of the lift is possible,
+    and only the lift is cut; the move aside is made in full (cutting both alike left the
+    horizontal short by the lift's missing share). The pupil lands where the made move puts it,
+    fold-free."""
+    for iris, move in (((0.0, 0.06), (0.1, -0.1)), ((0.1, 0.05), (-0.12, -0.1))):
+        du, dv, scale, at = _field_at_destination(iris, move)
+        assert scale[0] == 1.0 and 0.0 < scale[1] < 1.0, (iris, move, scale)
+        np.testing.assert_allclose(at, np.array(move) * scale, atol=1e-3)
+        assert _min_det(du, dv) > 0.25
 
 
 STEP = 1 / 60
@@ -66,7 +78,7 @@ U, V = np.meshgrid(np.arange(-0.6, 0.6, STEP), np.arange(-0.55, 0.45, STEP))
 
 
 def _field_at_destination(iris, move):
-    """(du, dv, scale, displacement at the iris's destination) for the unit eye."""
+    """(du, dv, share (x, y), displacement at the iris's destination) for the unit eye."""
     contour = np.array(eye_contour_unit(), np.float64)
     iris, move = np.array(iris, np.float64), np.array(move, np.float64)
     du, dv, scale = eye_field(U, V, contour, iris, 0.21, move, FieldShape(), STEP)
