@@ -358,3 +358,26 @@ def test_a_look_down_is_lifted_nearly_all_the_way_and_a_look_up_is_not_amplified
         assert warp.correct_frame(image, face, 1.0, image.copy())
         moves.append(warp.last_move)
     assert moves[0][1] > 0 and np.allclose(moves[0], moves[1]), moves
+
+
+@pytest.mark.parametrize("name", ["obama_partial_face.jpg", "grace_hopper"])
+def test_a_lift_at_the_eye_s_limit_holds_steady_on_a_still_noisy_face(name):
+    """The default live lift on a still face with sensor noise, 640 pixels wide, where the lift
+    is at the limit of what the eye gives (obama_partial_face.jpg: the fold measure, jittering
+    with the landmarks, crosses its limit; Grace Hopper: a glasses rim the field keeps off).
+    Decided afresh each frame, the made lift jumped between 0.08 and 0.056 on a third of the
+    frames; with the limit's hysteresis it changes by under 0.005 eye widths per frame."""
+    image = cv2.imread(f"../shared/media/{name}") if name.endswith(".jpg") else photo(name)
+    image = cv2.resize(image, (640, round(image.shape[0] * 640 / image.shape[1])))
+    rng = np.random.default_rng(1)
+    corrector = WarpCorrector(mode="shift")
+    made = []
+    with Landmarker() as lm:
+        for i in range(40):
+            frame = np.clip(image + rng.normal(0, 4, image.shape), 0, 255).astype(np.uint8)
+            face = lm.detect(frame, i * 33)
+            assert corrector.correct_frame(frame, face, 1.0, frame.copy(), t=i / 30)
+            made.append(corrector.last_plans[0].made[1])
+    lifts = -np.array(made[10:])  # after the move's smoothing has settled
+    assert lifts.min() > 0.05, lifts
+    assert np.abs(np.diff(lifts)).max() < 0.005, np.round(lifts, 3)

@@ -14,7 +14,7 @@ def test_field_is_fold_free_and_pinned():
     shape = FieldShape()
     scales = []
     for move in ([0.2, 0.0], [0.0, -0.2], [0.14, -0.14], [-0.1, 0.12], [0.08, 0.0], [0.0, -0.05]):
-        du, dv, scale = eye_field(u, v, contour, np.array([0.0, 0.0]), 0.21, np.array(move), shape, step)
+        du, dv, scale, _ = eye_field(u, v, contour, np.array([0.0, 0.0]), 0.21, np.array(move), shape, step)
         scales.append(scale)
         # The Jacobian of p -> p - d(p), computed here from the field itself.
         ddu_dv, ddu_du = np.gradient(du, step)
@@ -46,19 +46,26 @@ def test_ordinary_moves_are_made_in_full():
 
 
 def test_the_lower_lid_moves_whole_and_a_hidden_iris_is_not_stretched_out():
-    """The lower lid's rim takes its share of a lift (0.3) in one piece, not stretched; and an
-    iris sitting low, its lower part under the lid, is lifted only as far as its own visible
-    edge can fill the gap (the move is capped, the pupil still lands where the capped move puts
-    it) rather than smearing the lid's rim into the eye."""
+    """The lower lid's rim takes its share of a lift (0.3) in one piece, not stretched. An iris
+    sitting low, its lower part under the lid, cannot fill the gap that share leaves: the lid
+    then takes a larger share (0.55), still whole, and the lift is made further than with the
+    usual share alone; the rest is capped (the pupil lands where the capped move puts it)
+    rather than smearing the iris's edge or the lid's rim into the eye."""
     du, dv, scale, at = _field_at_destination((0.0, 0.0), (0.0, -0.08))
     j = int(round(0.6 / STEP))
     v_lo = 0.13
     rim = np.nonzero((V[:, j] > v_lo - 0.035) & (V[:, j] < v_lo))[0]
     np.testing.assert_allclose(dv[rim, j], 0.3 * -0.08, atol=1e-3)
     du, dv, scale, at = _field_at_destination((0.0, 0.06), (0.0, -0.1))
-    assert 0.0 < scale[1] < 0.7
-    np.testing.assert_allclose(at, [0.0, -0.1 * scale[1]], atol=1e-3)
+    assert 0.0 < scale[1] < 1.0
+    made = -0.1 * scale[1]
+    np.testing.assert_allclose(at, [0.0, made], atol=1e-3)
     assert _min_det(du, dv) > 0.25
+    lid = v_lo + 0.55 * made  # where the output shows the lid's rim
+    rim = np.nonzero((V[:, j] > lid - 0.035) & (V[:, j] < lid))[0]
+    np.testing.assert_allclose(dv[rim, j], 0.55 * made, atol=1e-3)
+    usual = _field_at_destination((0.0, 0.06), (0.0, -0.1), FieldShape(lower_follow_low_iris=0.3))[2]
+    assert usual[1] < scale[1] - 0.2, (usual, scale)
 
 
 def test_a_diagonal_move_the_lift_cannot_follow_still_comes_back_across_in_full():
@@ -66,7 +73,7 @@ def test_a_diagonal_move_the_lift_cannot_follow_still_comes_back_across_in_full(
     and only the lift is cut; the move aside is made in full (cutting both alike left the
     horizontal short by the lift's missing share). The pupil lands where the made move puts it,
     fold-free."""
-    for iris, move in (((0.0, 0.06), (0.1, -0.1)), ((0.1, 0.05), (-0.12, -0.1))):
+    for iris, move in (((0.0, 0.06), (0.1, -0.1)), ((0.1, 0.07), (-0.12, -0.12))):
         du, dv, scale, at = _field_at_destination(iris, move)
         assert scale[0] == 1.0 and 0.0 < scale[1] < 1.0, (iris, move, scale)
         np.testing.assert_allclose(at, np.array(move) * scale, atol=1e-3)
@@ -77,11 +84,11 @@ STEP = 1 / 60
 U, V = np.meshgrid(np.arange(-0.6, 0.6, STEP), np.arange(-0.55, 0.45, STEP))
 
 
-def _field_at_destination(iris, move):
+def _field_at_destination(iris, move, shape=FieldShape()):
     """(du, dv, share (x, y), displacement at the iris's destination) for the unit eye."""
     contour = np.array(eye_contour_unit(), np.float64)
     iris, move = np.array(iris, np.float64), np.array(move, np.float64)
-    du, dv, scale = eye_field(U, V, contour, iris, 0.21, move, FieldShape(), STEP)
+    du, dv, scale, _ = eye_field(U, V, contour, iris, 0.21, move, shape, STEP)
     dest = iris + move * scale
     i, j = int(round((dest[1] + 0.55) / STEP)), int(round((dest[0] + 0.6) / STEP))
     return du, dv, scale, np.array([du[i, j], dv[i, j]])
