@@ -70,6 +70,7 @@ class WarpConfig:
     smooth_cutoff: float = 1.0  # One Euro filter on the move: Hz for a still face (0 = off)
     smooth_beta: float = 2.0  # how fast the cutoff rises when the move changes (per eye width/s)
     hold_frames: int = 6  # frames the last move is kept when the iris is briefly not found
+    fade: float = 0.3  # in a stream, seconds the move takes to ease out after those, and back in
     cap_rise: float = 0.12  # in a stream, how fast a capped move may grow back (eye widths per second)
     follow_settle: float = 0.5  # seconds a lower lid that took a larger share takes to return to its usual one
     hold_margin: float = 0.1  # in a stream, a move made in full is kept down to this much below the fold limit
@@ -144,6 +145,9 @@ class WarpCorrector:
         self._smooth = OneEuro(self.config.smooth_cutoff, self.config.smooth_beta)
         self._last_t: float | None = None
         self._held = 0  # frames since the iris was last found
+        self._presence = 0.0  # share of the move given while the iris comes and goes (see _smoothed)
+        self._last: np.ndarray | None = None  # the last measured move, smoothed
+        self._calls = 0  # frames seen since the last reset
         self._rim_keeps: dict = {}  # (eye, box) -> this frame's rim attenuation (see _eye_field)
         self._leading_eye = 0  # the eye whose field is built first (see _same_move)
         # A stream's memory of the eye's limits (see _steady): the capped move's size, per axis,
@@ -185,22 +189,38 @@ class WarpCorrector:
         self._leading_eye = 0
         self._last_t = None
         self._held = 0
+        self._presence = 0.0
+        self._calls = 0
+        self._last = None
         self._allowance = None
         self._follow = [None, None]
         self._made_full = False
 
     def _smoothed(self, move: np.ndarray | None, t: float | None) -> np.ndarray | None:
         """The move, smoothed over frames (t: capture time in seconds; None: 30 fps steps). With
-        no measurement, the last smoothed move is held for a few frames rather than dropped."""
+        no measurement, the last smoothed move is held for a few frames, then eased out over
+        `fade` seconds; after such a gap it eases back in. In a dim, noisy frame the iris is
+        found on some frames only (obama3.jpg darkened: one frame in 60), and switching the
+        whole move on and off with it made the eyes jump. The first frame after a reset (a
+        photo, a new stream) gets the whole move at once."""
+        cfg = self.config
         dt = 1 / 30 if t is None or self._last_t is None else max(t - self._last_t, 1e-3)
         self._last_t = t
         self._dt = dt
+        first = self._calls == 0
+        self._calls += 1
+        step = dt / max(cfg.fade, 1e-3)
         if move is None:
             self._held += 1
-            return self._smooth.value if self._smooth.value is not None and self._held <= self.config.hold_frames \
-                else None
+            if self._last is None:
+                return None
+            if self._held > cfg.hold_frames:
+                self._presence = max(self._presence - step, 0.0)
+            return self._last * self._presence if self._presence > 0 else None
         self._held = 0
-        return move if self.config.smooth_cutoff <= 0 else self._smooth(move, dt)
+        self._presence = 1.0 if first else min(self._presence + step, 1.0)
+        self._last = move if cfg.smooth_cutoff <= 0 else self._smooth(move, dt)
+        return self._last * self._presence
 
     def correct_frame(self, image: np.ndarray, face: FaceLandmarks, strength: float,
                       out: np.ndarray | None = None, t: float | None = None) -> bool:

@@ -381,3 +381,31 @@ def test_a_lift_at_the_eye_s_limit_holds_steady_on_a_still_noisy_face(name):
     lifts = -np.array(made[10:])  # after the move's smoothing has settled
     assert lifts.min() > 0.05, lifts
     assert np.abs(np.diff(lifts)).max() < 0.005, np.round(lifts, 3)
+
+
+def test_an_iris_lost_for_a_while_eases_out_and_back_in(averted_portrait):
+    """A stream whose eyes read as shut (nothing to measure) for four frames, a blink, and later
+    for half a second. Over the blink the last move is held whole. Over the long gap it is held
+    for the same few frames, then eased out, and afterwards eased back in, never changing by
+    more than a sixth of the move from one frame to the next (switched off and on whole, the
+    eyes jumped: in a dim room the iris is found on some frames only). How much a shut eye is
+    corrected at all is the gate's to say (it eases the strength out)."""
+    image, face = averted_portrait
+    points = face.points.copy()
+    for eye in range(2):
+        idx = list(EYE_CONTOURS[eye])
+        mid = points[idx, 1].mean()
+        points[idx, 1] = mid + (points[idx, 1] - mid) * 0.2
+    shut = type(face)(points, face.blendshapes, face.pose)
+    corrector = WarpCorrector(smooth_cutoff=0.0)
+    sizes = []
+    for i, f in enumerate([face] * 10 + [shut] * 4 + [face] * 3 + [shut] * 15 + [face] * 15):
+        corrector.correct_frame(image, f, 1.0, image.copy(), t=i / 30)
+        sizes.append(float(np.hypot(*corrector.last_move)))
+    sizes = np.array(sizes)
+    full = sizes[9]
+    assert full > 0.05 and np.allclose(sizes[10:23], full)  # held over the blink and the gap's start
+    assert sizes[31] == 0.0  # eased out
+    back = sizes[32:]
+    assert 0.0 < back[0] < 0.2 * full and np.allclose(back[-1], full)  # eased back in
+    assert np.abs(np.diff(sizes)).max() <= full / 6 + 1e-6, np.round(sizes / full, 2)
