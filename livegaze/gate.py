@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from livegaze.correctors.warp import camera_facing_target  # the corrector's own definition
+from livegaze.gazetarget import camera_facing_target  # the point the warp moves the iris to
 from livegaze.frames import Outcome
 from livegaze.irisfit import IrisFinder
 from livegaze.landmarks import FaceLandmarks

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from livegaze.correctors.irispaint import move_iris
-from livegaze.correctors.warp import camera_facing_target
+from livegaze.gazetarget import camera_facing_target
 from livegaze.landmarks import FaceLandmarks, Landmarker, LandmarkerConfig
 from livegaze.evaluation.clips import PHOTOS, ClipSpec, iter_frames, photo
 
