@@ -39,7 +39,7 @@ class IrisFitConfig:
     min_rows: int = 2
     min_contrast: float = 18.0
     radius_range: tuple[float, float] = (0.15, 0.30)
-    dim_skin: float = 80.0  # skin darker than this (grey levels) is brightened to it first
+    dim_skin: float = 80.0  # skin darker than this (grey levels, mean) is brightened to it first
     max_gain: float = 3.0
 
 
@@ -125,8 +125,8 @@ class IrisFinder:
         # A dim face (an evening call): the sclera-to-iris step shrinks with the light, and the
         # thresholds below are grey levels set on lit faces. So the patch is brightened until
         # the skin around the eye reads `dim_skin` (at most `max_gain` times): on the test faces
-        # darkened and noised, irises found went from 53 to 95 of 126, with the same median error.
-        skin = float(np.median(patch[opening == 0]))
+        # darkened and noised, irises found went from 53 to 92 of 126, with the same median error.
+        skin = cv2.mean(patch, mask=1 - opening)[0]  # the mean around the opening (a median costs 6x)
         if skin < cfg.dim_skin:
             patch *= min(cfg.dim_skin / max(skin, 1.0), cfg.max_gain)
         scale = math.hypot(m[0, 0], m[0, 1])
