@@ -35,6 +35,7 @@ class Sample:
     image: np.ndarray
     truth: np.ndarray | None = None
     kind: str = "photo"  # photo (averted with known truth), facing (already looks at the camera), real, clip
+    gaze: tuple[float, float] | None = None  # the irises' known move from the truth (eye widths, image axes)
 
 
 def avert(image: np.ndarray, face: FaceLandmarks, gaze: tuple[float, float]) -> np.ndarray:
@@ -66,13 +67,14 @@ def default_samples(landmarker: Landmarker, clip_frames: int = 6) -> list[Sample
             continue
         samples.append(Sample(f"{name} (facing)", image, truth=image, kind="facing"))
         for gaze in AVERSIONS:
-            samples.append(Sample(f"{name} {gaze[0]:+.2f},{gaze[1]:+.2f}", avert(image, face, gaze), truth=image))
+            samples.append(Sample(f"{name} {gaze[0]:+.2f},{gaze[1]:+.2f}", avert(image, face, gaze), truth=image,
+                                  gaze=gaze))
     # The same clip looking into the camera (same motion, same noise) is each frame's truth.
     spec = ClipSpec(frames=clip_frames * 5, photos=PHOTOS, motion="wander", gaze=(0.08, 0.12), noise=4.0, seed=3)
     facing = iter_frames(ClipSpec(**{**spec.__dict__, "gaze": (0.0, 0.0), "transforms": []}))
     for i, ((frame, name, _, _), (truth, _, _, _)) in enumerate(zip(iter_frames(spec), facing)):
         if i % 5 == 0:
-            samples.append(Sample(f"clip {name} frame {i}", frame, truth=truth, kind="clip"))
+            samples.append(Sample(f"clip {name} frame {i}", frame, truth=truth, kind="clip", gaze=spec.gaze))
     return samples
 
 
@@ -111,6 +113,7 @@ class EyeMeasure:
     radius: float
     contrast: float
     mp_centre: np.ndarray  # MediaPipe's iris point
+    width: float = 0.0  # the eye's width (pixels)
 
 
 def darkest_disk(gray: np.ndarray, contour: np.ndarray, radius: float) -> tuple[np.ndarray, float] | None:
@@ -199,8 +202,18 @@ def measure(image: np.ndarray, landmarker: Landmarker, truth: list[EyeMeasure] |
             mp_target, img_target = truth[eye].mp_centre, truth[eye].centre
         out.append(EyeMeasure(offset_mp=float(np.linalg.norm(centre - mp_target) / width),
                               offset_img=float(np.linalg.norm(disk_centre - img_target) / width),
-                              centre=disk_centre, radius=radius, contrast=contrast, mp_centre=centre))
+                              centre=disk_centre, radius=radius, contrast=contrast, mp_centre=centre,
+                              width=float(width)))
     return out
+
+
+def reading_errors(before: list[EyeMeasure], truth: list[EyeMeasure], gaze) -> list[tuple[float, float]]:
+    """Per eye, how far each measure's reading of a known move is from the move (eye widths):
+    (MediaPipe, image estimate). `before` is measured on the look-away input, `truth` on the
+    untouched photo, and the irises were moved by `gaze`: what the report's offsets can resolve."""
+    move = np.asarray(gaze, np.float64)
+    return [(float(np.linalg.norm((b.mp_centre - t.mp_centre) / b.width - move)),
+             float(np.linalg.norm((b.centre - t.centre) / b.width - move))) for b, t in zip(before, truth)]
 
 
 def far_changes(before: np.ndarray, after: np.ndarray, faces: list[FaceLandmarks]) -> list[int]:

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 
 from livegaze.cli import main
-from livegaze.evaluation.quality import avert, far_changes, fresh_landmarker, measure
+from livegaze.evaluation.quality import avert, far_changes, fresh_landmarker, measure, reading_errors
 from livegaze.evaluation.clips import photo
 from livegaze.stills import find_faces, still_landmarker
 from tests.conftest import moved_irises
@@ -25,6 +25,28 @@ def test_measures_see_a_known_look_away_and_not_the_truth():
     # The image-based estimate sees most of a 0.15 eye-width move; contrast stays measurable.
     assert all(e.offset_img > 0.08 for e in away)
     assert all(e.contrast > 20 for e in truth)
+
+
+def test_the_measures_reach_is_how_far_each_reads_from_a_known_move():
+    """The astronaut's irises moved by known amounts (cut and pasted): each measure's reading
+    of the move is compared with the move itself. Read on the photo moved aside, both miss it by
+    well under the move (they see most of it); read on the untouched photo (no move seen), both miss any
+    move by the whole of it."""
+    image = photo("astronaut")
+    landmarker = fresh_landmarker()
+    try:
+        face = landmarker.detect(image)
+        truth = measure(image, landmarker)
+        gaze = (0.12, 0.0)
+        away = measure(avert(image, face, gaze), landmarker, truth)
+        for mp, img in reading_errors(away, truth, gaze):
+            assert mp < 0.7 * 0.12 and img < 0.7 * 0.12, (mp, img)
+        for gaze in ((0.12, 0.0), (-0.1, 0.08)):
+            size = float(np.hypot(*gaze))
+            for mp, img in reading_errors(truth, truth, gaze):
+                assert abs(mp - size) < 1e-6 and abs(img - size) < 1e-6
+    finally:
+        landmarker.close()
 
 
 def test_eval_report_compares_two_correctors(tmp_path, capsys):
