@@ -373,8 +373,12 @@ class WarpCorrector:
                 # The fade adds its own gradient: shrink the field until the map is fold-free
                 # (in small steps, on this frame's limit: see _steady).
                 least = cfg.shape.min_jacobian if self._frame_least is None else self._frame_least
-                while displacement_jacobian(dx, dy) < least and max(np.abs(dx).max(), np.abs(dy).max()) > 1e-3:
+                for _ in range(12):  # down to 0.85 ** 12 = 0.14 of the move; past that, none
+                    if displacement_jacobian(dx, dy) >= least:
+                        break
                     dx, dy, share = dx * 0.85, dy * 0.85, share * 0.85
+                else:
+                    dx, dy, share = dx * 0.0, dy * 0.0, share * 0.0
         moving = (np.abs(dx) > 1e-3) | (np.abs(dy) > 1e-3)
         if not moving.any():
             return box, None, None, None, np.zeros(2), None
