@@ -248,15 +248,14 @@ def main(argv: list[str] | None = None) -> int:
         if not _interrupted(exc):
             raise
         print("livegaze: interrupted", file=sys.stderr)
-        if not isinstance(exc, KeyboardInterrupt):
-            # The interrupt landed inside a native module's import and came out as its
-            # ImportError: that module is half-initialised, and the interpreter's own shutdown
-            # would crash on it ("Fatal Python error"). Everything of ours has been cleaned up
-            # on the way here, so leave without that shutdown.
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(130)
-        return 130
+        # Leave without the interpreter's own shutdown. The interrupt may have landed inside a
+        # native module's import (it then comes out as that module's ImportError) and left it
+        # half-initialised, or while a native library's threads were starting: either way the
+        # shutdown can crash on them ("Fatal Python error: PyThreadState_Get", seen once in CI
+        # under load). Everything of ours was cleaned up on the way here.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
 
 
 def _interrupted(exc: BaseException | None) -> bool:
