@@ -114,8 +114,6 @@ class WarpCorrector:
         self._allowance: np.ndarray | None = None
         self._follow: list[float | None] = [None, None]
         self._made_full = False  # the last frame made the whole move it was asked
-        self._frame_follow: list[float | None] = [None, None]
-        self._frame_least: float | None = None  # this frame's fold limit (see _steady)
         self._dt = 1 / 30
 
     def plan(self, image: np.ndarray, face: FaceLandmarks) -> list[EyePlan | None]:
@@ -253,29 +251,27 @@ class WarpCorrector:
         cfg = self.config
         usual = cfg.shape.lower_follow
         settle = (cfg.shape.lower_follow_low_iris - usual) * self._dt / max(cfg.follow_settle, 1e-3)
-        self._frame_follow = [None if f is None or f - settle <= usual else f - settle for f in self._follow]
+        follow = [None if f is None or f - settle <= usual else f - settle for f in self._follow]
         hold = cfg.shape.min_jacobian - cfg.hold_margin
         asked = move
         if self._allowance is None:
-            self._frame_least = hold if self._made_full else None
-            move, fields = self._same_move(image, face, plans, move)
+            move, fields = self._same_move(image, face, plans, move, follow, hold if self._made_full else None)
         else:
             # Growing back is judged on the full limit; if it cannot, what was held is kept on
             # the held one (else each failed try would drop the move a little further).
-            self._frame_least = None
             held = np.clip(move, -self._allowance, self._allowance)
-            move, fields = self._same_move(image, face, plans, np.clip(move, -self._allowance - cfg.cap_rise * self._dt,
-                                                                        self._allowance + cfg.cap_rise * self._dt))
+            grown = self._allowance + cfg.cap_rise * self._dt
+            move, fields = self._same_move(image, face, plans, np.clip(move, -grown, grown), follow)
             if np.any(np.abs(move) < np.abs(held) - 1e-6):
-                self._frame_least = hold
-                move, fields = self._same_move(image, face, plans, held)
+                move, fields = self._same_move(image, face, plans, held, follow, hold)
         capped = bool(np.any(np.abs(move) < np.abs(asked) - 1e-6))
         self._allowance = np.abs(move) if capped else None
         self._made_full = not capped and any(f is not None for f in fields)
         self._follow = [None if f is None or f[5] is None or f[5] <= usual else f[5] for f in fields]
         return move, fields
 
-    def _same_move(self, image: np.ndarray, face: FaceLandmarks, plans: list[EyePlan], move: np.ndarray):
+    def _same_move(self, image: np.ndarray, face: FaceLandmarks, plans: list[EyePlan], move: np.ndarray,
+                   follow=(None, None), least: float | None = None):
         """(move, per-eye fields) with both eyes making the same move. The eyes turn together:
         when one eye's field had to be scaled down (a move that eye cannot give, a rim it must
         keep still), both take the smaller move, or they would look two ways. An eye off the
@@ -286,17 +282,18 @@ class WarpCorrector:
         move on obama.jpg). So one eye is built first, the other for what the first can give,
         and the first again only if the second gives less. The first is the eye that held the
         move back on the last frame: in a stream (a rim beside one eye, one narrower eye) the
-        same eye usually does, and then two fields are built, not three."""
+        same eye usually does, and then two fields are built, not three. follow, least: each eye's
+        lower-lid share to start from and the fold limit (see _steady; None: the shape's)."""
         first = self._leading_eye
         second = 1 - first
         whole = np.ones(2)
         asked = float(np.hypot(*move))
         fields: list = [None, None]
-        fields[first] = self._eye_field(image, face, first, plans[first], move)
+        fields[first] = self._eye_field(image, face, first, plans[first], move, follow[first], least)
         share = whole if fields[first] is None else fields[first][4]
         if np.hypot(*(move * share)) <= 0.05 * asked:
             return move * share, [None, None]
-        fields[second] = self._eye_field(image, face, second, plans[second], move * share)
+        fields[second] = self._eye_field(image, face, second, plans[second], move * share, follow[second], least)
         if fields[first] is not None:
             fields[first] = (*fields[first][:4], whole, fields[first][5])  # its share is now the common move
         move = move * share
@@ -310,11 +307,11 @@ class WarpCorrector:
         move = move * share
         fields[second] = (*fields[second][:4], whole, fields[second][5])
         if fields[first] is not None:
-            fields[first] = self._eye_field(image, face, first, plans[first], move)
+            fields[first] = self._eye_field(image, face, first, plans[first], move, follow[first], least)
         return move, fields
 
     def _eye_field(self, image: np.ndarray, face: FaceLandmarks, eye: int, plan: EyePlan,
-                   move: np.ndarray):
+                   move: np.ndarray, follow: float | None = None, least: float | None = None):
         """((x0, y0, x1, y1), dx, dy, moving, share, lower_follow): the frame-pixel displacement of
         one eye over its box, the share (x, y) of `move` it makes (below 1 where the eye cannot
         give it all; 0, with no displacement, where it can give none) and the lower lid's share
@@ -345,8 +342,7 @@ class WarpCorrector:
         if x1 - x0 < 3 or y1 - y0 < 3:
             return None
         box = (int(x0), int(y0), int(x1), int(y1))
-        du, dv, share, follow = eye_field(u, v, contour, iris, radius, move, shape, step, self._frame_follow[eye],
-                                          self._frame_least)
+        du, dv, share, follow = eye_field(u, v, contour, iris, radius, move, shape, step, follow, least)
         if not (np.any(du) or np.any(dv)):
             return box, None, None, None, np.zeros(2), None
         # The field at each frame pixel of the box: box pixel -> field grid is affine, so one
@@ -372,7 +368,7 @@ class WarpCorrector:
                 dx, dy = dx * keep, dy * keep
                 # The fade adds its own gradient: shrink the field until the map is fold-free
                 # (in small steps, on this frame's limit: see _steady).
-                least = cfg.shape.min_jacobian if self._frame_least is None else self._frame_least
+                least = cfg.shape.min_jacobian if least is None else least
                 for _ in range(12):  # down to 0.85 ** 12 = 0.14 of the move; past that, none
                     if displacement_jacobian(dx, dy) >= least:
                         break
