@@ -113,7 +113,7 @@ class EyeMeasure:
     radius: float
     contrast: float
     mp_centre: np.ndarray  # MediaPipe's iris point
-    width: float = 0.0  # the eye's width (pixels)
+    width: float  # the eye's width (pixels)
 
 
 def darkest_disk(gray: np.ndarray, contour: np.ndarray, radius: float) -> tuple[np.ndarray, float] | None:
