@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from typing import Callable, Protocol
@@ -15,7 +16,8 @@ import cv2
 import numpy as np
 
 from livegaze.errors import LivegazeError, VirtualCameraUnavailable
-from training.atomic import commit, discard, temp_beside
+from livegaze.quiet import native_output_silenced
+from training.atomic import OutputLock, commit, discard, temp_beside
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +115,11 @@ def check_writable(path: str, option: str = "--output") -> None:
 
 class VideoFileSink(SinkLifecycle):
     """An MP4 (or AVI) file, written under a temporary name and renamed on a clean close, so an
-    interrupted run never leaves a half-written file under the requested name."""
+    interrupted run never leaves a half-written file under the requested name.
+
+    OpenCV's writer reports no failure (a full disk, a size its codec cannot take), so the file
+    is read back before it replaces anything: it must open and hold every frame sent. One run
+    at a time writes a given output (a lock beside it)."""
 
     name = "file"
     FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
@@ -126,6 +132,7 @@ class VideoFileSink(SinkLifecycle):
         check_writable(path)
         self.path = path
         self._tmp: str | None = None
+        self._lock: OutputLock | None = None
         self.writer: cv2.VideoWriter | None = None
         self.size: tuple[int, int] | None = None
         self.frames = 0
@@ -138,7 +145,20 @@ class VideoFileSink(SinkLifecycle):
                         "(use .avi to keep every pixel)", self.path, width, height, width - width % 2,
                         height - height % 2)
             width, height = width - width % 2, height - height % 2
-        self._tmp = temp_beside(self.path)
+        lock = OutputLock(self.path)
+        try:
+            taken = lock.acquire()
+        except OSError as exc:
+            raise LivegazeError(f"--output {self.path}: cannot write in its folder ({exc.strerror})") from exc
+        if not taken:
+            raise LivegazeError(f"--output {self.path}: another livegaze run is writing this file "
+                                "(wait for it to finish, or choose another name)")
+        self._lock = lock
+        try:
+            self._tmp = temp_beside(self.path)
+        except OSError as exc:
+            self.abort()
+            raise LivegazeError(f"--output {self.path}: cannot write ({exc.strerror})") from exc
         self.writer = cv2.VideoWriter(self._tmp, cv2.VideoWriter_fourcc(*self.FOURCC[ext.lower()]),
                                       float(fps), (width, height))
         if not self.writer.isOpened():
@@ -157,16 +177,32 @@ class VideoFileSink(SinkLifecycle):
         self.frames += 1
 
     def close(self) -> None:
-        """Finish the file and move it into place (nothing is written if no frame was sent)."""
+        """Finish the file, check it holds every frame, and move it into place (nothing is
+        written if no frame was sent). A file that fails the check is removed, the old one kept,
+        and a one-line error raised."""
         if self.writer is None:
+            self._unlock()
             return
         self.writer.release()
         self.writer = None
-        if self.frames:
-            commit(self._tmp, self.path)
-        else:
+        try:
+            if self.frames:
+                problem = video_problem(self._tmp, self.frames)
+                if problem:
+                    raise LivegazeError(f"--output {self.path}: the video could not be written whole "
+                                        f"({problem}; {_free_space(self._tmp)}); {self._kept()}")
+                try:
+                    commit(self._tmp, self.path)
+                except OSError as exc:
+                    raise LivegazeError(f"--output {self.path}: cannot write ({exc.strerror}); "
+                                        f"{self._kept()}") from exc
+        finally:
             discard(self._tmp)
-        self._tmp = None
+            self._tmp = None
+            self._unlock()
+
+    def _kept(self) -> str:
+        return "the existing file is unchanged" if os.path.exists(self.path) else "nothing was written"
 
     def abort(self) -> None:
         """Drop the partial file (used when the run fails)."""
@@ -175,6 +211,47 @@ class VideoFileSink(SinkLifecycle):
             self.writer = None
         discard(self._tmp)
         self._tmp = None
+        self._unlock()
+
+    def _unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+
+def video_problem(path: str, frames: int) -> str | None:
+    """Why the video at `path` does not hold `frames` playable frames, or None. Reads the
+    container's frame count, then decodes the first and the last frame (a cut-off file has
+    neither its index nor its tail)."""
+    if os.path.getsize(path) == 0:
+        return "the file is empty"
+    with native_output_silenced():  # FFmpeg's own lines about the damage ("moov atom not found")
+        cap = cv2.VideoCapture(path)
+    try:
+        if not cap.isOpened():
+            return "the file does not open"
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        if count != frames:
+            return f"it holds {max(count, 0)} of the {frames} frames"
+        ok, image = cap.read()
+        if not ok or image is None:
+            return "its first frame does not decode"
+        if frames > 1:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, frames - 1)
+            ok, image = cap.read()
+            if not ok or image is None:
+                return "its last frame does not decode"
+        return None
+    finally:
+        cap.release()
+
+
+def _free_space(path: str) -> str:
+    try:
+        free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
+    except OSError:
+        return "is the disk full?"
+    return f"{free / 1e6:.1f} MB free on its disk"
 
 
 class PreviewSink(SinkLifecycle):
