@@ -82,6 +82,7 @@ class Calibrator:
     def __init__(self, min_frames: int = 10):
         self.min_frames = min_frames
         self.samples: dict[str, list[np.ndarray]] = {"camera": [], "screen": []}
+        self.frames = {"camera": [0, 0], "screen": [0, 0]}  # [frames, frames with a face]
         self.phase: str | None = None
 
     def begin(self, phase: str | None) -> None:
@@ -95,11 +96,21 @@ class Calibrator:
         if self.phase is not None and measured is not None:
             self.samples[self.phase].append(np.asarray(measured, np.float64))
 
+    def saw_face(self, found: bool) -> None:
+        """Count the frames of the current phase, and those with a face in them."""
+        if self.phase is not None:
+            self.frames[self.phase][0] += 1
+            self.frames[self.phase][1] += int(found)
+
     def result(self) -> Calibration:
         for phase, values in self.samples.items():
             if len(values) < self.min_frames:
+                frames, faces = self.frames[phase]
+                why = ("no face was found in most of them: keep your face in view of the camera"
+                       if faces < frames / 2 else
+                       "your irises were not clear in most of them: light your face from the front")
                 raise LivegazeError(f"calibration: only {len(values)} usable frames while looking at the "
-                                    f"{phase} (need {self.min_frames}); is your face well lit and in view?")
+                                    f"{phase} (of {frames}; need {self.min_frames}); {why}")
         camera, screen = (tuple(float(v) for v in np.median(np.stack(self.samples[p]), axis=0))
                           for p in ("camera", "screen"))
         return Calibration(camera=camera, screen=screen,
@@ -123,8 +134,10 @@ def run_calibration(source: str = "0", seconds: float = 2.5, face_model: str | N
         raise LivegazeError(f"--seconds {seconds}: expected 1 to 30")
     calibrator = Calibrator()
     corrector = WarpCorrector(mode="lock", smooth_cutoff=0.0)
-    with Capture(CaptureConfig(source=source)) as capture, Landmarker(LandmarkerConfig(model_path=face_model)) \
-            as landmarker:
+    # The camera first, so that a missing one is the first thing said: a camera that cannot be
+    # opened is an error here, not the "camera lost" frames a live call keeps going on.
+    with Capture(CaptureConfig(source=source, must_open=True)) as capture, \
+            Landmarker(LandmarkerConfig(model_path=face_model)) as landmarker:
         fps = capture.fps or 30.0
         settle, count = int(round(0.7 * fps)), int(round(seconds * fps))
         t_ms = 0
@@ -139,8 +152,12 @@ def run_calibration(source: str = "0", seconds: float = 2.5, face_model: str | N
                 except EndOfStream:
                     raise LivegazeError(f"--input {source}: the video ended before the calibration was done "
                                         f"(it needs about {2 * (seconds + 0.7):.0f} s)")
+                if capture.lost:  # a "camera lost" placeholder: the camera went away
+                    raise LivegazeError(f"camera {source} stopped delivering frames (was it unplugged?); "
+                                        "nothing was saved")
                 t_ms += int(1000 / fps)
                 face = landmarker.detect(image, t_ms)
+                calibrator.saw_face(face is not None)
                 if face is not None:
                     corrector.correct_frame(image, face, 1.0, out=image.copy())
                     calibrator.add(corrector.last_measured)

@@ -63,6 +63,12 @@ class CaptureConfig:
                                 "for the source's own size")
         if not (math.isfinite(self.fps) and 1 <= self.fps <= 240):
             raise LivegazeError(f"--fps {self.fps:g}: expected a frame rate from 1 to 240")
+        if str(self.source).isdigit() and int(self.source) > MAX_CAMERA_INDEX:
+            raise LivegazeError(f"--input {self.source}: expected a camera index from 0 to {MAX_CAMERA_INDEX}, "
+                                "a device path or a file")
+
+
+MAX_CAMERA_INDEX = 99  # OpenCV's backends number cameras well below this (V4L2: /dev/video0-63)
 
 
 def is_camera_source(source: str) -> bool:

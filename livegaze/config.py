@@ -62,6 +62,9 @@ def _check_pipeline(pipeline: PipelineConfig) -> None:
 def _check_correct(correct: CorrectConfig) -> None:
     if correct.mode not in ("shift", "lock"):
         raise ValueError(f"--mode {correct.mode}: expected shift or lock")
+    if correct.checkpoint and correct.engine:
+        raise ValueError(f"--checkpoint {correct.checkpoint} and --engine {correct.engine}: give one model, "
+                         "not both")
 
 
 # Each section's own check; its message names the command-line flags.
@@ -78,40 +81,54 @@ def section_problem(config: AppConfig, section: str) -> str | None:
     return None
 
 
-# The command line: (AppConfig path, flags, help). Type and default come from the dataclass.
+# The command line: (AppConfig path, flags, help). Type and default come from the dataclass; help
+# says what the option does and its unit, add_flags appends "[default: X]".
 FLAGS: dict[str, tuple[str, tuple[str, ...], str]] = {key: (key, flags, text) for key, flags, text in (
-    ("capture.source", ("--input", "-i"), "camera index (0), device (/dev/video2), video or image file"),
-    ("capture.width", ("--width",), "capture width in pixels, even (0 = the source's own)"),
-    ("capture.height", ("--height",), "capture height in pixels, even (0 = the source's own)"),
-    ("capture.fps", ("--fps",), "camera frame rate / pacing rate"),
-    ("capture.paced", ("--paced",), "play a file at --fps like a live camera"),
+    ("capture.source", ("--input", "-i"), "camera index (0, 1, ...), device (/dev/video2), video or image file"),
+    ("capture.width", ("--width",), "capture width, pixels, even; 0 = the source's own"),
+    ("capture.height", ("--height",), "capture height, pixels, even; 0 = the source's own"),
+    ("capture.fps", ("--fps",), "camera frame rate, or the pace of --paced, frames per second (1-240)"),
+    ("capture.paced", ("--paced",), "play a file at --fps as a live camera would (frames may drop)"),
     ("capture.loop", ("--loop",), "restart a file source at its end"),
-    ("landmarks.model_path", ("--face-model",), "path to face_landmarker.task (default: packaged copy)"),
-    ("correct.name", ("--corrector",), "warp (your own eye, warped; no model needed), geometric (the iris "
-                                       "repainted), or gazegan (needs --checkpoint or --engine)"),
-    ("correct.checkpoint", ("--checkpoint",), "GazeGAN training checkpoint (.pt): selects the model corrector"),
-    ("correct.engine", ("--engine",), "prebuilt engine (.plan or .onnx): selects the model corrector"),
-    ("correct.runner", ("--runner",), f"model backend: auto (the fastest here) or one of {', '.join(FAMILIES)}"),
-    ("correct.max_move", ("--max-move",), "warp: the largest iris move, in eye widths (default 0.2; larger "
-                                          "looks forced)"),
+    ("landmarks.model_path", ("--face-model",), "MediaPipe face_landmarker.task to use"),
+    ("correct.name", ("--corrector",), "warp = your own eye moved, no model needed; geometric = the iris "
+                                       "repainted; gazegan = a trained model (needs --checkpoint or --engine)"),
+    ("correct.checkpoint", ("--checkpoint",), "GazeGAN training checkpoint (.pt); selects the gazegan corrector"),
+    ("correct.engine", ("--engine",), "prebuilt engine (.plan or .onnx); selects the gazegan corrector"),
+    ("correct.runner", ("--runner",), f"model backend: auto = the fastest here, or one of {', '.join(FAMILIES)}"),
+    ("correct.max_move", ("--max-move",), "warp: the largest iris move, eye widths (above 0, at most 0.5; "
+                                          "larger looks forced)"),
     ("correct.faces_at_once", ("--faces-at-once",), "a model on the CPU: frames corrected in parallel, one "
-                                                    "core each (0 = one per core, at most 2)"),
+                                                    "core each; 0 = one per core, at most 2"),
     ("correct.mode", ("--mode",), "warp: shift = move your eyes by your calibrated screen-to-camera offset "
-                                  "(your own eye movements stay), lock = put the gaze on the camera"),
-    ("gate.gaze_full", ("--gaze-full",), "look-away gating: full correction up to this gaze angle (degrees)"),
-    ("gate.gaze_none", ("--gaze-none",), "no correction past this gaze angle (degrees)"),
-    ("gate.head_full", ("--head-full",), "full correction up to this head yaw or pitch (degrees)"),
-    ("gate.head_none", ("--head-none",), "no correction past this head yaw or pitch (degrees)"),
-    ("gate.hysteresis", ("--gate-hysteresis",), "degrees an angle must turn back before the strength does"),
-    ("gate.ease_frames", ("--ease-frames",), "frames to fade correction in or out"),
-    ("sink.output", ("--output", "-o"), "write the corrected video to this file (.mp4, .avi)"),
-    ("sink.virtual_camera", ("--virtual-camera",), "send to the virtual camera (default when no --output "
-                                                   "or --preview is given)"),
-    ("sink.device", ("--device",), "virtual camera device, e.g. /dev/video10 (default: first free)"),
+                                  "(your own eye movements stay); lock = put the gaze on the camera"),
+    ("gate.gaze_full", ("--gaze-full",), "full correction while the gaze is within this angle of the "
+                                         "camera, degrees"),
+    ("gate.gaze_none", ("--gaze-none",), "no correction past this gaze angle, degrees"),
+    ("gate.head_full", ("--head-full",), "full correction while the head's yaw and pitch are within this, "
+                                         "degrees"),
+    ("gate.head_none", ("--head-none",), "no correction past this head yaw or pitch, degrees"),
+    ("gate.hysteresis", ("--gate-hysteresis",), "an angle must turn back this far before the strength "
+                                                "follows, degrees"),
+    ("gate.ease_frames", ("--ease-frames",), "fade correction in or out over this many frames"),
+    ("sink.output", ("--output", "-o"), "write the corrected video to this file (.mp4 or .avi)"),
+    ("sink.virtual_camera", ("--virtual-camera",), "send to the virtual camera"),
+    ("sink.device", ("--device",), "virtual camera device, e.g. /dev/video10"),
     ("sink.preview", ("--preview",), "show the output in a window"),
-    ("pipeline.max_frames", ("--max-frames",), "stop after N frames (0 = until the end)"),
-    ("live.strength", ("--strength",), "correction strength 0..1"),
+    ("pipeline.max_frames", ("--max-frames",), "stop after this many frames; 0 = at the end of the input"),
+    ("live.strength", ("--strength",), "correction strength, 0 (off) to 1 (full)"),
 )}
+
+# How a default that is not a plain value reads in --help.
+DEFAULT_WORDS = {"landmarks.model_path": "the packaged copy", "correct.max_move": "0.2",
+                 "correct.checkpoint": "none", "correct.engine": "none", "sink.output": "none",
+                 "sink.device": "the first free one", "sink.virtual_camera": "on unless --output or --preview"}
+METAVARS = {"capture.source": "SOURCE", "capture.width": "PX", "capture.height": "PX", "capture.fps": "FPS",
+            "landmarks.model_path": "FILE", "correct.name": "NAME", "correct.checkpoint": "FILE",
+            "correct.engine": "FILE", "correct.runner": "NAME", "correct.max_move": "WIDTHS",
+            "correct.faces_at_once": "N", "sink.output": "FILE", "sink.device": "DEVICE",
+            "pipeline.max_frames": "N", "live.strength": "S", "gate.ease_frames": "N",
+            **{f"gate.{name}": "DEG" for name in ("gaze_full", "gaze_none", "head_full", "head_none", "hysteresis")}}
 
 
 def _get(config, path: str):
@@ -128,21 +145,24 @@ def _field_type(path: str) -> type:
     return owner
 
 
-def add_flags(parser: argparse.ArgumentParser, paths: list[str] | tuple[str, ...]) -> None:
-    """Add the flags of these AppConfig paths (generated: type, default and help from AppConfig)."""
+def add_flags(parser, paths: list[str] | tuple[str, ...]) -> None:
+    """Add the flags of these AppConfig paths to a parser or argument group (generated: type,
+    default and help from AppConfig)."""
     defaults = AppConfig()
     for path in paths:
         _, flags, text = FLAGS[path]
         kind, default = _field_type(path), _get(defaults, path)
         dest = path.replace(".", "__")
+        shown = DEFAULT_WORDS.get(path)
+        if shown is None:
+            shown = ("on" if default else "off") if kind is bool else default
+        text += f" [default: {shown}]"
         if kind is bool:
             parser.add_argument(*flags, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=text)
             continue
-        if default is not None and default != "":
-            text += f" [default: {default}]"
         choices = ("shift", "lock") if path == "correct.mode" else None
         parser.add_argument(*flags, dest=dest, type=kind, default=None, help=text, choices=choices,
-                            metavar=None if choices else flags[0].lstrip("-").upper().replace("-", "_"))
+                            metavar=None if choices else METAVARS.get(path, flags[0].lstrip("-").upper()))
 
 
 def from_args(args: argparse.Namespace, base: AppConfig | None = None) -> AppConfig:
