@@ -7,16 +7,16 @@ the correction on and off.
 """
 from __future__ import annotations
 
-import getpass
 import logging
 import signal
 import sys
 
 from PyQt6.QtCore import QObject, QTimer, Qt
 from PyQt6.QtGui import QActionGroup, QKeySequence, QShortcut
-from PyQt6.QtNetwork import QLocalServer, QLocalSocket
+from PyQt6.QtNetwork import QLocalServer
 from PyQt6.QtWidgets import QApplication, QMenu, QSlider, QSystemTrayIcon, QWidgetAction
 
+from livegaze.tray import control
 from livegaze.tray import settings as settings_store
 from livegaze.tray.controller import PipelineController
 from livegaze.tray.icons import state_icon
@@ -26,27 +26,17 @@ log = logging.getLogger(__name__)
 TOGGLE_SHORTCUT = "Ctrl+Shift+G"
 
 
-def server_name() -> str:
-    return f"livegaze-tray-{getpass.getuser()}"
-
-
-def send_command(command: str, timeout_ms: int = 1000) -> bool:
-    """Send a command ("toggle", "start", "stop") to a running tray; False if none is running."""
-    socket = QLocalSocket()
-    socket.connectToServer(server_name())
-    if not socket.waitForConnected(timeout_ms):
-        return False
-    socket.write(command.encode() + b"\n")
-    socket.flush()
-    socket.waitForBytesWritten(timeout_ms)
-    socket.disconnectFromServer()
-    return True
+send_command = control.send_command  # `livegaze toggle` uses it from here
 
 
 class TrayApp(QObject):
     def __init__(self, sink_factory=None, force_window: bool = False, minimized: bool = False,
                  cameras: list[str] | None = None, autostart: bool = True):
         super().__init__()
+        # The control socket first: a tray that cannot be reached by `livegaze toggle` is an
+        # error the user must see before anything else opens.
+        self.server = QLocalServer(self)
+        self.socket_path = control.listen(self.server)
         self.config, message = settings_store.load()  # the live app's AppConfig, edited and saved here
         self.notifications: list[tuple[str, str]] = []
         self._quitting = False
@@ -70,9 +60,6 @@ class TrayApp(QObject):
                        self.panel.camera.currentTextChanged, self.panel.resolution.currentTextChanged,
                        self.panel.corrector.activated):
             changed.connect(lambda *_: self._save_timer.start())
-        self.server = QLocalServer(self)
-        QLocalServer.removeServer(server_name())
-        self.server.listen(server_name())
         self.server.newConnection.connect(self._command)
         if not self.use_tray:
             self.panel.showMinimized() if minimized else self.panel.show()
@@ -140,6 +127,11 @@ class TrayApp(QObject):
     def _command(self) -> None:
         """New connections on the local command socket (`livegaze toggle` and friends)."""
         while (conn := self.server.nextPendingConnection()) is not None:
+            if not control.accepts(conn):  # another user's process: not a command of ours
+                log.warning("%s: refused a connection from another user's process", self.socket_path)
+                conn.abort()
+                conn.deleteLater()
+                continue
             conn.readyRead.connect(self._read_command)
             conn.disconnected.connect(conn.deleteLater)  # Qt frees it once it has finished with it
             if conn.bytesAvailable():
@@ -191,22 +183,29 @@ class TrayApp(QObject):
 
 def run_tray(minimized: bool = False) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    # One tray per user: a second start brings the running one's window up and exits (it would
-    # otherwise take over the control socket of the first).
-    if send_command("show"):
+    # One tray per user: the lock, taken before the socket is made, decides between trays started
+    # at the same moment; a second start brings the running one's window up and exits.
+    lock = control.take_over_or_hand_over()
+    if lock is None:
         print("livegaze: the tray is already running; its window is brought up")
         return 0
-    app.setQuitOnLastWindowClosed(False)
-    app.setApplicationName("livegaze")
-    tray = TrayApp(minimized=minimized)
-    # Ctrl-C and SIGTERM quit cleanly (settings saved, camera released). Python runs signal
-    # handlers only between its own bytecodes, which the controller's poll timer provides; the
-    # quit itself is queued so it runs outside whatever slot the signal interrupted.
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: QTimer.singleShot(0, tray.quit))
-    if not tray.use_tray:
-        app.setQuitOnLastWindowClosed(True)
-        tray.panel.destroyed.connect(tray.quit)
-    code = app.exec()
-    tray.controller.shutdown()
-    return code
+    try:
+        app.setQuitOnLastWindowClosed(False)
+        app.setApplicationName("livegaze")
+        tray = TrayApp(minimized=minimized)
+        # Ctrl-C and SIGTERM quit cleanly (settings saved, camera released). Python runs signal
+        # handlers only between its own bytecodes, which the controller's poll timer provides;
+        # the quit itself is queued so it runs outside whatever slot the signal interrupted.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: QTimer.singleShot(0, tray.quit))
+        if not tray.use_tray:
+            app.setQuitOnLastWindowClosed(True)
+            tray.panel.destroyed.connect(tray.quit)
+        # The line scripts (and the tests) wait for: the socket is up, `livegaze toggle` works.
+        print(f"livegaze: tray running; `livegaze toggle` switches the correction on and off "
+              f"(control socket {tray.socket_path})", flush=True)
+        code = app.exec()
+        tray.controller.shutdown()
+        return code
+    finally:
+        lock.release()
