@@ -17,8 +17,12 @@ from training.atomic import write_bytes
 
 
 def cache_dir() -> Path:
-    """The per-user cache (downloaded models, built engines); LIVEGAZE_CACHE moves it."""
-    return Path(os.environ.get("LIVEGAZE_CACHE", platformdirs.user_cache_dir("livegaze")))
+    """The per-user cache (downloaded models, built engines); LIVEGAZE_CACHE moves it. Always an
+    absolute path: an empty or relative setting would otherwise put the cache in whatever folder
+    the command was started from. platformdirs reads XDG_CACHE_HOME (Linux) or HOME (macOS) on
+    every call, so the environment at the time of use decides."""
+    own = os.environ.get("LIVEGAZE_CACHE")
+    return Path(own).expanduser().absolute() if own else Path(platformdirs.user_cache_dir("livegaze"))
 
 
 def cache_root() -> Path:

@@ -1,5 +1,10 @@
-"""Shared fixtures: synthetic clips from packaged photos, written once per session."""
+"""Shared fixtures: synthetic clips from packaged photos, written once per session; and the
+isolation of every test from the user's own setup."""
+import atexit
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,11 +12,46 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("GLOG_minloglevel", "2")
 
+ROOT = Path(__file__).resolve().parents[1]
+
+# Every place livegaze (or a library it uses) finds the user's files through: the home folder,
+# the XDG folders (platformdirs reads them on every call), livegaze's own overrides. The tray's
+# control socket and lock are in XDG_RUNTIME_DIR (livegaze.tray.control).
+USER_PLACES = ("HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME",
+               "XDG_RUNTIME_DIR", "LIVEGAZE_CONFIG", "LIVEGAZE_CACHE")
+# The user's own values, before the suite moved them (the isolation tests compare against these).
+USER_ENV = {name: os.environ.get(name) for name in USER_PLACES}
+
+
+def _private_places(base: Path, names=USER_PLACES) -> dict:
+    places = {}
+    for name in names:
+        folder = base / name.lower()
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        places[name] = str(folder)
+    return places
+
+
+# Set at import, before any fixture or module runs, and inherited by every subprocess a test
+# starts: session-wide fixtures (the clips), imports that look things up, and tests that build
+# their subprocess environment from os.environ all see test folders, never the user's. The cache
+# stays one folder for the whole session (engines built once are reused by later tests) and is
+# removed at the end.
+_SESSION = Path(tempfile.mkdtemp(prefix="livegaze-tests-"))
+atexit.register(shutil.rmtree, _SESSION, ignore_errors=True)
+os.environ.update(_private_places(_SESSION))
+
 
 @pytest.fixture(autouse=True)
-def own_config_dir(tmp_path_factory, monkeypatch):
-    """No test reads or writes the user's own settings or calibration."""
-    monkeypatch.setenv("LIVEGAZE_CONFIG", str(tmp_path_factory.mktemp("config")))
+def own_user_places(tmp_path_factory, monkeypatch):
+    """No test reads or writes the user's own settings, calibration, cache or tray socket, and
+    none depends on the folder pytest was started from: each test gets its own home, config and
+    runtime folders (a tray a test starts is its own) and runs in the repository's root."""
+    base = tmp_path_factory.mktemp("user")
+    for name, value in _private_places(base, ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME",
+                                              "XDG_RUNTIME_DIR", "LIVEGAZE_CONFIG")).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(ROOT)
 
 
 @pytest.fixture(scope="session")

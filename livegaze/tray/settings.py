@@ -18,7 +18,9 @@ from training.atomic import write_text
 
 
 def settings_path() -> Path:
-    return Path(os.environ.get("LIVEGAZE_CONFIG", platformdirs.user_config_dir("livegaze"))) / "settings.toml"
+    """LIVEGAZE_CONFIG (a folder) moves it; empty counts as unset, not as the current folder."""
+    own = os.environ.get("LIVEGAZE_CONFIG")
+    return (Path(own).expanduser().absolute() if own else Path(platformdirs.user_config_dir("livegaze"))) / "settings.toml"
 
 
 def load(path: Path | None = None) -> tuple[AppConfig, str | None]:
