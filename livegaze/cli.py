@@ -48,9 +48,14 @@ def cmd_demo(args) -> int:
                            correct=correct, progress=bar.update)
     print(f"corrected {summary['statuses'].get('corrected', 0)} of {summary['delivered']} frames "
           f"at {summary['mean_fps']:.1f} fps")
+    what = {"video": "the input (left) beside the corrected clip (right)",
+            "contact_sheet": "four frames with eye close-ups; each row says the move that made the look-away "
+                             "and how far the irises are from looking into the camera, before -> after"}
     for key in ("video", "contact_sheet"):  # an early Ctrl-C may have stopped before either
         if summary[key] and os.path.exists(summary[key]):
-            print(f"wrote {summary[key]}")
+            print(f"wrote {summary[key]}\n  {what[key]}")
+    print("The 'before' frames are made from photos that look into the camera, with the irises moved "
+          "away by a known amount: the closer 'after' is to 0 eye widths, the better.")
     return 0
 
 

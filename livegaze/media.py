@@ -51,10 +51,14 @@ def eye_zoom(image: np.ndarray, centres: np.ndarray, scale: int = 4) -> np.ndarr
     return cv2.warpAffine(image, m, (out_w, out_h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_CONSTANT)
 
 
-def contact_sheet(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]], width: int = 960) -> np.ndarray:
-    """Rows of (before | after) with an eye close-up under each; pairs hold (before, after, eye centres)."""
+def contact_sheet(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]], width: int = 960,
+                  captions: list[str] | None = None) -> np.ndarray:
+    """Rows of (before | after) with an eye close-up under each; pairs hold (before, after, eye
+    centres); each row's caption, if given, is written in a band above it."""
     rows = []
-    for before, after, centres in pairs:
+    for k, (before, after, centres) in enumerate(pairs):
+        if captions:
+            rows.append(caption_band(captions[k], width))
         row = side_by_side(before, after)
         row = cv2.resize(row, (width, int(row.shape[0] * width / row.shape[1])))
         rows.append(row)
@@ -63,6 +67,15 @@ def contact_sheet(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]],
             rows.append(cv2.resize(zoom, (width, int(zoom.shape[0] * width / zoom.shape[1]))))
         rows.append(np.full((6, width, 3), 255, np.uint8))
     return np.vstack(rows)
+
+
+def caption_band(text: str, width: int) -> np.ndarray:
+    """Dark text on a white band, one line per line of `text`."""
+    lines = text.split("\n")
+    band = np.full((12 + 24 * len(lines), width, 3), 255, np.uint8)
+    for k, line in enumerate(lines):
+        cv2.putText(band, line, (10, 28 + 24 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (20, 20, 20), 1, cv2.LINE_AA)
+    return band
 
 
 def save_figure(fig, path: str) -> str:

@@ -18,8 +18,11 @@ from livegaze.gazetarget import camera_facing_target
 from livegaze.landmarks import FaceLandmarks, Landmarker, LandmarkerConfig
 from livegaze.evaluation.clips import PHOTOS, ClipSpec, iter_frames, photo
 
-SHARED_MEDIA = os.path.join("..", "shared", "media")
-# Camera-facing photos in ../shared/media (its README); obama2 looks away for real.
+# The project's shared test media sit beside a source checkout (../shared/media from its root);
+# LIVEGAZE_MEDIA points elsewhere. Found from this file, not the current folder, so the same
+# command measures the same faces wherever it is run.
+MEDIA_ENV = "LIVEGAZE_MEDIA"
+# Camera-facing photos in the shared media (its README); obama2 looks away for real.
 FACING = ("obama.jpg", "obama3.jpg", "biden.jpg", "obama_partial_face.jpg")
 LOOKING_AWAY = ("obama2.jpg",)
 # Look-away moves made from camera-facing photos (eye widths; +x image right, +y down): down at
@@ -36,6 +39,27 @@ class Sample:
     truth: np.ndarray | None = None
     kind: str = "photo"  # photo (averted with known truth), facing (already looks at the camera), real, clip
     gaze: tuple[float, float] | None = None  # the irises' known move from the truth (eye widths, image axes)
+    source: str = "your media"  # the media set it comes from (the report lists them)
+
+
+def shared_media_dir() -> str | None:
+    """The shared test media folder: $LIVEGAZE_MEDIA, else ../shared/media beside the source
+    checkout this package runs from; None when neither is there."""
+    given = os.environ.get(MEDIA_ENV)
+    if given:
+        return given if os.path.isdir(given) else None
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    folder = os.path.join(os.path.dirname(root), "shared", "media")
+    return folder if os.path.isdir(folder) else None
+
+
+def describe_media(samples: list[Sample]) -> str:
+    """'packaged photos: 2 photos; shared media (/x/shared/media): 5 photos; generated clip: 6 frames'."""
+    counts: dict[str, set] = {}
+    for s in samples:
+        counts.setdefault(s.source, set()).add(s.name.split(" ")[0] if s.kind != "clip" else s.name)
+    return "; ".join(f"{source}: {len(names)} {'frames' if source == 'generated clip' else 'pictures'}"
+                     for source, names in counts.items())
 
 
 def avert(image: np.ndarray, face: FaceLandmarks, gaze: tuple[float, float]) -> np.ndarray:
@@ -52,29 +76,31 @@ def default_samples(landmarker: Landmarker, clip_frames: int = 6) -> list[Sample
     """The project's test media: the packaged photos and ../shared/media (when present), each
     camera-facing photo as it is and turned away by known moves, the real look-away photo, and
     frames of a generated clip with head motion and sensor noise."""
-    photos = {name: photo(name) for name in PHOTOS}
-    for file in FACING + LOOKING_AWAY:
-        image = cv2.imread(os.path.join(SHARED_MEDIA, file))
+    photos = {name: (photo(name), "packaged photos") for name in PHOTOS}
+    shared = shared_media_dir()
+    for file in FACING + LOOKING_AWAY if shared else ():
+        image = cv2.imread(os.path.join(shared, file))
         if image is not None:
-            photos[os.path.splitext(file)[0]] = image
+            photos[os.path.splitext(file)[0]] = (image, f"shared media ({shared})")
     samples = []
-    for name, image in photos.items():
+    for name, (image, source) in photos.items():
         if name + ".jpg" in LOOKING_AWAY:
-            samples.append(Sample(name, image, kind="real"))
+            samples.append(Sample(name, image, kind="real", source=source))
             continue
         face = landmarker.detect(image)
         if face is None:
             continue
-        samples.append(Sample(f"{name} (facing)", image, truth=image, kind="facing"))
+        samples.append(Sample(f"{name} (facing)", image, truth=image, kind="facing", source=source))
         for gaze in AVERSIONS:
             samples.append(Sample(f"{name} {gaze[0]:+.2f},{gaze[1]:+.2f}", avert(image, face, gaze), truth=image,
-                                  gaze=gaze))
+                                  gaze=gaze, source=source))
     # The same clip looking into the camera (same motion, same noise) is each frame's truth.
     spec = ClipSpec(frames=clip_frames * 5, photos=PHOTOS, motion="wander", gaze=(0.08, 0.12), noise=4.0, seed=3)
     facing = iter_frames(ClipSpec(**{**spec.__dict__, "gaze": (0.0, 0.0), "transforms": []}))
     for i, ((frame, name, _, _), (truth, _, _, _)) in enumerate(zip(iter_frames(spec), facing)):
         if i % 5 == 0:
-            samples.append(Sample(f"clip {name} frame {i}", frame, truth=truth, kind="clip", gaze=spec.gaze))
+            samples.append(Sample(f"clip {name} frame {i}", frame, truth=truth, kind="clip", gaze=spec.gaze,
+                                  source="generated clip"))
     return samples
 
 

@@ -17,8 +17,9 @@ from livegaze.correctors import CorrectConfig, entry, from_config
 from livegaze.errors import LivegazeError
 from livegaze.media import eye_zoom, label, save_figure, write_image
 from training.atomic import write_bytes
-from livegaze.evaluation.quality import (EyeMeasure, Row, Sample, default_samples, face_box, far_changes,
-                                         file_samples, fresh_landmarker, measure, reading_errors)
+from livegaze.evaluation.quality import (MEDIA_ENV, EyeMeasure, Row, Sample, default_samples, describe_media,
+                                         face_box, far_changes, file_samples, fresh_landmarker, measure,
+                                         reading_errors, shared_media_dir)
 from livegaze.evaluation.temporal import closed_eye_changes, flicker, gate_behaviour, write_gating_plot
 from livegaze.processor import LiveControls
 from livegaze.landmarks import FaceLandmarks
@@ -40,6 +41,9 @@ def run_eval(media: list[str], correctors: list[str], report_dir: str, strength:
             raise LivegazeError(str(exc))
         if not samples:
             raise LivegazeError("eval: no media to measure")
+        if not media and shared_media_dir() is None:
+            echo(f"livegaze: warning: the shared test media were not found (set {MEDIA_ENV} to the folder "
+                 "of obama.jpg, biden.jpg, ...): measuring the packaged photos and the clip only")
         # Every face of every sample, found once: each corrector works on the same faces. A group
         # photo gives one row per face, each measured in its own box; a face alone in its
         # picture is measured in the whole of it, as the corrector's landmarker saw it.
@@ -53,6 +57,9 @@ def run_eval(media: list[str], correctors: list[str], report_dir: str, strength:
                 truth = None if s.truth is None else measure(s.truth, landmarker, box=box)
                 name = s.name if len(faces) == 1 else f"{s.name} face {k + 1}"
                 subjects.append(Subject(name, s, face, box, measure(s.image, landmarker, truth, box), truth))
+        faces = sum(1 for subject in subjects if subject.face is not None)
+        media_line = f"media: {describe_media(samples)}; {faces} faces measured"
+        echo(media_line)
         rows: list[Row] = []
         for name in correctors:
             stills = StillCorrector(from_config(_correct_config(name, model)))
@@ -67,7 +74,7 @@ def run_eval(media: list[str], correctors: list[str], report_dir: str, strength:
         summary[name].update(flicker=ratio, fps=fps, closed_changed=changed, closed_frames=shut)
     gate = gate_behaviour()
     readings = format_readings(subjects)
-    write_report(report_dir, subjects, rows, summary, correctors, gate, readings)
+    write_report(report_dir, subjects, rows, summary, correctors, gate, readings, media_line)
     echo(format_summary(summary))
     if readings:
         echo(readings)
@@ -194,11 +201,11 @@ def format_readings(subjects: list[Subject]) -> str:
 
 
 def write_report(report_dir: str, subjects: list[Subject], rows: list[Row], summary: dict,
-                 correctors: list[str], gate: dict, readings: str = "") -> None:
+                 correctors: list[str], gate: dict, readings: str = "", media_line: str = "") -> None:
     sheets = write_sheets(report_dir, subjects, rows, correctors)
     plot = write_plot(report_dir, rows, correctors)
     gating = write_gating_plot(report_dir, gate)
-    text = ["# livegaze eval", "",
+    text = ["# livegaze eval", "", media_line.capitalize(), "",
             "Iris offsets are from the camera-facing position, in eye widths, medians over the eyes of "
             "the samples that look away (the camera-facing photos are summarised as *facing drift*: "
             "how much a corrector moved eyes that already looked into the camera). Every image is "

@@ -67,8 +67,11 @@ def test_run_without_virtual_camera_device_explains_fix(averted_clip):
 
 
 def test_demo_writes_video_and_contact_sheet(tmp_path):
-    result = livegaze("demo", "--output-dir", str(tmp_path / "demo"), "--frames", "24")
+    result = livegaze("demo", "--output-dir", "demo", "--frames", "24", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+    # where the files are, as absolute paths, whatever folder it ran in
+    assert f"wrote {tmp_path / 'demo' / 'before_after.mp4'}" in result.stdout
+    assert f"wrote {tmp_path / 'demo' / 'contact_sheet.png'}" in result.stdout
     video = cv2.VideoCapture(str(tmp_path / "demo" / "before_after.mp4"))
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 24
     assert int(video.get(cv2.CAP_PROP_FRAME_WIDTH)) == 1280

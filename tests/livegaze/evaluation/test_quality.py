@@ -1,8 +1,11 @@
 """`livegaze eval`: its measures on known truth, and the report through the real CLI."""
 import os
+import re
+from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from livegaze.cli import main
 from livegaze.evaluation.quality import avert, far_changes, fresh_landmarker, measure, reading_errors
@@ -127,3 +130,51 @@ def test_far_changes_are_counted_for_the_nearest_face():
     eye = faces[0].eye_contour(0).mean(0).astype(int)
     after[eye[1], eye[0]] = 255 - after[eye[1], eye[0]]  # inside an eye: not counted
     assert far_changes(image, after, faces) == [0, 25]
+
+
+def test_demo_rows_say_the_photo_the_move_and_the_result(tmp_path):
+    from livegaze.evaluation.demo import GAZE, run_demo
+
+    summary = run_demo(str(tmp_path / "demo"), frames=16, width=640, height=480)
+    assert os.path.isabs(summary["video"]) and os.path.isabs(summary["contact_sheet"])
+    assert len(summary["captions"]) == 4
+    measured = []
+    for caption in summary["captions"]:
+        assert re.search(r"frame \d+, (astronaut|grace_hopper): before = the camera-facing photo", caption)
+        assert f"{GAZE[0]:+.2f}, {GAZE[1]:+.2f} eye widths" in caption
+        measured.append([float(v) for v in re.search(r"truth: ([\d.]+) -> ([\d.]+) eye widths", caption).groups()])
+    before, after = np.mean(measured, axis=0)
+    assert before > 0.05  # the move made, as MediaPipe reads it (it under-reads: 0.19 was moved)
+    assert after < 0.8 * before  # brought back towards the camera (one MediaPipe reading misses by ~0.06)
+
+
+SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "media"
+
+
+@pytest.mark.skipif(not (SHARED / "obama.jpg").is_file(), reason="the shared media are not beside this checkout")
+def test_eval_finds_the_same_media_from_any_folder(tmp_path, monkeypatch):
+    from livegaze.evaluation.quality import default_samples, describe_media, shared_media_dir
+
+    monkeypatch.delenv("LIVEGAZE_MEDIA", raising=False)
+    monkeypatch.chdir(tmp_path)  # nothing of the project is relative to here
+    assert Path(shared_media_dir()) == SHARED
+    with fresh_landmarker() as landmarker:
+        described = describe_media(default_samples(landmarker, clip_frames=2))
+    assert f"shared media ({SHARED}): 5 pictures" in described
+    assert "packaged photos: 2 pictures" in described
+
+
+def test_eval_says_when_the_shared_media_are_missing(tmp_path, monkeypatch):
+    from livegaze.evaluation.quality import shared_media_dir
+    from livegaze.evaluation.report import run_eval
+
+    monkeypatch.setenv("LIVEGAZE_MEDIA", str(tmp_path / "nowhere"))
+    assert shared_media_dir() is None
+    lines = []
+    from livegaze.errors import LivegazeError
+
+    with pytest.raises(LivegazeError):  # stops after the media are described: no such corrector
+        run_eval([], ["no-such-corrector"], str(tmp_path / "report"), echo=lines.append)
+    assert any("shared test media were not found" in line and "LIVEGAZE_MEDIA" in line for line in lines)
+    assert any(re.match(r"media: packaged photos: 2 pictures; generated clip: \d+ frames; \d+ faces measured", line)
+               for line in lines)
