@@ -82,7 +82,7 @@ RUNNERS: tuple[RunnerEntry, ...] = (
     RunnerEntry("torch-cuda-fp16", "torch", gpu.torch_cuda, _open_torch("cuda")),
     RunnerEntry("onnxruntime-cuda", "onnxruntime", gpu.ort_cuda, _open_onnxruntime("cuda")),
     RunnerEntry("openvino-cpu", "openvino", gpu.openvino, _open_openvino),
-    RunnerEntry("onnxruntime-cpu", "onnxruntime", lambda: (True, ""), _open_onnxruntime("cpu")),
+    RunnerEntry("onnxruntime-cpu", "onnxruntime", gpu.ort_cpu, _open_onnxruntime("cpu")),
     RunnerEntry("torch-cpu", "torch", _torch_cpu_here, _open_torch("cpu")),
 )
 FAMILIES = tuple(dict.fromkeys(entry.family for entry in RUNNERS))
@@ -106,6 +106,9 @@ def open_runner(checkpoint: str | None = None, engine: str | None = None, graph:
         from engines.build import check_plan_matches
         check_plan_matches(engine)
         return TensorRTRunner(engine)
+    if engine and engine.endswith(".onnx") and not (gpu.ort_cpu()[0] or gpu.openvino()[0]):
+        raise RuntimeError(f"{engine}: an ONNX engine runs on ONNX Runtime or OpenVINO, and neither is "
+                           f"installed ({gpu.MODELS_EXTRA})")
     if preference != "auto" and preference not in FAMILIES:
         raise ValueError(f"--runner {preference}: expected auto, {', '.join(FAMILIES[:-1])} or {FAMILIES[-1]}")
     reasons, failures = [], []

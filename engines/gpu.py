@@ -1,6 +1,8 @@
 """What inference software is here, each absence with a one-line reason and how to fix it."""
 from __future__ import annotations
 
+import importlib.util
+
 
 def tensorrt_version() -> tuple[str | None, str]:
     try:
@@ -38,7 +40,26 @@ def torch_cuda() -> tuple[bool, str]:
     return True, ""
 
 
+MODELS_EXTRA = "pip install 'livegaze[models]'"  # ONNX Runtime, OpenVINO and ONNX
+
+
+def models_missing() -> str | None:
+    """Why ONNX models cannot be exported and run here (None: they can): ONNX and ONNX Runtime
+    are the least every model path needs."""
+    missing = [name for name in ("onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
+    return f"{' and '.join(missing)} not installed ({MODELS_EXTRA})" if missing else None
+
+
+def ort_cpu() -> tuple[bool, str]:
+    if importlib.util.find_spec("onnxruntime") is None:
+        return False, f"onnxruntime is not installed ({MODELS_EXTRA})"
+    return True, ""
+
+
 def ort_cuda() -> tuple[bool, str]:
+    ok, why = ort_cpu()
+    if not ok:
+        return ok, why
     import onnxruntime as ort
 
     if "CUDAExecutionProvider" not in ort.get_available_providers():
@@ -47,11 +68,11 @@ def ort_cuda() -> tuple[bool, str]:
 
 
 def openvino() -> tuple[bool, str]:
-    """OpenVINO's CPU plugin (the fastest CPU runner; installed with livegaze)."""
+    """OpenVINO's CPU plugin (the fastest CPU runner; in the 'models' extra)."""
     try:
         import openvino as ov
     except ImportError:
-        return False, "openvino is not installed (pip install openvino)"
+        return False, f"openvino is not installed ({MODELS_EXTRA})"
     if "CPU" not in ov.Core().available_devices:
         return False, "openvino has no CPU device on this machine"
     return True, ""

@@ -128,8 +128,18 @@ def cmd_download_model(args) -> int:
     return 0
 
 
+def _models_installed(command: str) -> None:
+    from engines.gpu import models_missing
+
+    missing = models_missing()
+    if missing:
+        raise LivegazeError(f"{command}: needs the model runners: {missing}")
+
+
 def cmd_build_engine(args) -> int:
     from engines.build import build_engine_cli
+
+    _models_installed("build-engine")
 
     return build_engine_cli(args.checkpoint, output_dir=args.output_dir, force=args.force)
 
@@ -139,6 +149,7 @@ def cmd_bench_engine(args) -> int:
 
     if not 1 <= args.repeats <= 10000:
         raise LivegazeError(f"--repeats {args.repeats}: expected 1 to 10000")
+    _models_installed("bench-engine")
     bench_engines(args.models, repeats=args.repeats)
     return 0
 
