@@ -8,10 +8,11 @@ the correction on and off.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 
-from PyQt6.QtCore import QObject, QTimer, Qt
+from PyQt6.QtCore import QObject, QTimer, Qt, QtMsgType, qInstallMessageHandler
 from PyQt6.QtGui import QActionGroup, QKeySequence, QShortcut
 from PyQt6.QtNetwork import QLocalServer
 from PyQt6.QtWidgets import QApplication, QMenu, QSlider, QSystemTrayIcon, QWidgetAction
@@ -20,7 +21,9 @@ from livegaze.tray import control
 from livegaze.tray import settings as settings_store
 from livegaze.tray.controller import PipelineController
 from livegaze.tray.icons import state_icon
-from livegaze.tray.windows import CORRECTOR_CHOICES, RESOLUTIONS, ControlPanel, PreviewWindow, resolution_text
+from livegaze.tray.windows import (CORRECTOR_CHOICES, NO_CAMERA_TEXT, RESOLUTIONS, RUNNING_STATES, START_TEXT,
+                                   STATE_TEXT, STOP_TEXT, ControlPanel, PreviewWindow, camera_choices,
+                                   resolution_text, split_fix)
 
 log = logging.getLogger(__name__)
 TOGGLE_SHORTCUT = "Ctrl+Shift+G"
@@ -54,7 +57,7 @@ class TrayApp(QObject):
         for widget in (self.panel, self.preview):
             QShortcut(QKeySequence(TOGGLE_SHORTCUT), widget, activated=self.controller.toggle)
         self.controller.state_changed.connect(self._state_changed)
-        self.controller.error.connect(lambda text: self.notify("livegaze", text))
+        self.controller.error.connect(self.notify)
         self._save_timer = QTimer(self, singleShot=True, interval=500, timeout=self.save_settings)
         for changed in (self.panel.slider.valueChanged, self.panel.enabled_box.toggled,
                        self.panel.camera.currentTextChanged, self.panel.resolution.currentTextChanged,
@@ -64,16 +67,19 @@ class TrayApp(QObject):
         if not self.use_tray:
             self.panel.showMinimized() if minimized else self.panel.show()
         if message:
-            self.notify("livegaze settings", message)
+            self.notify(message)
         if autostart:
             self.controller.start()
 
     # --- tray menu ---
     def _build_tray(self, cameras: list[str]) -> None:
         self.tray = QSystemTrayIcon(state_icon("off"), self)
-        self.tray.setToolTip("livegaze: camera off")
+        self.tray.setToolTip(f"livegaze: {STATE_TEXT['off']}")
         menu = QMenu()
-        self.start_action = menu.addAction("Start virtual camera", self._start_stop)
+        self.status_action = menu.addAction(STATE_TEXT["off"])  # the current state, not a command
+        self.status_action.setEnabled(False)
+        menu.addSeparator()
+        self.start_action = menu.addAction(START_TEXT, self._start_stop)
         self.enable_action = menu.addAction("Correction on")
         self.enable_action.setCheckable(True)
         self.enable_action.setChecked(self.config.live.enabled)
@@ -90,11 +96,13 @@ class TrayApp(QObject):
         menu.addAction(slider_action)
         cams = menu.addMenu("Camera")
         group = QActionGroup(cams)
-        for cam in cameras or [self.config.capture.source]:
+        for cam in camera_choices(cameras, self.config.capture.source):
             action = cams.addAction(cam, lambda c=cam: self.panel.camera.setCurrentText(c))
             action.setCheckable(True)
             action.setChecked(cam == self.config.capture.source)
             group.addAction(action)
+        if not cams.actions():
+            cams.addAction(NO_CAMERA_TEXT).setEnabled(False)
         res = menu.addMenu("Resolution")
         for w, h in RESOLUTIONS:
             text = resolution_text(w, h)
@@ -119,10 +127,15 @@ class TrayApp(QObject):
     def _state_changed(self, state: str) -> None:
         if self.tray is not None:
             self.tray.setIcon(state_icon(state))
-            self.tray.setToolTip(f"livegaze: {state.replace('_', ' ')}")
-            running = state in ("starting", "correcting", "paused", "no_face")
-            self.start_action.setText("Stop virtual camera" if running else "Start virtual camera")
+            self._show_status(STATE_TEXT.get(state, state))
+            running = state in RUNNING_STATES or self.controller.pipeline is not None
+            self.start_action.setText(STOP_TEXT if running else START_TEXT)
         self.panel.setWindowIcon(state_icon(state))
+
+    def _show_status(self, text: str) -> None:
+        """The menu's status line and the tooltip: the same words as the window's."""
+        self.status_action.setText(text)
+        self.tray.setToolTip(f"livegaze: {text}")
 
     def _command(self) -> None:
         """New connections on the local command socket (`livegaze toggle` and friends)."""
@@ -147,13 +160,20 @@ class TrayApp(QObject):
             # socket is still inside its own signal here.
             QTimer.singleShot(0, actions[command])
 
-    def notify(self, title: str, text: str) -> None:
-        """Tell the user what went wrong and what to do; the app keeps running."""
-        self.notifications.append((title, text))
-        log.warning("%s: %s", title, text)
+    def notify(self, text: str) -> None:
+        """Tell the user what went wrong and what to do; the app keeps running. The log line gets
+        its "livegaze:" from the log format, so the text carries none."""
+        self.notifications.append(("livegaze", text))
+        log.warning("%s", text)
         self.panel.show_message(text)
-        if self.tray is not None and QSystemTrayIcon.supportsMessages():
-            self.tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Warning, 10000)
+        if self.tray is not None:
+            if self.controller.state == "error":  # the menu's status line names the problem
+                problem = split_fix(text)[0]
+                short = problem if len(problem) <= 70 else problem[:67].rsplit(" ", 1)[0] + "..."  # menus do not wrap
+                self._show_status(short[:1].upper() + short[1:])
+                self.tray.setToolTip(f"livegaze: {problem}")
+            if QSystemTrayIcon.supportsMessages():
+                self.tray.showMessage("livegaze", text, QSystemTrayIcon.MessageIcon.Warning, 10000)
 
     def bring_up(self) -> None:
         """A second `livegaze tray` asked: show the controls in front."""
@@ -169,7 +189,7 @@ class TrayApp(QObject):
         try:
             settings_store.save(self.config)
         except OSError as exc:
-            self.notify("livegaze settings", f"could not save settings ({exc})")
+            self.notify(f"{settings_store.settings_path()}: could not save the settings ({exc.strerror or exc})")
 
     def quit(self) -> None:
         if self._quitting:
@@ -181,7 +201,26 @@ class TrayApp(QObject):
         QApplication.quit()
 
 
+def qt_message(kind, _context, text: str) -> None:
+    """Qt's own lines ("This plugin does not support raise()") go to the log at debug level, so the
+    terminal shows livegaze's lines; Qt's warnings and errors stay visible with -v."""
+    log.debug("Qt: %s", text) if kind == QtMsgType.QtDebugMsg else log.info("Qt: %s", text)
+
+
+def keep_log_lines_visible() -> None:
+    """The log's terminal lines go through their own copy of descriptor 2: native start-ups on
+    the pipeline's threads point descriptor 2 at /dev/null for a moment (livegaze.quiet), and a
+    warning the tray logs in that moment (a missing virtual camera, just as the camera starts)
+    would be lost with their noise."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
+            handler.setStream(os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1,
+                                        encoding=sys.stderr.encoding, errors="replace"))
+
+
 def run_tray(minimized: bool = False) -> int:
+    qInstallMessageHandler(qt_message)
+    keep_log_lines_visible()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     # One tray per user: the lock, taken before the socket is made, decides between trays started
     # at the same moment; a second start brings the running one's window up and exits.

@@ -15,8 +15,9 @@ from livegaze.app import build_pipeline
 from livegaze.capture import is_camera_source
 from livegaze.config import AppConfig
 from livegaze.correctors import entry, from_config
-from livegaze.errors import LivegazeError
+from livegaze.errors import LivegazeError, VirtualCameraUnavailable
 from livegaze.frames import Outcome
+from livegaze.sinks import SinkConfig, SinkLifecycle, VirtualCameraSink
 
 
 def to_qimage(bgr: np.ndarray) -> QImage:
@@ -26,12 +27,41 @@ def to_qimage(bgr: np.ndarray) -> QImage:
 
 def describe_error(exc: BaseException) -> str:
     if isinstance(exc, LivegazeError):
-        return str(exc)
+        text = str(exc)
+        # The capture words its errors for the command line; the tray has a Camera field instead.
+        return "camera " + text[len("--input "):] if text.startswith("--input ") else text
     return f"{type(exc).__name__}: {exc}"
 
 
+class VirtualCameraIfAny(SinkLifecycle):
+    """The virtual camera, or nothing when the device is missing: the camera, the preview and
+    calibration still work, and `problem` says what to install (the tray shows it)."""
+
+    name = "virtualcam"
+
+    def __init__(self, config: SinkConfig):
+        self.camera = VirtualCameraSink(device=config.device, backend=config.backend)
+        self.problem: str | None = None
+
+    def open(self, width: int, height: int, fps: float) -> None:
+        try:
+            self.camera.open(width, height, fps)
+        except VirtualCameraUnavailable as exc:
+            self.camera, self.problem = None, str(exc)
+
+    def send(self, image) -> None:
+        if self.camera is not None:
+            self.camera.send(image)
+
+    def close(self) -> None:
+        if self.camera is not None:
+            self.camera.close()
+
+
+
 class PipelineController(QObject):
-    state_changed = pyqtSignal(str)  # off, starting, correcting, paused, no_face, error
+    # off, starting, correcting, paused, no_face, preview_only (running, no virtual camera), error
+    state_changed = pyqtSignal(str)
     stats_updated = pyqtSignal(dict)
     preview_updated = pyqtSignal(QImage, QImage)
     error = pyqtSignal(str)
@@ -48,6 +78,10 @@ class PipelineController(QObject):
         self.last_frame = None
         self.frames_seen = 0
         self.calibrator = None  # collecting measured moves while the user calibrates
+        self.problem: str | None = None  # the last error shown (the preview and calibration repeat it)
+        self.output: VirtualCameraIfAny | None = None  # the running pipeline's virtual camera
+        self._camera_seen = False  # a real frame arrived since the start ("no camera" vs "lost")
+        self._lost_told = False
         self._pending: list = []  # results handed from worker threads to the GUI thread
         self._lock = threading.Lock()
         self._workers: list[threading.Thread] = []
@@ -61,11 +95,12 @@ class PipelineController(QObject):
     def start(self) -> None:
         if self.pipeline is not None or self.state == "starting":
             return
+        self.problem, self._camera_seen, self._lost_told, self.last_frame = None, False, False, None
         self._set_state("starting")
         self._spawn(self._start_worker)
 
     def stop(self) -> None:
-        pipeline, self.pipeline = self.pipeline, None
+        pipeline, self.pipeline, self.output = self.pipeline, None, None
         self._set_state("off")
         if pipeline is not None:
             self._spawn(self._stop_worker, pipeline)
@@ -110,18 +145,19 @@ class PipelineController(QObject):
     # --- worker threads ---
     def run_config(self) -> AppConfig:
         """The saved config as the tray runs it: a video file stands in for a camera (played live
-        and looped), and frames go to the virtual camera unless a test gave its own sink."""
+        and looped). The virtual camera is added by the start itself (VirtualCameraIfAny), unless a
+        test gave its own sink."""
         config = self.config
         file = not is_camera_source(config.capture.source)
         capture = dataclasses.replace(config.capture, loop=config.capture.loop or file,
                                       paced=config.capture.paced or file)
-        sink = dataclasses.replace(config.sink, virtual_camera=self.sink_factory is None)
+        sink = dataclasses.replace(config.sink, virtual_camera=False)
         return dataclasses.replace(config, capture=capture, sink=sink)
 
     def _start_worker(self) -> None:
         pipeline = None
         try:
-            extra = self.sink_factory() if self.sink_factory else None
+            extra = self.sink_factory() if self.sink_factory else VirtualCameraIfAny(self.config.sink)
             pipeline = build_pipeline(self.run_config(), extra_sink=extra,
                                       on_frame=self._on_frame)
             pipeline.start()
@@ -133,7 +169,7 @@ class PipelineController(QObject):
         if self._closed:  # the app quit while the camera was opening
             self._stop_worker(pipeline)
             return
-        self._post(("started", pipeline))
+        self._post(("started", (pipeline, extra if isinstance(extra, VirtualCameraIfAny) else None)))
 
     def _stop_worker(self, pipeline) -> None:
         pipeline.stop()
@@ -179,6 +215,10 @@ class PipelineController(QObject):
             self._pending.append(item)
 
     # --- GUI thread ---
+    def _tell(self, message: str) -> None:
+        self.problem = message
+        self.error.emit(message)
+
     def _set_state(self, state: str) -> None:
         if state != self.state:
             self.state = state
@@ -189,13 +229,16 @@ class PipelineController(QObject):
             pending, self._pending = self._pending, []
         for kind, value in pending:
             if kind == "started":
+                pipeline, output = value
                 if self.state == "starting":
-                    self.pipeline = value
+                    self.pipeline, self.output = pipeline, output
+                    if output is not None and output.problem:
+                        self._tell(output.problem)
                 else:  # stopped while starting
-                    self._spawn(self._stop_worker, value)
+                    self._spawn(self._stop_worker, pipeline)
             elif kind == "start_failed":
                 self._set_state("error")
-                self.error.emit(value)
+                self._tell(value)
             elif kind == "error":
                 self.error.emit(value)
         pipeline = self.pipeline
@@ -205,23 +248,32 @@ class PipelineController(QObject):
             self.pipeline = None
             self._set_state("error")
             message = describe_error(pipeline.error) if pipeline.error else "the video source ended"
-            self.error.emit(f"camera stopped: {message}")
+            self._tell(f"camera stopped: {message}")
             self._spawn(self._stop_worker, pipeline)
             return
         frame = self.last_frame
         lost = getattr(pipeline.capture, "lost", False)
-        if lost and self.state != "error":
-            self.error.emit(f"camera {self.config.capture.source} lost: reconnecting every second; check the cable "
-                            "or close other apps that use it")
-        if frame is not None:
-            if lost:
-                self._set_state("error")
+        source = self.config.capture.source
+        if lost and not self._lost_told:  # once per loss, not on every poll
+            self._lost_told = True
+            self._set_state("error")
+            if self._camera_seen:
+                self._tell(f"camera {source} lost: reconnecting every second; check the cable or close other "
+                           "apps that use it")
+            else:
+                self._tell(f"no camera: camera {source} cannot be opened (is it connected, and not in use by "
+                           "another app?); livegaze tries again every second")
+        elif not lost and frame is not None:
+            self._camera_seen, self._lost_told = True, False
+            if self.output is not None and self.output.problem:
+                self._set_state("preview_only")
             elif frame.outcome is Outcome.NO_FACE:
                 self._set_state("no_face")
             elif frame.outcome is Outcome.DISABLED:
                 self._set_state("paused")
             else:
                 self._set_state("correcting")
+        if frame is not None:
             if self.want_preview and frame.original is not None:
                 self.preview_updated.emit(to_qimage(frame.original), to_qimage(frame.image))
         self.stats_updated.emit(pipeline.stats.summary())

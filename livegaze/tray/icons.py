@@ -10,6 +10,7 @@ STATE_COLOURS = {
     "correcting": "#22c55e",
     "paused": "#a3a3a3",
     "no_face": "#f59e0b",
+    "preview_only": "#a855f7",  # running, but call apps see nothing: no virtual camera
     "error": "#ef4444",
 }
 

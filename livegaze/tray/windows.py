@@ -1,8 +1,10 @@
 """The control panel (also the fallback when the desktop has no system tray) and the preview."""
 from __future__ import annotations
 
+import re
+
 from PyQt6.QtCore import QTimer, Qt, pyqtSignal
-from PyQt6.QtGui import QPixmap
+from PyQt6.QtGui import QGuiApplication, QPixmap
 from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QGridLayout, QHBoxLayout, QLabel,
                              QPushButton, QSlider, QVBoxLayout, QWidget)
 
@@ -20,8 +22,36 @@ def resolution_text(width: int, height: int) -> str:
 
 def parse_resolution(text: str) -> tuple[int, int]:
     return (0, 0) if text == CAMERAS_OWN else tuple(int(v) for v in text.split("x"))
-STATE_TEXT = {"off": "Camera off", "starting": "Starting...", "correcting": "Correcting your gaze",
-              "paused": "Correction paused", "no_face": "No face in view", "error": "Problem - see message"}
+
+
+# One wording per action and state, used by the menu, the window, the tooltip and the messages.
+START_TEXT, STOP_TEXT = "Start camera", "Stop camera"
+NO_CAMERA_TEXT = "No camera found"
+STATE_TEXT = {"off": "Camera off", "starting": "Starting the camera...", "correcting": "Correcting your gaze",
+              "paused": "Correction paused", "no_face": "No face in view",
+              "preview_only": "Preview only: no virtual camera for call apps", "error": "Not working: see the message"}
+RUNNING_STATES = ("starting", "correcting", "paused", "no_face", "preview_only")
+# A message's fix command: what follows "...: " when it starts with a command (optionally "run ").
+FIX_COMMAND = re.compile(r":\s+(?:run\s+)?((?:sudo|livegaze|pip|python3?|chmod|rm|brew|winget)\s.*)$")
+
+
+def split_fix(text: str) -> tuple[str, str]:
+    """(the explanation, the command that fixes it or "") of a one-line message."""
+    match = FIX_COMMAND.search(text)
+    if not match:
+        return text, ""
+    return text[:match.start(1)].rstrip(), match.group(1)
+
+
+def camera_choices(cameras: list[str], saved: str) -> list[str]:
+    """The cameras that exist, plus the saved source when it is a video file that exists (a file
+    can stand in for a camera); a saved camera that is not there is not offered."""
+    import os
+
+    from livegaze.capture import is_camera_source
+
+    extra = [saved] if saved and not is_camera_source(saved) and os.path.isfile(saved) else []
+    return list(cameras) + [s for s in extra if s not in cameras]
 
 
 # The tray's model choices, in menu order: what the corrector registry offers.
@@ -37,11 +67,34 @@ class ControlPanel(QWidget):
         self.controller = controller
         config = controller.config
         self.setWindowTitle("livegaze")
-        grid = QGridLayout(self)
+        top = QVBoxLayout(self)
         self.status = QLabel(STATE_TEXT["off"])
-        self.status.setWordWrap(True)
-        grid.addWidget(self.status, 0, 0, 1, 3)
-        self.start_button = QPushButton("Start camera")
+        self.status.setStyleSheet("font-weight: bold")
+        top.addWidget(self.status)
+        # A problem in full, wrapped (never clipped), and its fix as text to select or copy.
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.setMinimumWidth(420)
+        self.message.setVisible(False)
+        top.addWidget(self.message)
+        self.fix = QLabel()
+        self.fix.setWordWrap(True)
+        self.fix.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.fix.setStyleSheet("font-family: monospace; background: palette(base); border: 1px solid palette(mid); "
+                               "padding: 4px")
+        self.fix.setToolTip("The command that fixes it: select it, or press Copy")
+        self.copy_fix = QPushButton("Copy")
+        self.copy_fix.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.fix.text()))
+        fix_row = QHBoxLayout()
+        fix_row.addWidget(self.fix, 1)
+        fix_row.addWidget(self.copy_fix)
+        top.addLayout(fix_row)
+        for widget in (self.fix, self.copy_fix):
+            widget.setVisible(False)
+        grid = QGridLayout()
+        top.addLayout(grid)
+        self.start_button = QPushButton(START_TEXT)
         self.start_button.clicked.connect(self._start_stop)
         grid.addWidget(self.start_button, 1, 0)
         self.enabled_box = QCheckBox("Correction on")
@@ -63,8 +116,10 @@ class ControlPanel(QWidget):
         grid.addWidget(QLabel("Camera"), 3, 0)
         self.camera = QComboBox()
         self.camera.setEditable(True)  # a device path or a video file works too
-        self.camera.addItems(cameras or [config.capture.source])
-        self.camera.setCurrentText(config.capture.source)
+        choices = camera_choices(cameras, config.capture.source)
+        self.camera.addItems(choices)
+        self.camera.lineEdit().setPlaceholderText(f"{NO_CAMERA_TEXT}: plug one in, or type a video file's path")
+        self.camera.setCurrentText(config.capture.source if config.capture.source in choices else "")
         self.camera.currentTextChanged.connect(self._camera_changed)
         grid.addWidget(self.camera, 3, 1, 1, 2)
         grid.addWidget(QLabel("Resolution"), 4, 0)
@@ -144,15 +199,34 @@ class ControlPanel(QWidget):
 
     def show_state(self, state: str) -> None:
         self.status.setText(STATE_TEXT.get(state, state))
-        self.start_button.setText("Stop camera" if state in ("starting", "correcting", "paused", "no_face")
-                                  else "Start camera")
+        # A camera being reconnected is running too (its state is "error"): the button stops it.
+        running = state in RUNNING_STATES or self.controller.pipeline is not None
+        self.start_button.setText(STOP_TEXT if running else START_TEXT)
+        if state in ("correcting", "paused", "no_face", "preview_only"):  # the camera's last problem is over
+            self.show_message("")
 
     def show_stats(self, stats: dict) -> None:
         self.stats.setText(f"{stats['fps']:.1f} fps, latency {stats['latency_p50_ms']:.0f} ms, "
                            f"{stats['dropped']} dropped")
 
     def show_message(self, text: str) -> None:
-        self.status.setText(text)
+        """The whole message, wrapped; its fix command, if any, in a field to select or copy. A
+        missing virtual camera stays in view under a later message while the camera runs without."""
+        output = getattr(self.controller.output, "problem", None)
+        texts = [t for t in dict.fromkeys((text, output if self.controller.pipeline is not None else None)) if t]
+        parts = [split_fix(t) for t in texts]
+        self.message.setText("\n\n".join(explanation for explanation, _ in parts))
+        self.message.setVisible(bool(texts))
+        command = next((c for _, c in parts if c), "")
+        self.fix.setText(command)
+        for widget in (self.fix, self.copy_fix):
+            widget.setVisible(bool(command))
+        # Grow to the message's wrapped height: a top-level window does not on its own.
+        layout = self.layout()
+        layout.activate()
+        height = layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() else self.sizeHint().height()
+        if height > self.height():
+            self.resize(self.width(), height)
 
 
 class PreviewWindow(QWidget):
@@ -163,6 +237,10 @@ class PreviewWindow(QWidget):
         self.controller = controller
         self.setWindowTitle("livegaze preview")
         layout = QVBoxLayout(self)
+        captions = QHBoxLayout()
+        for caption in ("Your camera", "Corrected: what call apps see"):
+            captions.addWidget(QLabel(caption), 1, Qt.AlignmentFlag.AlignHCenter)
+        layout.addLayout(captions)
         row = QHBoxLayout()
         self.before, self.after = QLabel("before"), QLabel("after")
         for label in (self.before, self.after):
@@ -170,10 +248,33 @@ class PreviewWindow(QWidget):
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             row.addWidget(label)
         layout.addLayout(row)
-        self.stats = QLabel("waiting for frames...")
+        self.stats = QLabel()
+        self.stats.setWordWrap(True)
+        self.stats.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.stats)
+        self.show_state(controller.state)
         controller.preview_updated.connect(self.show_frames)
         controller.stats_updated.connect(self.show_stats)
+        controller.state_changed.connect(self.show_state)
+        controller.error.connect(self.show_problem)
+
+    def show_state(self, state: str) -> None:
+        """What the preview is waiting for, in words: it never just waits."""
+        if state == "off":
+            self._clear(f"{STATE_TEXT['off']}: press {START_TEXT} to see the preview")
+        elif state == "starting":
+            self._clear(STATE_TEXT["starting"])
+        elif state == "error" and self.controller.problem:
+            self.show_problem(self.controller.problem)
+
+    def show_problem(self, text: str) -> None:
+        self.stats.setText(text)
+
+    def _clear(self, text: str) -> None:
+        for label, name in ((self.before, "before"), (self.after, "after")):
+            label.clear()
+            label.setText(name)
+        self.stats.setText(text)
 
     def show_frames(self, before, after) -> None:
         for label, image in ((self.before, before), (self.after, after)):
@@ -181,8 +282,11 @@ class PreviewWindow(QWidget):
                                                             Qt.TransformationMode.SmoothTransformation))
 
     def show_stats(self, stats: dict) -> None:
+        if self.controller.state == "error":  # the problem stays in view, not the figures
+            return
+        note = " | no virtual camera: call apps do not see this" if self.controller.state == "preview_only" else ""
         self.stats.setText(f"{stats['fps']:.1f} fps | end-to-end latency p50 {stats['latency_p50_ms']:.0f} ms, "
-                           f"p95 {stats['latency_p95_ms']:.0f} ms | dropped {stats['dropped']}")
+                           f"p95 {stats['latency_p95_ms']:.0f} ms | dropped {stats['dropped']}{note}")
 
     def showEvent(self, event) -> None:
         self.controller.want_preview = True
@@ -229,9 +333,11 @@ class CalibrationDialog(QDialog):
         self._wait_for_camera()
 
     def _wait_for_camera(self) -> None:
-        if self.controller.state == "error":
-            self._finish("the camera did not start; see the message in the controls")
-        elif self.controller.pipeline is None:
+        """Until frames of a real camera flow (no virtual camera is needed for this)."""
+        state = self.controller.state
+        if state == "error":
+            self._finish(self.controller.problem or "the camera did not start")
+        elif self.controller.pipeline is None or state == "starting":
             QTimer.singleShot(100, self._wait_for_camera)
         else:
             self._advance()

@@ -62,9 +62,9 @@ def test_system_tray_icon_and_menu_under_xvfb_with_trayer(averted_clip, tmp_path
             trayer.wait()
     assert result.returncode == 0, result.stderr[-2000:]
     menu = [l for l in result.stdout.splitlines() if l.startswith("MENU:")][0]
-    for entry in ("Stop virtual camera", "Correction on", "Camera", "Resolution", "Corrector", "Open preview",
-                  "Quit"):
+    assert menu.startswith("MENU: Correcting your gaze||Stop camera|Correction on|")  # status line first
+    for entry in ("Camera", "Resolution", "Corrector", "Calibrate...", "Open preview", "Open controls", "Quit"):
         assert entry in menu
-    assert "livegaze: correcting" in result.stdout
+    assert "TOOLTIP: livegaze: Correcting your gaze" in result.stdout
     from PyQt6.QtGui import QImage
     assert not QImage(os.path.join(out, "tray_menu.png")).isNull()

@@ -84,9 +84,10 @@ def test_errors_become_notifications_and_app_keeps_running(qapp, tray, tmp_path)
     tray.panel.camera.setCurrentText(str(tmp_path / "unplugged.mp4"))  # restarts on a missing source
     assert wait_until(qapp, lambda: c.state == "error")
     assert tray.notifications and "no such file" in tray.notifications[-1][1]
-    assert "no such file" in tray.panel.status.text()
+    assert tray.panel.message.text() == f"camera {tmp_path / 'unplugged.mp4'}: no such file (expected a video or image file)"
     tray.panel.camera.setCurrentText(tray.panel.camera.itemText(0))  # plugged back in: it recovers
     assert wait_until(qapp, lambda: c.state == "correcting")
+    assert not tray.panel.message.isVisibleTo(tray.panel)  # the problem is over
 
 
 def test_bad_model_file_is_reported_without_stopping_the_camera(qapp, tray, tmp_path):
@@ -125,19 +126,83 @@ def test_state_icons_differ(qapp):
     assert len(set(colours.values())) == 4
 
 
-def test_missing_virtual_camera_is_a_notification_with_the_fix(qapp, config_dir, averted_clip):
+def test_without_a_virtual_camera_the_fix_is_shown_and_preview_and_calibration_work(qapp, config_dir, averted_clip):
     import os
     if os.path.exists("/dev/video0"):
         pytest.skip("a video device exists here")
+    from livegaze import calibration
     from livegaze.tray.app import TrayApp
     store.save(saved(averted_clip[0]))
     app = TrayApp(cameras=[averted_clip[0]], force_window=True)  # the real virtual-camera sink
     try:
-        assert wait_until(qapp, lambda: app.controller.state == "error")
+        c = app.controller
+        assert wait_until(qapp, lambda: c.state == "preview_only")
         assert any("modprobe v4l2loopback" in text for _, text in app.notifications)
+        assert app.panel.fix.text() == ("sudo apt install v4l2loopback-dkms && sudo modprobe v4l2loopback devices=1 "
+                                        "exclusive_caps=1 card_label=livegaze")
+        assert app.panel.message.text().startswith("no virtual camera device (")
+        assert app.panel.start_button.text() == "Stop camera"
+        app.show_preview()
+        assert wait_until(qapp, lambda: app.preview.after.pixmap() is not None and not app.preview.after.pixmap().isNull())
+        assert wait_until(qapp, lambda: "call apps do not see this" in app.preview.stats.text())
+        dialog = app.panel.calibrate()
+        dialog.seconds, dialog.settle = 0.6, 0.2
+        assert wait_until(qapp, lambda: dialog.result is not None or dialog.error is not None)
+        assert dialog.error is None, dialog.error
+        assert calibration.load() is not None
     finally:
         app.controller.shutdown()
         app.server.close()
+
+
+def test_no_camera_is_said_in_the_window_preview_and_menu(qapp, config_dir):
+    """No camera at all: the preview says so (never "waiting for frames"), no camera is offered,
+    and the menu's status line names the problem; the actions have the window's words."""
+    import os
+    if os.path.exists("/dev/video0"):
+        pytest.skip("a video device exists here")
+    from livegaze.tray.app import TrayApp
+    app = TrayApp(sink_factory=lambda: NullSink(keep=False), cameras=[], force_window=True, autostart=False)
+    try:
+        app._build_tray([])  # the menu a desktop with a tray shows (offscreen Qt has no tray)
+        assert app.preview.stats.text() == "Camera off: press Start camera to see the preview"
+        assert app.start_action.text() == app.panel.start_button.text() == "Start camera"
+        cams = [m for m in app.menu.actions() if m.text() == "Camera"][0].menu().actions()
+        assert [(a.text(), a.isEnabled()) for a in cams] == [("No camera found", False)]
+        assert app.panel.camera.count() == 0 and app.panel.camera.currentText() == ""
+        assert app.panel.camera.lineEdit().placeholderText().startswith("No camera found")
+        app.controller.start()
+        assert wait_until(qapp, lambda: app.controller.state == "error")
+        expected = ("no camera: camera 0 cannot be opened (is it connected, and not in use by another app?); "
+                    "livegaze tries again every second")
+        assert app.preview.stats.text() == expected
+        assert app.panel.message.text() == expected and app.panel.message.isVisibleTo(app.panel)
+        assert not app.menu.actions()[0].isEnabled()
+        assert app.menu.actions()[0].text() == "No camera: camera 0 cannot be opened (is it connected, and not in..."
+        assert app.tray.toolTip() == f"livegaze: {expected}"
+        assert app.start_action.text() == app.panel.start_button.text() == "Stop camera"  # it keeps trying
+        assert [text for _, text in app.notifications] == [expected]  # once, not on every poll
+    finally:
+        app.controller.shutdown()
+        app.server.close()
+
+
+def test_the_control_window_shows_the_whole_message_and_its_fix(qapp, tray):
+    message = ("no virtual camera device ('v4l2loopback' backend: No v4l2 loopback device found at "
+               "/dev/video[0-99]. Did you run 'modprobe v4l2loopback'?); to fix: install v4l2loopback and "
+               "load it: sudo apt install v4l2loopback-dkms && sudo modprobe v4l2loopback devices=1")
+    tray.panel.show()
+    tray.panel.show_message(message)
+    qapp.processEvents()
+    label, fix = tray.panel.message, tray.panel.fix
+    assert label.text() + " " + fix.text() == message
+    assert fix.text() == "sudo apt install v4l2loopback-dkms && sudo modprobe v4l2loopback devices=1"
+    for widget in (label, fix):  # wrapped to its full height, not clipped
+        assert widget.isVisible() and widget.height() >= widget.heightForWidth(widget.width())
+        assert widget.textInteractionFlags() & widget.textInteractionFlags().TextSelectableByMouse
+    tray.panel.copy_fix.click()
+    from PyQt6.QtGui import QGuiApplication
+    assert QGuiApplication.clipboard().text() == fix.text()
 
 
 def test_calibration_from_the_tray_is_saved_and_applied(qapp, tray):
@@ -203,4 +268,6 @@ def test_tray_signals_quit_cleanly_and_a_second_tray_hands_over(tmp_path, signam
             first.kill()
     assert first.returncode == 0, stderr
     assert "Traceback" not in stderr and "Abort" not in stderr
+    for line in stderr.splitlines():  # livegaze's own lines, each with one prefix; no Qt noise
+        assert line.startswith("livegaze: ") and line.count("livegaze:") == 1, line
     assert (tmp_path / "cfg" / "settings.toml").is_file()
