@@ -48,7 +48,7 @@ class Calibration:
 
 
 def calibration_path() -> Path:
-    root = os.environ.get("LIVEGAZE_CONFIG", platformdirs.user_config_dir("livegaze"))
+    root = os.path.abspath(os.environ.get("LIVEGAZE_CONFIG") or platformdirs.user_config_dir("livegaze"))
     return Path(root) / "calibration.toml"
 
 

@@ -8,6 +8,7 @@ import sys
 from livegaze.cliargs import build_parser
 from livegaze.config import from_args, read_file
 from livegaze.errors import LivegazeError
+from livegaze.quiet import keep_log_lines_visible
 
 
 def cmd_run(args) -> int:
@@ -179,6 +180,9 @@ COMMANDS = {"run": cmd_run, "demo": cmd_demo, "photo": cmd_photo, "eval": cmd_ev
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
+    except BrokenPipeError:  # `livegaze devices | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141  # 128 + SIGPIPE, as a shell reports it
     except BaseException as exc:  # Ctrl-C while starting up (imports): one line, not a traceback
         if not _interrupted(exc):
             raise
@@ -211,6 +215,7 @@ def _set_verbosity(verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, format="livegaze: %(levelname_lower)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(_lower_level)
+    keep_log_lines_visible()
     if quiet:
         os.environ["TQDM_DISABLE"] = "1"  # tqdm reads it for every bar it makes
 

@@ -49,3 +49,14 @@ def quiet_opencv() -> None:
 
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_INFO if verbose()
                                   else cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
+def keep_log_lines_visible() -> None:
+    """The log's terminal lines go through their own copy of descriptor 2: native start-ups on
+    the pipeline's threads point descriptor 2 at /dev/null for a moment (livegaze.quiet), and a
+    warning the tray logs in that moment (a missing virtual camera, just as the camera starts)
+    would be lost with their noise."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
+            handler.setStream(os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1,
+                                        encoding=sys.stderr.encoding, errors="replace"))

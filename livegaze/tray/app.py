@@ -17,6 +17,7 @@ from PyQt6.QtGui import QActionGroup, QKeySequence, QShortcut
 from PyQt6.QtNetwork import QLocalServer
 from PyQt6.QtWidgets import QApplication, QMenu, QSlider, QSystemTrayIcon, QWidgetAction
 
+from livegaze.quiet import keep_log_lines_visible
 from livegaze.tray import control
 from livegaze.tray import settings as settings_store
 from livegaze.tray.controller import PipelineController
@@ -205,17 +206,6 @@ def qt_message(kind, _context, text: str) -> None:
     """Qt's own lines ("This plugin does not support raise()") go to the log at debug level, so the
     terminal shows livegaze's lines; Qt's warnings and errors stay visible with -v."""
     log.debug("Qt: %s", text) if kind == QtMsgType.QtDebugMsg else log.info("Qt: %s", text)
-
-
-def keep_log_lines_visible() -> None:
-    """The log's terminal lines go through their own copy of descriptor 2: native start-ups on
-    the pipeline's threads point descriptor 2 at /dev/null for a moment (livegaze.quiet), and a
-    warning the tray logs in that moment (a missing virtual camera, just as the camera starts)
-    would be lost with their noise."""
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
-            handler.setStream(os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1,
-                                        encoding=sys.stderr.encoding, errors="replace"))
 
 
 def run_tray(minimized: bool = False) -> int:

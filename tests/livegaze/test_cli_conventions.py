@@ -132,3 +132,13 @@ def test_help_of_every_command_renders(tmp_path):
         result = livegaze(name, "--help", cwd=tmp_path)
         assert result.returncode == 0, name
         assert re.search(r"^examples:$", result.stdout, re.M), name
+
+
+def test_output_piped_into_a_reader_that_leaves_is_not_a_traceback():
+    """`livegaze devices | head -1`: the reader is gone before livegaze writes."""
+    proc = subprocess.Popen([sys.executable, "-m", "livegaze", "devices"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err
