@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import stat
 import sys
 import time
 from dataclasses import dataclass
@@ -21,6 +22,15 @@ from livegaze.quiet import native_output_silenced
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+# The largest picture livegaze decodes, in pixels (width x height): 100 megapixels, a 12000 x 8000
+# photo from a high-end camera. The size is read from the file's header before anything is
+# decoded, so a small file claiming a huge picture (a "decompression bomb": a 2.6 MB PNG of
+# 30000 x 30000 took 5.6 GB) is refused in one line instead of filling the memory. Video frames
+# are held to the same limit.
+MAX_PIXELS = 100_000_000
+# OpenCV's own limit, for a format whose header Pillow cannot read (read at its first decode).
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
 
 
 class EndOfStream(Exception):
@@ -82,16 +92,52 @@ def camera_handle(source: str) -> int | str:
     return int(source) if str(source).isdigit() else str(source)
 
 
-def load_image_bgr(path: str) -> np.ndarray:
-    """Read an image file as 3-channel BGR uint8; grayscale and RGBA are converted, bad files raise."""
+def check_pixels(width: int, height: int, name: str) -> None:
+    """Refuse a picture or video frame larger than MAX_PIXELS, in one line."""
+    if width * height > MAX_PIXELS:
+        raise LivegazeError(f"{name}: {width}x{height} pixels is over livegaze's limit of "
+                            f"{MAX_PIXELS // 1_000_000} megapixels (expected a smaller picture)")
+
+
+def header_size(path: str) -> tuple[int, int] | None:
+    """(width, height) from an image file's header, without decoding it; None when Pillow cannot
+    read the header (OpenCV's own limit then still holds)."""
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # ours is the one line
+            with Image.open(path) as image:
+                return image.size
+    except Image.DecompressionBombError:
+        return (MAX_PIXELS + 1, 1)  # past Pillow's own limit, which is above ours
+    except Exception:  # not a format Pillow knows: OpenCV decides
+        return None
+
+
+def read_image(path: str, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:
+    """Decode an image file (size checked first, the decoder's own warnings kept off the
+    terminal); a one-line error for a missing, empty, oversized or unreadable file."""
     if not os.path.isfile(path):
         raise LivegazeError(f"{path}: no such file")
     if os.path.getsize(path) == 0:
         raise LivegazeError(f"{path}: file is empty (expected an image)")
-    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    size = header_size(path)
+    if size is not None:
+        check_pixels(*size, path)
+    with native_output_silenced():  # libjpeg's "Corrupt JPEG data: ..." for a damaged file
+        image = cv2.imread(path, flags)
     if image is None:
-        raise LivegazeError(f"{path}: not a readable image (expected PNG, JPEG, BMP, TIFF or WebP)")
-    return to_bgr(image, path)
+        raise LivegazeError(f"{path}: not a readable image (expected PNG, JPEG, BMP, TIFF or WebP "
+                            f"of at most {MAX_PIXELS // 1_000_000} megapixels)")
+    return image
+
+
+def load_image_bgr(path: str) -> np.ndarray:
+    """Read an image file as 3-channel BGR uint8; grayscale and RGBA are converted, bad files raise."""
+    return to_bgr(read_image(path), path)
 
 
 def to_bgr(image: np.ndarray, name: str = "frame") -> np.ndarray:
@@ -129,6 +175,7 @@ class Capture:
         self._count = 0
         self._t0: float | None = None
         self._last: np.ndarray | None = None
+        self._pending: np.ndarray | None = None  # a file's first frame, read to check it opens
         self._lost_since: float | None = None
         self._next_retry = 0.0
         self.reconnects = 0
@@ -167,11 +214,10 @@ class Capture:
                     cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.config.height)
                 cap.set(cv2.CAP_PROP_FPS, self.config.fps)
         else:
-            if initial and not os.path.isfile(src):
-                raise LivegazeError(f"--input {src}: no such file (expected a video or image file)")
-            if initial and os.path.getsize(src) == 0:
-                raise LivegazeError(f"--input {src}: file is empty (expected a video or image file)")
-            cap = cv2.VideoCapture(src)
+            if initial:
+                _check_file(src)
+            with native_output_silenced():  # FFmpeg's lines about a damaged file ("moov atom not found")
+                cap = cv2.VideoCapture(src)
         if not cap.isOpened():
             cap.release()
             if initial and not self.reconnect:
@@ -186,11 +232,19 @@ class Capture:
                 self._next_retry = self._lost_since + self.config.retry_interval_s
             return False
         if initial and not self.is_camera:
+            try:
+                check_pixels(int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+                             f"--input {src}")
+            except LivegazeError:
+                cap.release()
+                raise
             ok, probe = cap.read()
             if not ok or probe is None or probe.size == 0:
                 cap.release()
                 raise LivegazeError(f"--input {src}: no decodable video frames")
-            cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            # Kept for the first read, not sought back to: a stream (raw MJPEG, a pipe) cannot
+            # seek, and a one-frame file may not either.
+            self._pending = probe
         self._cap = cap
         return True
 
@@ -220,15 +274,17 @@ class Capture:
                 raise EndOfStream()
             return self._still.copy()
         if self._lost_since is None and self._cap is not None:
-            ok, image = self._cap.read()
+            if self._pending is not None:
+                ok, image, self._pending = True, self._pending, None
+            else:
+                ok, image = self._cap.read()
             if ok and image is not None and image.size:
                 self._last = self._fit(image)
                 return self._last
             if not self.reconnect:
                 if self.config.loop and self._count > 1:
-                    self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-                    ok, image = self._cap.read()
-                    if ok:
+                    image = self._restart()
+                    if image is not None:
                         self._last = self._fit(image)
                         return self._last
                 self._warn_if_truncated()
@@ -237,6 +293,22 @@ class Capture:
         elif self._lost_since is None:
             self._mark_lost()
         return self._while_lost()
+
+    def _restart(self) -> np.ndarray | None:
+        """A file's first frame again (for --loop): sought back to, or the file opened afresh
+        where it cannot seek (a stream)."""
+        self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        ok, image = self._cap.read()
+        if ok and image is not None and image.size:
+            return image
+        if not os.path.isfile(self.config.source):
+            log.warning("--input %s: a stream cannot start again (--loop ignored)", self.config.source)
+            return None  # a pipe would wait forever for a writer that is gone
+        self._cap.release()
+        with native_output_silenced():
+            self._cap = cv2.VideoCapture(self.config.source)
+        ok, image = self._cap.read()
+        return image if ok and image is not None and image.size else None
 
     def _warn_if_truncated(self) -> None:
         """A file that says it has more frames than could be decoded is damaged: say so."""
@@ -287,6 +359,20 @@ class Capture:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _check_file(src: str) -> None:
+    """A video source must be a file (or a pipe: a stream is read as it comes) with something in it."""
+    try:
+        info = os.stat(src)
+    except OSError:
+        raise LivegazeError(f"--input {src}: no such file (expected a video or image file)") from None
+    if stat.S_ISFIFO(info.st_mode):
+        return
+    if not stat.S_ISREG(info.st_mode):
+        raise LivegazeError(f"--input {src}: not a file (expected a video or image file)")
+    if info.st_size == 0:
+        raise LivegazeError(f"--input {src}: file is empty (expected a video or image file)")
 
 
 def lost_placeholder(last: np.ndarray | None, width: int, height: int) -> np.ndarray:

@@ -33,7 +33,18 @@ def write_image(path: str, image: np.ndarray) -> None:
     ok, data = cv2.imencode(ext, image)
     if not ok:
         raise LivegazeError(f"{path}: cannot encode image as {ext}")
-    write_bytes(path, data.tobytes())
+    write_file(path, data.tobytes())
+
+
+def write_file(path: str, data: bytes) -> None:
+    """Replace `path` with `data` (training.atomic); a full disk or a folder that cannot be
+    written is one line naming the file, and the old file stays."""
+    try:
+        write_bytes(path, data)
+    except OSError as exc:
+        raise LivegazeError(f"{path}: cannot write ({exc.strerror or exc}); "
+                            f"{'the existing file is unchanged' if os.path.exists(path) else 'nothing was written'}"
+                            ) from exc
 
 
 def eye_zoom(image: np.ndarray, centres: np.ndarray, scale: int = 4) -> np.ndarray:
@@ -87,5 +98,5 @@ def save_figure(fig, path: str) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     plt.close(fig)
-    write_bytes(path, buffer.getvalue())
+    write_file(path, buffer.getvalue())
     return path

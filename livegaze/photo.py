@@ -1,7 +1,9 @@
 """`livegaze photo`: correct every face in still images (portraits, group photos).
 
-Each result is written under its own file name in the output folder, in the input's format.
-OpenCV applies the EXIF orientation when it reads, so the output is stored upright. An image
+Each result is written under its own file name in the output folder, in the input's format and
+as it came in: 16-bit stays 16-bit, grey stays grey, an alpha channel is kept untouched (the
+correction is made on 8-bit colour and its change added back). The EXIF orientation is applied
+when reading, so the output is stored upright. An image
 without a face, or whose faces the gate leaves alone, is copied unchanged (byte for byte) and
 reported. A file that cannot be read or written gets one line; the others are still written and
 the exit status is nonzero at the end.
@@ -12,13 +14,16 @@ import dataclasses
 import os
 
 import cv2
+import numpy as np
 
+from livegaze.capture import MAX_PIXELS, check_pixels, header_size
 from livegaze.config import AppConfig
 from livegaze.correctors import from_config
 from livegaze.errors import LivegazeError
 from livegaze.frames import Outcome
 from livegaze.gate import Gate
 from livegaze.media import write_image
+from livegaze.quiet import native_output_silenced
 from training.atomic import write_bytes
 from livegaze.stills import StillCorrector
 
@@ -26,14 +31,68 @@ DESCRIBE = {Outcome.HEAD_TURNED: "head turned away", Outcome.EYES_CLOSED: "eyes 
             Outcome.LOOKING_AWAY: "looking away", Outcome.UNCHANGED: "nothing to move"}
 
 
-def read_photo(path: str):
-    """BGR image, EXIF orientation applied; a one-line error for anything else."""
+def read_photo(path: str) -> np.ndarray:
+    """The picture as stored (8 or 16 bit; grey, colour or colour with alpha), upright by its
+    EXIF orientation; a one-line error for anything else, a picture past MAX_PIXELS included."""
     if not os.path.isfile(path):
         raise LivegazeError(f"{path}: no such file")
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    size = header_size(path)
+    if size is not None:
+        check_pixels(*size, path)
+    with native_output_silenced():  # libjpeg's "Corrupt JPEG data: ..." for a damaged file
+        image = cv2.imread(path, cv2.IMREAD_UNCHANGED)  # (which leaves the orientation to us)
     if image is None:
-        raise LivegazeError(f"{path}: not an image OpenCV can read (expected JPEG, PNG, BMP, TIFF or WebP)")
+        raise LivegazeError(f"{path}: not an image OpenCV can read (expected JPEG, PNG, BMP, TIFF or WebP "
+                            f"of at most {MAX_PIXELS // 1_000_000} megapixels)")
+    if image.dtype not in (np.uint8, np.uint16):
+        raise LivegazeError(f"{path}: pixel type {image.dtype} not supported (expected 8 or 16 bit)")
+    if image.ndim == 3 and image.shape[2] not in (1, 3, 4):
+        raise LivegazeError(f"{path}: {image.shape[2]} channels not supported (expected grey, colour or "
+                            "colour with alpha)")
+    return np.ascontiguousarray(ORIENT.get(exif_orientation(path), lambda a: a)(image))
+
+
+# EXIF orientation -> how the stored pixels become the displayed picture (rows first).
+ORIENT = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+          5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1),
+          7: lambda a: np.rot90(a, 2).swapaxes(0, 1), 8: lambda a: np.rot90(a, 1)}
+
+
+def exif_orientation(path: str) -> int:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return int(image.getexif().get(0x0112, 1))
+    except Exception:  # no EXIF Pillow can read: stored upright
+        return 1
+
+
+def colour8(image: np.ndarray) -> np.ndarray:
+    """The 8-bit BGR picture the correction works on."""
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    if image.ndim == 2 or image.shape[2] == 1:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
     return image
+
+
+def as_stored(original: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """The correction (`after` - `before`, 8-bit BGR) added to the picture as it came in: its
+    depth, grey or colour and alpha kept; every pixel the correction left alone is unchanged."""
+    if original.ndim == 2 or original.shape[2] == 1:
+        change = (cv2.cvtColor(after, cv2.COLOR_BGR2GRAY).astype(np.int32)
+                  - cv2.cvtColor(before, cv2.COLOR_BGR2GRAY).astype(np.int32)).reshape(original.shape)
+        channels = slice(None)
+    else:
+        change = after.astype(np.int32) - before.astype(np.int32)
+        channels = slice(0, 3)  # alpha, when there is one, is not the correction's
+    scale, top = (256, 65535) if original.dtype == np.uint16 else (1, 255)
+    out = original.copy()
+    out[..., channels] = np.clip(original[..., channels].astype(np.int32) + change * scale, 0, top)
+    return out
 
 
 def output_path(src: str, output_dir: str) -> str:
@@ -65,11 +124,12 @@ def run_photos(inputs: list[str], output_dir: str, config: AppConfig | None = No
                 if dst in written:
                     raise LivegazeError(f"{src}: another input has the same file name; its result is "
                                         f"already {dst}")
-                image = read_photo(src)
+                stored = read_photo(src)
+                image = colour8(stored)
                 out, results = stills.correct(image, strength)
                 corrected = sum(r.outcome is Outcome.CORRECTED for r in results)
                 if corrected:
-                    write_image(dst, out)
+                    write_image(dst, as_stored(stored, image, out))
                 else:
                     with open(src, "rb") as f:  # untouched: the original bytes, EXIF and all
                         write_bytes(dst, f.read())

@@ -44,11 +44,21 @@ def native_output_silenced():
 
 
 def quiet_opencv() -> None:
-    """OpenCV's own logging off (its warnings for failed camera probes) unless verbose."""
+    """OpenCV's own logging off (its warnings for failed camera probes) unless verbose, and the
+    FFmpeg inside it too: it prints a damaged file's details itself ("moov atom not found",
+    "[mjpeg] overread 8") where livegaze says what it means in one line. OpenCV reads
+    OPENCV_FFMPEG_LOGLEVEL when it first opens a video, so this must come before that; a value
+    the user set is kept. libjpeg's "Corrupt JPEG data" is kept off by native_output_silenced
+    around each image decode."""
+    if not verbose():
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", str(FFMPEG_QUIET))
     import cv2
 
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_INFO if verbose()
                                   else cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
+FFMPEG_QUIET = -8  # AV_LOG_QUIET
 
 
 def keep_log_lines_visible() -> None:

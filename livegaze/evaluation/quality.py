@@ -107,12 +107,21 @@ def default_samples(landmarker: Landmarker, clip_frames: int = 6) -> list[Sample
 def file_samples(paths: list[str], frames_per_video: int = 8) -> list[Sample]:
     """User media: images as they are, videos as evenly spaced frames (no truth for either)."""
     samples = []
+    from livegaze.capture import IMAGE_EXTENSIONS, check_pixels, load_image_bgr
+    from livegaze.quiet import native_output_silenced
+
     for path in paths:
-        image = cv2.imread(path)
-        if image is not None:
-            samples.append(Sample(os.path.basename(path), image, kind="real"))
+        if os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS:  # size checked before decoding
+            samples.append(Sample(os.path.basename(path), load_image_bgr(path), kind="real"))
             continue
-        cap = cv2.VideoCapture(path)
+        with native_output_silenced():  # FFmpeg's own lines about a damaged file
+            cap = cv2.VideoCapture(path)
+        if cap.isOpened() and cap.get(cv2.CAP_PROP_FRAME_WIDTH) * cap.get(cv2.CAP_PROP_FRAME_HEIGHT) > 0:
+            try:
+                check_pixels(int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), path)
+            except Exception:
+                cap.release()
+                raise
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
         if count <= 0:
             cap.release()

@@ -7,6 +7,7 @@ after, per corrector). The measures are in livegaze.evaluation.quality.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 import cv2
@@ -15,8 +16,7 @@ from tqdm import tqdm
 
 from livegaze.correctors import CorrectConfig, entry, from_config
 from livegaze.errors import LivegazeError
-from livegaze.media import eye_zoom, label, save_figure, write_image
-from training.atomic import write_bytes
+from livegaze.media import eye_zoom, label, save_figure, write_file, write_image
 from livegaze.evaluation.quality import (MEDIA_ENV, EyeMeasure, Row, Sample, default_samples, describe_media,
                                          face_box, far_changes, file_samples, fresh_landmarker, measure,
                                          reading_errors, shared_media_dir)
@@ -202,6 +202,7 @@ def format_readings(subjects: list[Subject]) -> str:
 
 def write_report(report_dir: str, subjects: list[Subject], rows: list[Row], summary: dict,
                  correctors: list[str], gate: dict, readings: str = "", media_line: str = "") -> None:
+    earlier = report_sheets(report_dir)
     sheets = write_sheets(report_dir, subjects, rows, correctors)
     plot = write_plot(report_dir, rows, correctors)
     gating = write_gating_plot(report_dir, gate)
@@ -234,7 +235,25 @@ def write_report(report_dir: str, subjects: list[Subject], rows: list[Row], summ
             f"{a.contrast / b.contrast:.2f}" if b.contrast > 10 else "-" for a, b in zip(r.after, r.before))
         text.append(f"| {r.sample} | {r.corrector} | {r.status} | {pair('offset_mp')} | {pair('offset_img')} "
                     f"| {contrast} | {r.far_pixels} | {r.ms:.2f} |")
-    write_bytes(os.path.join(report_dir, "report.md"), ("\n".join(text) + "\n").encode())
+    write_file(os.path.join(report_dir, "report.md"), ("\n".join(text) + "\n").encode())
+    for name in earlier - {os.path.basename(p) for p in sheets}:
+        try:  # an earlier report's sheet this one did not redraw (it had more faces)
+            os.unlink(os.path.join(report_dir, name))
+        except FileNotFoundError:
+            pass
+
+
+SHEET_LINK = re.compile(r"^!\[sheet\]\((sheet-\d+\.png)\)$", re.MULTILINE)
+
+
+def report_sheets(report_dir: str) -> set[str]:
+    """The sheets the report already in `report_dir` shows (only those are a report's own:
+    other files there, whatever their names, are the user's)."""
+    try:
+        with open(os.path.join(report_dir, "report.md"), encoding="utf-8", errors="replace") as f:
+            return set(SHEET_LINK.findall(f.read()))
+    except OSError:
+        return set()
 
 
 def write_sheets(report_dir: str, subjects: list[Subject], rows: list[Row],
