@@ -50,7 +50,7 @@ def load_graphs(source, variant: str = "full") -> tuple[dict, dict]:
     from training.geometry import EyeGeometry
 
     payload = checkpoint.load(source) if isinstance(source, str) else source
-    cfg = payload["config"]
+    cfg = checkpoint.config_of(payload)
     geometry = EyeGeometry.from_config(cfg)
     size, crop = geometry.size, geometry.crop
     boxes = geometry_boxes(geometry)
@@ -110,8 +110,9 @@ def _to_onnx(graph, inputs, names: list[str], path: str, meta: dict) -> None:
     import onnx
     import torch
 
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".export-", suffix=".onnx")
-    os.close(fd)
+    from training.atomic import discard, temp_beside
+
+    tmp = temp_beside(path)  # scratch, locked while in use: a dead run's copy is cleaned up later
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer notes on the constant geometry
@@ -119,7 +120,7 @@ def _to_onnx(graph, inputs, names: list[str], path: str, meta: dict) -> None:
                               opset_version=OPSET, dynamo=False, do_constant_folding=True)
         model = onnx.load(tmp)
     finally:
-        os.unlink(tmp)
+        discard(tmp)
     _inline_identities(model)
     onnx.checker.check_model(model)
     model.metadata_props.add(key="livegaze", value=repr(meta))

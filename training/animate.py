@@ -3,16 +3,19 @@ input and its G_x-corrected version, decode with G_y; write a PNG strip and a GI
 
     python -m training.animate CKPT DATA --out anim    # first test faces of domain Y
 """
-from __future__ import annotations
+if __name__ == "__main__":  # before torch is imported: without it, one line naming the extra
+    from training.clihelp import require_training_extra
+    require_training_extra("animate")
 
-import argparse
-import os
+import io
 import sys
 
 import numpy as np
 import torch
 
 from training import checkpoint
+from training.clihelp import helptext, new_parser
+from training.atomic import write_bytes
 from training.networks import boxes_mask, crop_eyes
 
 
@@ -40,20 +43,42 @@ def to_uint8(t: torch.Tensor) -> np.ndarray:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.animate", description=__doc__.split("\n\n")[0])
-    p.add_argument("checkpoint")
-    p.add_argument("data", help="CelebAGaze-layout folder; its Y test faces are animated")
-    p.add_argument("--out", default="animation", help="output prefix: PREFIX.png and PREFIX.gif")
-    p.add_argument("--count", type=int, default=4)
-    p.add_argument("--alphas", default="-1,-0.5,0,0.5,1,1.4,2", help="comma-separated interpolation factors")
+    p = new_parser("python -m training.animate", """\
+Gaze animation (the paper's section 3.6): G_y redraws held-out faces of domain Y (looking away)
+with their angle code moved from the input's (alpha 0) to that of its G_x correction (alpha 1),
+and beyond. Writes PREFIX.png (one row per face: the input, then one column per alpha) and
+PREFIX.gif (the alphas as frames, forth and back).""", """\
+python -m training.animate runs/gazegan/last.pt data/ --out runs/gazegan/animation
+python -m training.animate runs/gazegan/last.pt data/ --count 8 --alphas 0,0.25,0.5,0.75,1""")
+    p.add_argument("checkpoint", metavar="CHECKPOINT",
+                   help="checkpoint written by python -m training.train with G_y and E_r (required)")
+    p.add_argument("data", metavar="DATA", help="dataset folder in the CelebAGaze layout; its held-out faces of "
+                                                "domain Y are animated (required)")
+    p.add_argument("--out", default="animation", metavar="PREFIX",
+                   help=helptext("output path without extension: PREFIX.png and PREFIX.gif", "animation"))
+    p.add_argument("--count", type=int, default=4, metavar="N", help=helptext("faces to animate, 1 to 64", 4))
+    p.add_argument("--alphas", default="-1,-0.5,0,0.5,1,1.4,2", metavar="A,B,...",
+                   help=helptext("interpolation factors, comma-separated: 0 = the input's gaze, 1 = the corrected "
+                                 "one, beyond extrapolates", "-1,-0.5,0,0.5,1,1.4,2"))
     args = p.parse_args(argv)
+    try:
+        alphas = [float(a) for a in args.alphas.split(",")]
+    except ValueError:
+        alphas = []
+    if not alphas or not all(-10 <= a <= 10 for a in alphas):
+        print(f"animate: error: --alphas {args.alphas}: expected numbers from -10 to 10, comma-separated",
+              file=sys.stderr)
+        return 2
+    if not 1 <= args.count <= 64:
+        print(f"animate: error: --count {args.count}: expected 1 to 64 faces", file=sys.stderr)
+        return 2
     from PIL import Image
 
     from training.data import DatasetError, GazeDataset, read_labels, split
     try:
         payload = checkpoint.load(args.checkpoint)
         nets = {k: checkpoint.rebuild(payload, k) for k in ("pam", "gx", "gy", "er")}
-        cfg = payload["config"]
+        cfg = checkpoint.config_of(payload)
         _, test = split(read_labels(args.data, 0), cfg["test_y"])
         ds = GazeDataset(test or read_labels(args.data, 0), cfg["size"], cfg["box_h"], cfg["box_w"])
     except (DatasetError, FileNotFoundError, ValueError, KeyError) as exc:
@@ -62,16 +87,19 @@ def main(argv=None) -> int:
     items = [ds[i] for i in range(min(args.count, len(ds)))]
     y = torch.stack([it["image"] for it in items])
     boxes = torch.stack([it["boxes"] for it in items])
-    alphas = [float(a) for a in args.alphas.split(",")]
     frames = animation_strip(nets, y, boxes, cfg["crop"], alphas)
     rows = [np.hstack([to_uint8(y[i])] + [to_uint8(f[i]) for f in frames]) for i in range(len(items))]
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    Image.fromarray(np.vstack(rows)).save(args.out + ".png.tmp", format="PNG")
-    os.replace(args.out + ".png.tmp", args.out + ".png")
+    sheet = io.BytesIO()
+    Image.fromarray(np.vstack(rows)).save(sheet, format="PNG")
     gif = [Image.fromarray(np.hstack([to_uint8(f[i]) for i in range(len(items))])) for f in frames]
-    gif[0].save(args.out + ".gif.tmp", format="GIF", save_all=True, append_images=gif[1:] + gif[-2:0:-1],
-                duration=120, loop=0)
-    os.replace(args.out + ".gif.tmp", args.out + ".gif")
+    movie = io.BytesIO()
+    gif[0].save(movie, format="GIF", save_all=True, append_images=gif[1:] + gif[-2:0:-1], duration=120, loop=0)
+    try:  # each file whole and durable, or the old one kept (training.atomic)
+        write_bytes(args.out + ".png", sheet.getvalue())
+        write_bytes(args.out + ".gif", movie.getvalue())
+    except OSError as exc:
+        print(f"animate: error: {args.out}: cannot write ({exc.strerror or exc})", file=sys.stderr)
+        return 2
     print(f"wrote {args.out}.png and {args.out}.gif (alphas {alphas})")
     return 0
 

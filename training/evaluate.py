@@ -7,9 +7,10 @@ the iris of held-out averted faces toward the camera-facing position (training.i
 LPIPS runs only where its backbone weights are on disk (the `lpips` package and torchvision's
 AlexNet in the torch hub cache); otherwise it is skipped with a message.
 """
-from __future__ import annotations
+if __name__ == "__main__":  # before torch is imported: without it, one line naming the extra
+    from training.clihelp import require_training_extra
+    require_training_extra("evaluate")
 
-import argparse
 import json
 import os
 import sys
@@ -18,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from training import checkpoint
+from training.clihelp import new_parser
 from training.data import DatasetError, GazeDataset, Record, read_labels, split
 from training.irisscore import iris_errors
 from training.networks import boxes_mask, crop_eyes
@@ -65,7 +67,6 @@ def lpips_metric():
         import torchvision  # noqa: F401
     except ImportError as exc:
         return None, f"LPIPS skipped: {exc.name} is not installed (pip install lpips torchvision)"
-    import os
     hub = os.path.join(torch.hub.get_dir(), "checkpoints")
     if not any(f.startswith("alexnet") for f in (os.listdir(hub) if os.path.isdir(hub) else [])):
         return None, f"LPIPS skipped: AlexNet weights not in {hub} (download once with internet)"
@@ -77,7 +78,7 @@ def lpips_metric():
 @torch.no_grad()
 def evaluate(ckpt: str, data: str, batch: int = 16) -> dict:
     payload = checkpoint.load(ckpt)
-    cfg = payload["config"]
+    cfg = checkpoint.config_of(payload)
     nets = {k: checkpoint.rebuild(payload, k) for k in ("pam", "gx", "gy", "er")}
     ec, gx, gy, er = nets["pam"].encoder, nets["gx"], nets["gy"], nets["er"]
     _, y_test = split(read_labels(data, 0), cfg["test_y"])
@@ -124,7 +125,7 @@ def synthetic_gaze(payload: dict, data: str, records: list[Record] | None = None
     corrected iris contrast relative to the truth's (a blank fill would score near 0)."""
     from training.syntheticset import EYE_SEMI_AXES
 
-    cfg = payload["config"]
+    cfg = checkpoint.config_of(payload)
     ec, gx = checkpoint.rebuild(payload, "pam").encoder.eval(), checkpoint.rebuild(payload, "gx").eval()
     records = records if records is not None else read_labels(data, 0)
     facing = [Record(os.path.join(data, "facing", os.path.basename(r.path)), r.eyes) for r in records]
@@ -152,10 +153,21 @@ def synthetic_gaze(payload: dict, data: str, records: list[Record] | None = None
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
-    p.add_argument("checkpoint")
-    p.add_argument("data")
-    p.add_argument("--json", help="also write the results to this file")
+    p = new_parser("python -m training.evaluate", """\
+The paper's evaluation of a trained checkpoint on the held-out faces of a dataset (the last
+--test-x / --test-y lines the run held out): MS-SSIM (1 = identical) and LPIPS (0 = identical)
+  table1_background  the face outside the eye boxes after G_x corrects domain Y (looking away)
+  table2_gx_on_x     G_x's reconstruction of the eye regions of domain X (looking into the camera)
+  table3_gy_on_y     G_y's reconstruction of the eye regions of domain Y
+On a synthetic set (python -m training.syntheticset) also how far G_x moves averted irises
+toward the camera-facing truth. LPIPS needs the lpips package and AlexNet's weights on disk.""", """\
+python -m training.evaluate runs/gazegan/last.pt data/
+python -m training.evaluate runs/gazegan/last.pt data/ --json runs/gazegan/eval.json""")
+    p.add_argument("checkpoint", metavar="CHECKPOINT",
+                   help="checkpoint written by python -m training.train (RUN_DIR/last.pt) (required)")
+    p.add_argument("data", metavar="DATA", help="dataset folder in the CelebAGaze layout, the one the run trained "
+                                                "on (required)")
+    p.add_argument("--json", metavar="FILE", help="also write the results to this JSON file [default: none]")
     args = p.parse_args(argv)
     try:
         results = evaluate(args.checkpoint, args.data)
@@ -174,11 +186,10 @@ def main(argv=None) -> int:
               f"-> {gaze['iris_error_after']:.3f} (box widths), {gaze['eyes_moved_closer']:.0%} of eyes closer, "
               f"iris contrast {gaze['iris_contrast']:.2f} of the truth's ({gaze['count']} faces)")
         results["synthetic_gaze"] = gaze
-    if args.json:
-        with open(args.json + ".tmp", "w") as f:
-            json.dump(results, f, indent=2)
-        import os
-        os.replace(args.json + ".tmp", args.json)
+    if args.json:  # whole and durable, or the old file kept
+        from training.atomic import write_text
+
+        write_text(args.json, json.dumps(results, indent=2))
     return 0
 
 
