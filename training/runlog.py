@@ -7,6 +7,8 @@ import os
 
 import torch
 
+from training.atomic import write_text
+
 
 class RunLog:
     """Rank 0's log of one run."""
@@ -49,5 +51,4 @@ def truncate(run_dir: str, pam_step: int, step: int) -> None:
         lines = [json.loads(line) for line in f if line.strip()]
     keep = [line for line in lines if (line["phase"] == "pam" and line["step"] <= pam_step)
             or (line["phase"] == "gaze" and line["step"] <= step)]
-    with open(path, "w") as f:
-        f.writelines(json.dumps(line) + "\n" for line in keep)
+    write_text(path, "".join(json.dumps(line) + "\n" for line in keep))  # all lines or the old file

@@ -8,7 +8,6 @@ operation the geometric corrector uses, so the correction has something to undo.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -134,21 +133,23 @@ def iter_frames(spec: ClipSpec):
 
 
 def write_clip(path: str, spec: ClipSpec) -> list[dict]:
-    """Write the clip as a video file (atomically) and return per-frame ground truth."""
+    """Write the clip as a video file (atomically, read back before it is renamed into place:
+    OpenCV's writer reports no failure) and return per-frame ground truth."""
+    from livegaze.sinks import video_problem
+    from training.atomic import replacing
+
     ext = os.path.splitext(path)[1] or ".mp4"
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".clip-", suffix=ext)
-    os.close(fd)
     fourcc = cv2.VideoWriter_fourcc(*("MJPG" if ext == ".avi" else "mp4v"))
-    writer = cv2.VideoWriter(tmp, fourcc, spec.fps, (spec.width, spec.height))
     truth = []
-    try:
-        for frame, name, m, irises in iter_frames(spec):
-            writer.write(frame)
-            truth.append({"photo": name, "transform": m, "irises": irises})
-        writer.release()
-        os.replace(tmp, path)
-    finally:
-        writer.release()
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with replacing(path) as tmp:
+        writer = cv2.VideoWriter(tmp, fourcc, spec.fps, (spec.width, spec.height))
+        try:
+            for frame, name, m, irises in iter_frames(spec):
+                writer.write(frame)
+                truth.append({"photo": name, "transform": m, "irises": irises})
+        finally:
+            writer.release()
+        problem = video_problem(tmp, len(truth))
+        if problem:
+            raise LivegazeError(f"{path}: the clip could not be written whole ({problem})")
     return truth

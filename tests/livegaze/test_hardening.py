@@ -170,8 +170,10 @@ def test_a_damaged_model_leads_with_its_own_cause(tmp_path):
 
 
 def test_a_killed_runs_hidden_file_is_cleaned_by_the_next_run(averted_clip, tmp_path):
-    """SIGKILL mid-recording leaves .livegaze-<pid>-*.mp4; the next run to that folder removes it
-    (its process is gone) and keeps one whose process is alive."""
+    """SIGKILL mid-recording leaves .livegaze-<pid>-*.mp4 (and the output's lock file); the next
+    run to that folder removes them (nobody holds their lock any more) and keeps one whose writer
+    holds its lock."""
+    import fcntl
     import signal
     import time
 
@@ -181,16 +183,18 @@ def test_a_killed_runs_hidden_file_is_cleaned_by_the_next_run(averted_clip, tmp_
                              str(out), "--paced", "--fps", "10", "--loop"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not leftovers(tmp_path):
+    while time.monotonic() < deadline and not any(n.endswith(".mp4") and "lock" not in n for n in leftovers(tmp_path)):
         time.sleep(0.05)
     time.sleep(0.5)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     stale = leftovers(tmp_path)
-    assert len(stale) == 1 and not out.exists()
-    alive = tmp_path / f".livegaze-{os.getpid()}-keep.mp4"  # this test's own process is alive
+    assert sorted(n.startswith(".livegaze-lock-") for n in stale) == [False, True] and not out.exists()
+    alive = tmp_path / ".livegaze-999999-keep.mp4"  # a writer elsewhere (its pid means nothing here)
     alive.write_bytes(b"in use")
-    result = livegaze("run", "--input", averted_clip[0], "--output", str(out), "--max-frames", "2")
+    with open(alive, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # what a live writer holds
+        result = livegaze("run", "--input", averted_clip[0], "--output", str(out), "--max-frames", "2")
     assert result.returncode == 0, result.stderr
     assert leftovers(tmp_path) == [alive.name] and out.exists()
 
