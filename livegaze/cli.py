@@ -244,6 +244,10 @@ def _main(argv: list[str] | None) -> int:
     except LivegazeError as exc:
         print(f"livegaze: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a file or device the system refused: its name and the system's reason
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"livegaze: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

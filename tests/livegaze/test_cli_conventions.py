@@ -142,3 +142,18 @@ def test_output_piped_into_a_reader_that_leaves_is_not_a_traceback():
     err = proc.stderr.read()
     assert proc.wait(timeout=300) == 141
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_a_file_the_system_refuses_is_one_line(tmp_path, monkeypatch):
+    """An OSError from a write no command wraps itself (a read-only config folder, say)."""
+    from livegaze import cli
+
+    def refuse(args):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "calibration.toml"))
+
+    monkeypatch.setitem(cli.COMMANDS, "devices", refuse)
+    import io
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    assert cli.main(["devices"]) == 2
+    assert err.getvalue() == f"livegaze: error: {tmp_path / 'calibration.toml'}: Permission denied\n"
