@@ -29,8 +29,10 @@ ROWS_PER_SHEET = 8
 
 
 def run_eval(media: list[str], correctors: list[str], report_dir: str, strength: float = LiveControls.strength,
-             model: dict | None = None, echo=print) -> dict[str, dict]:
-    """Run every corrector over the media, write the report, return the summary per corrector."""
+             model: dict | None = None, echo=print, live: bool = True) -> dict[str, dict]:
+    """Run every corrector over the media, write the report, return the summary per corrector.
+    live: with the default media, add the live default's section (livegaze.evaluation.livedefault,
+    about two minutes on two cores)."""
     if len(set(correctors)) != len(correctors):
         raise LivegazeError(f"--corrector: each corrector once (got {', '.join(correctors)})")
     os.makedirs(report_dir, exist_ok=True)
@@ -74,11 +76,14 @@ def run_eval(media: list[str], correctors: list[str], report_dir: str, strength:
         summary[name].update(flicker=ratio, fps=fps, closed_changed=changed, closed_frames=shut)
     gate = gate_behaviour()
     readings = format_readings(subjects)
-    write_report(report_dir, subjects, rows, summary, correctors, gate, readings, media_line)
+    live_text = _live_section(report_dir) if live and not media else ""
+    write_report(report_dir, subjects, rows, summary, correctors, gate, readings, media_line, live_text)
     echo(format_summary(summary))
     if readings:
         echo(readings)
     echo(format_temporal(summary, gate))
+    if live_text:
+        echo(live_text)
     echo(f"wrote {os.path.join(report_dir, 'report.md')}")
     return summary
 
@@ -200,8 +205,20 @@ def format_readings(subjects: list[Subject]) -> str:
             "correctors smaller than that are within the measures' own error, eye by eye.")
 
 
+def _live_section(report_dir: str) -> str:
+    """The live default (warp, shift mode) on screen-reading clips: its section, sheet written."""
+    from livegaze.evaluation.livedefault import evaluate_live, format_live, write_live_sheet
+
+    with fresh_landmarker() as landmarker:
+        result = evaluate_live(landmarker, shared_media_dir())
+    sheet = write_live_sheet(report_dir, result)
+    return "\n".join(["## The live default (shift mode)", "", format_live(result), "",
+                      f"![live default]({os.path.basename(sheet)})"])
+
+
 def write_report(report_dir: str, subjects: list[Subject], rows: list[Row], summary: dict,
-                 correctors: list[str], gate: dict, readings: str = "", media_line: str = "") -> None:
+                 correctors: list[str], gate: dict, readings: str = "", media_line: str = "",
+                 live_text: str = "") -> None:
     earlier = report_sheets(report_dir)
     sheets = write_sheets(report_dir, subjects, rows, correctors)
     plot = write_plot(report_dir, rows, correctors)
@@ -221,6 +238,7 @@ def write_report(report_dir: str, subjects: list[Subject], rows: list[Row], summ
             "head pose set to known angles.", "", format_temporal(summary, gate), "",
             f"![gating]({os.path.basename(gating)})", ""]
     text += [f"![sheet]({os.path.basename(p)})" for p in sheets]
+    text += ["", live_text] if live_text else []
     text += ["", "## Every sample", "",
              "| sample | corrector | status | offset MediaPipe before -> after | offset image before -> after "
              "| contrast after/before | far pixels | ms |", "|" + "---|" * 8]

@@ -1,0 +1,63 @@
+"""The live default (warp, shift mode, through the gate) on a screen-reading clip made from a
+real photo with real MediaPipe landmarks: lids following the eyes down, head motion, noise and
+a blink; the same clip looking into the camera is the truth."""
+import numpy as np
+import pytest
+
+from livegaze.calibration import Calibration
+from livegaze.evaluation.clips import photo
+from livegaze.evaluation.livedefault import BLINK, MEASURED, reading_plan, run_live, screen_shift
+from livegaze.evaluation.lookdown import FacingFace, clip_frames
+from livegaze.evaluation.quality import far_changes, fresh_landmarker, measure
+from livegaze.frames import Outcome
+from livegaze.gate import Gate
+from livegaze.stills import still_landmarker
+
+
+@pytest.fixture(scope="module")
+def reading():
+    with still_landmarker() as lm:
+        image = photo("grace_hopper")
+        person = FacingFace("grace_hopper", image, lm.detect(image))
+    clip = list(clip_frames(person, reading_plan(20.0, seed=7)))
+    return [c[0] for c in clip], [c[1] for c in clip]
+
+
+def test_a_calibration_that_matches_gives_most_of_the_look_back(reading):
+    """With the screen's own offset as its calibration, the eyes come closer to the truth's
+    (MediaPipe's measure; medians over the measured frames) than with none (the default lift of
+    0.08 for a screen 12 degrees down); no frame with the eyes shut is changed and
+    nothing changes more than one eye width from the eyes."""
+    inputs, truths = reading
+    matched = run_live(inputs, Calibration(screen=screen_shift(20.0)))
+    default = run_live(inputs, Calibration())
+    with fresh_landmarker() as lm:
+        truth_m = {i: measure(truths[i], lm) for i in MEASURED}
+        offsets = {name: np.median([e.offset_mp for i in MEASURED for e in measure(img[i], lm, truth_m[i])])
+                   for name, img in (("input", inputs), ("matched", [f.image for f in matched]),
+                                     ("default", [f.image for f in default]))}
+    # Today about 40% of this look comes back by MediaPipe's measure (the goal is 75%: see
+    # docs/quality.md); the default lift of 0.08 reads further from the truth than the input.
+    assert offsets["matched"] < 0.75 * offsets["input"], offsets
+    assert offsets["matched"] < offsets["default"], offsets
+    for i in range(*BLINK):
+        assert np.array_equal(matched[i].image, inputs[i]), i
+    open_frames = [i for i in range(len(inputs)) if not BLINK[0] <= i < BLINK[1]]
+    assert sum(matched[i].outcome is Outcome.CORRECTED for i in open_frames) >= len(open_frames) - 2
+    assert sum(sum(far_changes(inputs[i], matched[i].image, [matched[i].face])) for i in open_frames) == 0
+
+
+@pytest.mark.parametrize("name", ["grace_hopper", "astronaut"])
+def test_a_screen_reading_look_with_lids_following_is_not_closed_eyes(name):
+    """Looks 8-20 degrees down, lids following: the gate gives (nearly) full strength, never
+    'eyes closed'."""
+    with still_landmarker() as lm:
+        image = photo(name)
+        person = FacingFace(name, image, lm.detect(image))
+    from livegaze.landmarks import Landmarker
+    for angle in (8.0, 14.0, 20.0):
+        frames = [c[0] for c in clip_frames(person, reading_plan(angle, seed=3))][:BLINK[0]]
+        gate = Gate()
+        with Landmarker() as lm:
+            shares = [gate.target(lm.detect(f, i * 33), stream=True, image=f) for i, f in enumerate(frames)]
+        assert all(share > 0.95 and why is None for share, why in shares), (angle, shares)
