@@ -77,7 +77,8 @@ def cmd_eval(args) -> int:
     model = {k: v for k, v in (("checkpoint", config.correct.checkpoint), ("engine", config.correct.engine)) if v}
     # By default every corrector that needs no model, and the model's corrector when one is given.
     default = [e.name for e in REGISTRY.values() if not e.needs_model] + ([model_corrector()] if model else [])
-    run_eval(args.media, args.correctors or default, args.report, strength=config.live.strength, model=model)
+    run_eval(args.media, args.correctors or default, args.report, strength=config.live.strength, model=model,
+             live=args.live)
     return 0
 
 
