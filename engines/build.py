@@ -138,15 +138,19 @@ def check_plan_matches(plan_path: str) -> None:
 
 def build_engine_cli(checkpoint: str, output_dir: str | None = None, force: bool = False) -> int:
     """ONNX always; the TensorRT plan where TensorRT and a GPU exist, else one line saying what's missing."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        print("build-engine: error: exporting needs torch: pip install 'livegaze[train]'", file=sys.stderr)
+    from training.clihelp import install_hint, missing
+
+    # Exporting runs the checkpoint in torch, writes and converts it with ONNX and checks the
+    # result in ONNX Runtime: any of them missing is one line naming what to install.
+    lacking = missing(("torch", "onnx", "onnxconverter_common", "onnxruntime"))
+    if lacking:
+        print(f"livegaze: error: build-engine needs {lacking}, which is not installed: {install_hint(lacking)}",
+              file=sys.stderr)
         return 2
     try:
         paths = ensure_onnx(checkpoint, output_dir, force=force)
     except (FileNotFoundError, ValueError) as exc:
-        print(f"build-engine: error: {exc}", file=sys.stderr)
+        print(f"livegaze: error: {exc}", file=sys.stderr)
         return 2
     folder = Path(next(iter(paths.values()))).parent
     checks = json.loads((folder / "export.json").read_text())["checks"]

@@ -6,9 +6,10 @@ runs inside the same graph interface (256x256 face in, 256x256 face out), so eng
 app use it like the teacher. Loss: L1 to the teacher's output on the eye boxes. The report gives
 PSNR and MS-SSIM against the teacher on held-out faces (goal: PSNR >= 35 dB).
 """
-from __future__ import annotations
+if __name__ == "__main__":  # before torch is imported: without it, one line naming the extra
+    from training.clihelp import require_training_extra
+    require_training_extra("distill")
 
-import argparse
 import json
 import os
 import sys
@@ -17,7 +18,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from training import checkpoint
+from training import checkpoint, netargs
+from training.clihelp import helptext, new_parser
 from training.data import DatasetError, GazeDataset, loader, read_labels, split
 from training.evaluate import ms_ssim
 from training.networks import InpaintGenerator, boxes_mask, crop_eyes, run_generator
@@ -32,10 +34,11 @@ def psnr(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
 
 def distill(teacher_path: str, data: str, out: str, size: int = 128, base: int = 16, fc: int = 256,
             iters: int = 2000, batch: int = 16, lr: float = 2e-4, device: str = "auto", seed: int = 0) -> dict:
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                       ("cpu" if device == "auto" else device))
+    from training.trainer import pick_device
+
+    dev = pick_device(device)
     payload = checkpoint.load(teacher_path)
-    cfg = payload["config"]
+    cfg = checkpoint.config_of(payload)
     ec = checkpoint.rebuild(payload, "pam").encoder.to(dev).requires_grad_(False)
     teacher = checkpoint.rebuild(payload, "gx").to(dev).requires_grad_(False)
     torch.manual_seed(seed)
@@ -86,18 +89,41 @@ def distill(teacher_path: str, data: str, out: str, size: int = 128, base: int =
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.distill", description=__doc__.split("\n\n")[0])
-    p.add_argument("teacher")
-    p.add_argument("data")
-    p.add_argument("--out", default="student.pt")
-    p.add_argument("--size", type=int, default=128)
-    p.add_argument("--base", type=int, default=16)
-    p.add_argument("--fc", type=int, default=256)
-    p.add_argument("--iters", type=int, default=2000)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--device", default="auto")
+    p = new_parser("python -m training.distill", """\
+Train a faster G_x (the student) to imitate a trained one (the teacher): the same in-painting
+generator at a lower resolution (--size) and/or narrower (--base, --fc). It keeps the teacher's
+content encoder E_c and takes the same 256x256 face in and out, so build-engine and the live
+app use it like the teacher. Prints PSNR and MS-SSIM against the teacher on held-out faces
+(goal: PSNR >= 35 dB) and writes the student as a checkpoint.""", """\
+python -m training.distill runs/gazegan/last.pt data/ --out student.pt
+python -m training.distill runs/gazegan/last.pt data/ --size 128 --base 8 --fc 128 --iters 5000""")
+    p.add_argument("teacher", metavar="TEACHER", help="checkpoint written by python -m training.train (required)")
+    p.add_argument("data", metavar="DATA", help="dataset folder in the CelebAGaze layout (required)")
+    p.add_argument("--out", default="student.pt", metavar="FILE",
+                   help=helptext("where to write the student checkpoint", "student.pt"))
+    p.add_argument("--size", type=int, default=128, metavar="PIXELS",
+                   help=helptext("side of the face the student works at, in pixels (a multiple of 32)", 128))
+    p.add_argument("--base", type=int, default=16, metavar="CHANNELS",
+                   help=helptext("channels of the student's first layer", 16))
+    p.add_argument("--fc", type=int, default=256, metavar="FEATURES",
+                   help=helptext("width of the student's bottleneck, in features", 256))
+    p.add_argument("--iters", type=int, default=2000, metavar="STEPS", help=helptext("training steps", 2000))
+    p.add_argument("--batch", type=int, default=16, metavar="N", help=helptext("faces per step", 16))
+    p.add_argument("--lr", type=float, default=2e-4, metavar="RATE",
+                   help=helptext("Adam learning rate (constant, then falling linearly to 0 over the second half)",
+                                 2e-4))
+    p.add_argument("--device", default="auto", metavar="DEVICE",
+                   help=helptext("auto (a CUDA GPU when torch sees one, else the CPU), cpu, cuda or cuda:N", "auto"))
     args = p.parse_args(argv)
+    why = next((f"--{name} {getattr(args, name)}: {netargs.range_error(name, getattr(args, name))}"
+                for name in ("size", "base", "fc") if netargs.range_error(name, getattr(args, name))), None)
+    if why is None and (args.iters < 1 or args.batch < 1):
+        why = f"--iters {args.iters} --batch {args.batch}: expected at least 1 each"
+    if why is None and not args.lr > 0:
+        why = f"--lr {args.lr}: expected a learning rate above 0"
+    if why:
+        print(f"distill: error: {why}", file=sys.stderr)
+        return 2
     try:
         report = distill(args.teacher, args.data, args.out, args.size, args.base, args.fc, args.iters, args.batch,
                          args.lr, args.device)

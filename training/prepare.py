@@ -9,7 +9,6 @@ between are listed in DST/uncertain.txt with their scores for a human to sort.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -17,6 +16,7 @@ import cv2
 from tqdm import tqdm
 
 from training.atomic import write_text
+from training.clihelp import helptext, new_parser
 from training.faces import FaceReader, default_reader
 from training.geometry import EyeGeometry, alignment
 
@@ -78,18 +78,46 @@ def prepare(src: str, dst: str, x_max: float = 0.06, y_min: float = 0.10, size: 
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.prepare", description=__doc__.split("\n\n")[0])
-    p.add_argument("src", help="folder of face photos (searched recursively)")
-    p.add_argument("dst", help="output folder in the CelebAGaze layout")
-    p.add_argument("--x-max", type=float, default=0.06, help="gaze score at most this -> X, looking at the camera")
-    p.add_argument("--y-min", type=float, default=0.10, help="gaze score at least this -> Y, looking away")
-    p.add_argument("--size", type=int, default=256)
+    p = new_parser("python -m training.prepare", """\
+Build a training set in the CelebAGaze layout from any folder of face photos.
+
+Each photo's face is found with the live app's landmarker and aligned as the live app aligns
+faces. Its gaze score, how far the irises sit from where they would be when looking into
+the camera (in eye widths, both eyes averaged; 0: eye contact), sorts it into one of the two
+domains GazeGAN learns between:
+  X  looking into the camera: score at most --x-max -> DST/1/ and DST/1.txt
+  Y  looking away:            score at least --y-min -> DST/0/ and DST/0.txt
+Photos scored in between are listed with their scores in DST/uncertain.txt, to be sorted by
+hand; photos without a face, with eyes closed or unreadable are counted and skipped.""", """\
+python -m training.prepare ~/photos data/
+python -m training.prepare ~/photos data/ --x-max 0.04 --y-min 0.15   # stricter: fewer, surer faces""")
+    p.add_argument("src", metavar="SRC", help="folder of face photos, searched recursively (.jpg, .jpeg, .png, "
+                                              ".bmp, .webp) (required)")
+    p.add_argument("dst", metavar="DST", help="output folder in the CelebAGaze layout, created if missing (required)")
+    p.add_argument("--x-max", type=float, default=0.06, metavar="SCORE",
+                   help=helptext("highest gaze score, in eye widths, of a face looking into the camera (domain X, "
+                                 "1/)", 0.06))
+    p.add_argument("--y-min", type=float, default=0.10, metavar="SCORE",
+                   help=helptext("lowest gaze score, in eye widths, of a face looking away (domain Y, 0/); above "
+                                 "--x-max", 0.10))
+    p.add_argument("--min-openness", type=float, default=0.15, metavar="RATIO",
+                   help=helptext("skip faces whose less open eye has a lid gap below this share of its width "
+                                 "(closed or blinking)", 0.15))
+    p.add_argument("--size", type=int, default=256, metavar="PIXELS",
+                   help=helptext("side of the aligned faces written, in pixels (training's --size)", 256))
     args = p.parse_args(argv)
-    if args.x_max >= args.y_min:
-        print("prepare: error: --x-max must be below --y-min", file=sys.stderr)
+    if not 0 <= args.x_max < args.y_min:
+        print(f"prepare: error: --x-max {args.x_max} --y-min {args.y_min}: expected 0 <= --x-max < --y-min",
+              file=sys.stderr)
+        return 2
+    if not 0 <= args.min_openness < 1:
+        print(f"prepare: error: --min-openness {args.min_openness}: expected 0 to below 1", file=sys.stderr)
+        return 2
+    if not 32 <= args.size <= 1024:
+        print(f"prepare: error: --size {args.size}: expected 32 to 1024 pixels", file=sys.stderr)
         return 2
     try:
-        counts = prepare(args.src, args.dst, args.x_max, args.y_min, args.size)
+        counts = prepare(args.src, args.dst, args.x_max, args.y_min, args.size, args.min_openness)
     except (FileNotFoundError, LookupError) as exc:
         print(f"prepare: error: {exc}", file=sys.stderr)
         return 2

@@ -6,7 +6,6 @@ drawn eyes at known gaze offsets. Domain X looks into the camera, domain Y elsew
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -14,6 +13,7 @@ import cv2
 import numpy as np
 
 from training.atomic import write_text
+from training.clihelp import helptext, new_parser
 from training.geometry import EyeGeometry, alignment
 from training.photos import PHOTOS, eye_centres, photo
 
@@ -97,11 +97,25 @@ def write_dataset(dst: str, per_domain: int = 60, seed: int = 0, size: int = 256
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.syntheticset", description=__doc__.split("\n\n")[0])
-    p.add_argument("dst")
-    p.add_argument("--per-domain", type=int, default=200)
-    p.add_argument("--seed", type=int, default=0)
+    p = new_parser("python -m training.syntheticset", """\
+Write a small synthetic training set in the CelebAGaze layout, for trying the training out and
+for tests: the packaged face photos (scikit-image's astronaut, matplotlib's Grace Hopper),
+aligned as the live app aligns faces, with eyes drawn at known gaze directions.
+  DST/1/, 1.txt   domain X: looking into the camera
+  DST/0/, 0.txt   domain Y: looking away
+  DST/facing/     each face of Y drawn looking into the camera (the truth evaluate measures against)""",
+                   """\
+python -m training.syntheticset data-synth/ --per-domain 200
+python -m training.train --data data-synth/ --size 64 --box-h 10 --box-w 16 --crop 16 --base 8   # a tiny run""")
+    p.add_argument("dst", metavar="DST", help="output folder, created if missing (required)")
+    p.add_argument("--per-domain", type=int, default=200, metavar="N",
+                   help=helptext("faces to draw in each domain, 1 to 100000", 200))
+    p.add_argument("--seed", type=int, default=0, metavar="N",
+                   help=helptext("random seed of the placements, gaze directions and iris colours", 0))
     args = p.parse_args(argv)
+    if not 1 <= args.per_domain <= 100_000:
+        print(f"syntheticset: error: --per-domain {args.per_domain}: expected 1 to 100000 faces", file=sys.stderr)
+        return 2
     write_dataset(args.dst, args.per_domain, args.seed)
     print(f"wrote {2 * args.per_domain} faces to {args.dst}")
     return 0

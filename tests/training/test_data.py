@@ -53,7 +53,7 @@ def test_train_cli_reports_bad_dataset(tmp_path):
 
 def test_dry_run_prints_resolved_config():
     import json
-    result = subprocess.run([sys.executable, "-m", "training.train", "--dry-run", "--batch", "4"],
+    result = subprocess.run([sys.executable, "-m", "training.train", "--data", "data", "--dry-run", "--batch", "4"],
                             capture_output=True, text=True)
     cfg = json.loads(result.stdout)
     assert cfg["batch"] == 4 and cfg["lr"] == 1e-4 and cfg["pam_lr"] == 5e-4 and cfg["beta1"] == 0.5

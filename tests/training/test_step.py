@@ -6,7 +6,7 @@ from engines import gpu
 from tests.training.conftest import TINY_NETS
 from training.stepbench import synthetic_batch
 from training.config import TrainConfig
-from training.train import Trainer
+from training.trainer import Trainer
 
 cuda_ok, cuda_why = gpu.torch_cuda()
 

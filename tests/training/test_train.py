@@ -177,7 +177,7 @@ RANK_SCRIPT = """
 import torch, torch.distributed as dist
 from training.stepbench import synthetic_batch
 from training.config import TrainConfig
-from training.train import Trainer
+from training.trainer import Trainer
 cfg = TrainConfig(device="cpu", batch=4, workers=0, **%r)
 t = Trainer(cfg)
 torch.manual_seed(100 + t.rank)  # each rank its own batches
