@@ -67,9 +67,10 @@ def refuse_overwriting_input(source: str, output: str) -> None:
 
 
 def run_until_done(pipeline: Pipeline):
-    """Run a pipeline in the foreground. SIGTERM and any number of Ctrl-C only ask it to stop:
-    the frames so far are finished into a valid file (an interrupt raised mid-shutdown used to
-    abandon the output and close the landmarkers under running workers)."""
+    """Run a pipeline in the foreground. SIGTERM and Ctrl-C ask it to stop: the frames so far are
+    finished into a valid file (an interrupt raised mid-shutdown used to abandon the output and
+    close the landmarkers under running workers). The first lets the frames in flight through;
+    a second drops them and ends the run at once, whatever a stage is waiting for."""
     previous = {}
     if threading.current_thread() is threading.main_thread():
         asked = []
@@ -78,7 +79,10 @@ def run_until_done(pipeline: Pipeline):
             if not asked and signum == signal.SIGINT:
                 print("livegaze: stopping: finishing the output (frames so far are kept)", file=sys.stderr)
             asked.append(signum)
-            pipeline.stop()
+            if len(asked) == 1:
+                pipeline.stop()
+            else:
+                pipeline.abort()
 
         previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import re
 import tomllib
 import types
@@ -43,7 +44,7 @@ class AppConfig:
 
     def check(self) -> None:
         """One-line errors (naming the flag) for values no stage can take."""
-        for section in SECTION_CHECKS:
+        for section in (f.name for f in dataclasses.fields(self)):
             problem = section_problem(self, section)
             if problem:
                 raise LivegazeError(problem)
@@ -67,15 +68,75 @@ def _check_correct(correct: CorrectConfig) -> None:
                          "not both")
 
 
-# Each section's own check; its message names the command-line flags.
+# Each section's own check (relations between values); its message names the command-line flags.
 SECTION_CHECKS = {"capture": CaptureConfig.validate, "gate": GateConfig.check, "live": _check_live,
                   "pipeline": _check_pipeline, "correct": _check_correct}
+
+# The numbers each stage can take, for the values no section check covers: (lowest, highest,
+# what they count). A value outside stops a thread or silently disables correction (a zero
+# buffer, no faces, a model input 0 px wide), so it is refused before anything opens.
+RANGES: dict[str, tuple[float, float, str]] = {
+    "capture.retry_interval_s": (0.05, 60, "seconds"),
+    "capture.image_frames": (0, 1_000_000, "frames (0 = endless)"),
+    "landmarks.num_faces": (1, 10, "faces"),
+    "landmarks.min_detection_confidence": (0, 1, "(a score)"),
+    "landmarks.min_presence_confidence": (0, 1, "(a score)"),
+    "landmarks.min_tracking_confidence": (0, 1, "(a score)"),
+    "landmarks.max_input_width": (64, 7680, "pixels"),
+    "track.measurement_noise": (1e-4, 1, "eye widths"),
+    "track.process_noise": (1e-5, 1, "eye widths per frame^2"),
+    "track.gate": (0.01, 10, "eye widths"),
+    "track.max_missed": (0, 300, "frames"),
+    "gate.min_openness": (0, 0.5, "(opening over width)"),
+    "gate.blink_closed": (0.05, 1, "(a blink score)"),
+    "correct.max_move": (0.01, 0.5, "eye widths"),
+    "correct.faces_at_once": (0, 16, "(0 = one per core)"),
+    "blend.feather": (0, 64, "pixels"),
+    "pipeline.buffer": (1, 64, "frames"),
+    "pipeline.stats_window": (2, 100_000, "frames"),
+    "pipeline.landmark_workers": (1, 16, "threads"),
+    "live.strength": (0, 1, ""),
+}
+
+
+NAMES = ("capture.source", "sink.output", "sink.device")  # texts that name something: never empty
+
+
+def _name(path: str) -> str:
+    """How a message names a setting: its flag when it has one (a settings file's reader gets
+    the setting back from `in_settings_words`), else section.key."""
+    flags = FLAGS[path][1] if path in FLAGS else ()
+    return next((f for f in flags if f.startswith("--")), path)
+
+
+def check_ranges(values, section: str) -> None:
+    """Every number of one section finite and inside RANGES; text settings not empty."""
+    for f in dataclasses.fields(values):
+        value, path = getattr(values, f.name), f"{section}.{f.name}"
+        if isinstance(value, str) and not value.strip() and path in NAMES:
+            raise ValueError(f"{_name(path)} {value!r}: expected a name, not an empty text")
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            continue
+        low, high, unit = RANGES.get(path, (-math.inf, math.inf, ""))
+        kind = "a whole number" if isinstance(value, int) else "a number"
+        span = f" from {_number(low)} to {_number(high)} {unit}".rstrip() if path in RANGES else ""
+        if not math.isfinite(value):
+            raise ValueError(f"{_name(path)} {value}: expected a finite number{span}")
+        if not low <= value <= high:
+            raise ValueError(f"{_name(path)} {_number(value)}: expected {kind}{span}")
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def section_problem(config: AppConfig, section: str) -> str | None:
     """What is wrong with one section of `config` (None: nothing)."""
+    values = getattr(config, section)
     try:
-        SECTION_CHECKS[section](getattr(config, section))
+        if section in SECTION_CHECKS:  # first: its messages name related flags together
+            SECTION_CHECKS[section](values)
+        check_ranges(values, section)
     except (LivegazeError, ValueError) as exc:
         return str(exc)
     return None
@@ -242,12 +303,12 @@ def from_dict(data: dict) -> tuple[AppConfig, list[str]]:
             if isinstance(value, list) and isinstance(default, tuple):
                 value = tuple(value)
             expected = type(default) if default is not None else _field_type(f"{section.name}.{name}")
-            if not isinstance(value, expected):
+            if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
                 problems.append(f"{section.name}.{name}")
                 continue
             setattr(config, section.name, dataclasses.replace(getattr(config, section.name), **{name: value}))
             values = getattr(config, section.name)
-    for section in SECTION_CHECKS:
+    for section in sections:
         problem = section_problem(config, section)
         if problem:
             setattr(config, section, type(getattr(config, section))())

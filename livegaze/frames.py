@@ -51,6 +51,7 @@ class Frame:
     aligned: AlignedFace | None = None  # align stage, for the correct and blend stages
     corrected: np.ndarray | None = None  # correct stage (aligned space), for the blend stage
     measured: np.ndarray | None = None  # correct stage: the move measured, eye widths (calibration)
+    failed: str | None = None  # "stage: why" when a stage raised on this frame (it went out untouched)
 
     @property
     def status(self) -> str:

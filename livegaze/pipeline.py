@@ -26,7 +26,9 @@ import numpy as np
 
 from livegaze.capture import Capture, EndOfStream
 from livegaze.frames import Frame
+from livegaze.errors import LivegazeError
 from livegaze.processor import FrameProcessor
+from livegaze.runstats import PipelineStats  # noqa: F401  (re-exported)
 from livegaze.stages import Threads, workers_per_core  # noqa: F401  (workers_per_core: re-exported)
 from livegaze.ringbuffer import Closed, RingBuffer
 from livegaze.sinks import Sink
@@ -47,56 +49,6 @@ class PipelineConfig:
     # frame on one core, so two workers roughly double the frame rate a 2-core machine sustains.
     landmark_workers: int = field(default_factory=workers_per_core)
     passthrough: bool = False  # frames straight from capture to sink (no landmarks, no correction)
-
-
-@dataclass
-class PipelineStats:
-    """Counters and recent timings; `summary()` is what `bench` and the tray show."""
-
-    window: int = 300
-    captured: int = 0
-    delivered: int = 0
-    dropped: int = 0
-    statuses: collections.Counter = field(default_factory=collections.Counter)
-    latencies_ms: collections.deque = field(default_factory=collections.deque)
-    stage_ms: dict = field(default_factory=dict)
-    started: float = 0.0
-    finished: float = 0.0
-    out_times: collections.deque = field(default_factory=collections.deque)
-
-    def record(self, frame: Frame, t_out: float) -> None:
-        self.delivered += 1
-        self.statuses[frame.outcome.value] += 1
-        self.latencies_ms.append((t_out - frame.t_capture) * 1000)
-        self.out_times.append(t_out)
-        for name, ms in frame.timings.items():
-            self.stage_ms.setdefault(name, collections.deque(maxlen=self.window)).append(ms)
-        while len(self.latencies_ms) > self.window:
-            self.latencies_ms.popleft()
-        while len(self.out_times) > self.window:
-            self.out_times.popleft()
-
-    def fps(self) -> float:
-        """Output frame rate over the recent window."""
-        if len(self.out_times) < 2:
-            return 0.0
-        span = self.out_times[-1] - self.out_times[0]
-        return (len(self.out_times) - 1) / span if span > 0 else 0.0
-
-    def summary(self) -> dict:
-        lat = np.array(self.latencies_ms) if self.latencies_ms else np.zeros(1)
-        duration = (self.finished or time.perf_counter()) - self.started if self.started else 0.0
-        return {
-            "captured": self.captured,
-            "delivered": self.delivered,
-            "dropped": self.dropped,
-            "fps": self.fps(),
-            "mean_fps": self.delivered / duration if duration > 0 else 0.0,
-            "latency_p50_ms": float(np.percentile(lat, 50)),
-            "latency_p95_ms": float(np.percentile(lat, 95)),
-            "stage_ms": {k: float(np.mean(v)) for k, v in self.stage_ms.items() if v},
-            "statuses": dict(self.statuses),
-        }
 
 
 class InFlight:
@@ -163,8 +115,11 @@ class Pipeline:
         self.rings = [RingBuffer(first, lossless)] + [RingBuffer(self.config.buffer, lossless) for _ in range(2)]
         self.stats = PipelineStats(window=self.config.stats_window)
         self._stop = threading.Event()
+        self._aborted = threading.Event()
+        self._aborted_at = self._stop_at = 0.0
         self._threads: list[threading.Thread] = []
         self.error: BaseException | None = None
+        self._failed_thread = ""
         self._sink_open = False
         self._closed = False
 
@@ -201,11 +156,11 @@ class Pipeline:
     def _guard(self, target, *args) -> None:
         try:
             target(*args)
-        except BaseException as exc:  # a dead thread must stop the others, not hang them
+        except BaseException as exc:  # a dead thread must stop every other one, not hang them
             if self.error is None:
-                self.error = exc
-            log.error("pipeline stopped: %s: %s", type(exc).__name__, exc)
-            self.stop()
+                self.error, self._failed_thread = exc, threading.current_thread().name
+            log.debug("pipeline thread %s failed", threading.current_thread().name, exc_info=True)
+            self.abort()
 
     @staticmethod
     def _drain(take, handle, done=None) -> None:
@@ -250,9 +205,9 @@ class Pipeline:
     def _take_to_locate(self):
         """The next frame for a landmark worker (in capture order, under a lock, with a ticket),
         once InFlight allows one more."""
+        if self._aborted.is_set():
+            raise Closed
         if not self.in_flight.acquire(timeout=0.05):
-            if self.error is not None:
-                raise Closed  # the in-order thread died: nobody will free a place
             return None
         with self._take_lock:
             try:
@@ -285,7 +240,10 @@ class Pipeline:
         """The oldest ticket once its worker is done, whichever worker finished first."""
         with self._ticket_cond:
             self._ticket_cond.wait_for(lambda: (self._tickets and self._tickets[0][1].is_set())
-                                       or (not self._tickets and self._workers_left == 0), 0.1)
+                                       or (not self._tickets and self._workers_left == 0)
+                                       or self._aborted.is_set(), 0.1)
+            if self._aborted.is_set():
+                raise Closed  # a worker that died holds its ticket forever
             if self._tickets and self._tickets[0][1].is_set():
                 return self._tickets.popleft()[0]
             if not self._tickets and self._workers_left == 0:
@@ -312,7 +270,9 @@ class Pipeline:
                 self._pool = (ThreadPoolExecutor(workers, "livegaze-concurrent"), workers,
                               threading.Semaphore(workers))
             pool, _, slots = self._pool
-            slots.acquire()  # at most `workers` faces at once: backpressure upstream
+            while not slots.acquire(timeout=0.1):  # at most `workers` faces at once: backpressure
+                if self._aborted.is_set():
+                    return
             item = pool.submit(self._concurrent, frame, slots)
         # Time per frame on this thread: with finishing threads, the finishing time over their
         # number (waiting for a free one included): what InFlight needs.
@@ -344,9 +304,26 @@ class Pipeline:
 
     def stop(self) -> None:
         """Ask every thread to finish; frames already captured are still delivered."""
+        if not self._stop.is_set():
+            self._stop_at = time.perf_counter()
         self._stop.set()
         if not self.rings[0].closed:
             self.rings[0].close()
+
+    def abort(self) -> None:
+        """Stop every thread now, dropping the frames between them (a thread failed, or the user
+        asked twice): every ring is closed and emptied and every waiter woken, so no thread
+        waits for one that is gone. The frames already sent stay sent."""
+        if not self._aborted.is_set():
+            self._aborted_at = time.perf_counter()
+        self._stop.set()
+        self._aborted.set()
+        for ring in self.rings:
+            ring.abort()
+        cond = getattr(self, "_ticket_cond", None)
+        if cond is not None:
+            with cond:
+                cond.notify_all()
 
     @property
     def running(self) -> bool:
@@ -360,9 +337,21 @@ class Pipeline:
             t.join(None if deadline is None else max(0.0, deadline - time.perf_counter()))
         self.stats.finished = time.perf_counter()
         self.stats.dropped = sum(r.dropped for r in self.rings)
+        if self.error is None and self.running and self._aborted.is_set():
+            stuck = ", ".join(t.name for t in self._threads if t.is_alive())
+            self.error = LivegazeError(f"the run was stopped but {stuck} did not finish; "
+                                       "the output was not written")
+        if self.error is None and not self.running:
+            problem = self.stats.problem()  # nothing corrected or written is not a success
+            if problem:
+                self.error = LivegazeError(problem)
         self.close()
-        if self.error is not None:
+        if isinstance(self.error, LivegazeError):
             raise self.error
+        if self.error is not None:  # a bug: one line here, the traceback with -vv
+            thread = self._failed_thread.removeprefix("livegaze-").rstrip("0123456789")
+            raise LivegazeError(f"the run stopped: its {thread} thread failed ({type(self.error).__name__}: "
+                                f"{self.error}); the output was not written (-vv shows where)") from self.error
         return self.stats
 
     def close(self, failed: bool = False) -> None:
@@ -380,7 +369,7 @@ class Pipeline:
                 self.sink.close()
         self.capture.close()
         if self.running:
-            log.warning("pipeline threads still running after the stop; the face model is left open")
+            log.info("pipeline threads still running after the stop; the face model is left open")
         else:
             self.processor.close()
 
@@ -402,9 +391,22 @@ class Pipeline:
             self.close(failed=True)
             raise
         try:
-            while self.running:
+            while self.running and not self._stuck():
+                if (self._stop.is_set() and not self._aborted.is_set()
+                        and time.perf_counter() - self._stop_at > self.STOP_GRACE_S):
+                    self.abort()  # the frames in flight did not get through: a stage hangs
                 time.sleep(0.05)
         except KeyboardInterrupt:
             log.info("interrupted: finishing the output")
             self.stop()
-        return self.join()
+        return self.join(0 if self._stuck() else None)
+
+    # A stop lets the few frames in flight through (well under a second of work); past this, a
+    # stage hangs and the run is aborted. After an abort every thread ends within a frame's work;
+    # one that has not after ABORT_GRACE_S is stuck in a call that never returns, and the run
+    # ends without it (daemon threads go with the process): a stop always ends the run.
+    STOP_GRACE_S = 5.0
+    ABORT_GRACE_S = 10.0
+
+    def _stuck(self) -> bool:
+        return self._aborted.is_set() and time.perf_counter() - self._aborted_at > self.ABORT_GRACE_S

@@ -117,9 +117,13 @@ class FrameProcessor:
             return False
         try:
             frame.face = self.landmarkers[worker].detect(frame.image, int(frame.t_capture * 1000))
-        except Exception as exc:  # a bad frame is a frame without a face, not an error
+        except Exception as exc:  # the frame goes on as one without a face (the tracker and gate
+            # ease out as for a dropout), but counts as failed: a model failing on every frame is
+            # a broken run, not an empty room
             log.warning("frame %d: landmarks failed (%s)", frame.seq, exc)
             frame.face = None
+            frame.failed = f"landmarks: {type(exc).__name__}: {exc}"
+            self.errors += 1
         return True
 
     def step_track(self, frame: Frame) -> bool:
@@ -179,6 +183,7 @@ class FrameProcessor:
         self.errors += 1
         log.warning("frame %d: %s failed, passing it through (%s: %s)", frame.seq, stage,
                     type(exc).__name__, exc)
+        frame.failed = f"{stage}: {type(exc).__name__}: {exc}"
         frame.image = frame.original if frame.original is not None else frame.image
         frame.outcome = Outcome.ERROR
 

@@ -39,6 +39,8 @@ class RingBuffer(Generic[T]):
             if self.lossless:
                 while len(self._items) >= self.capacity and not self._closed:
                     self._cond.wait(0.1)
+                if self._closed:  # closed while waiting: nobody will take it
+                    return
             elif len(self._items) >= self.capacity:
                 self._items.popleft()
                 self.dropped += 1
@@ -61,6 +63,14 @@ class RingBuffer(Generic[T]):
         """No more puts; consumers drain what is left, then see Closed."""
         with self._cond:
             self._closed = True
+            self._cond.notify_all()
+
+    def abort(self) -> None:
+        """Close and drop what is left: consumers see Closed at once and a producer waiting for
+        space returns (a lossless buffer whose consumer died would otherwise wait forever)."""
+        with self._cond:
+            self._closed = True
+            self._items.clear()
             self._cond.notify_all()
 
     @property

@@ -267,6 +267,8 @@ class PipelineController(QObject):
             self._camera_seen, self._lost_told = True, False
             if self.output is not None and self.output.problem:
                 self._set_state("preview_only")
+            elif pipeline.stats.failing:  # every recent frame failed in a stage: not "correcting"
+                self._set_state("error")
             elif frame.outcome is Outcome.NO_FACE:
                 self._set_state("no_face")
             elif frame.outcome is Outcome.DISABLED:

@@ -40,3 +40,16 @@ def test_closed_buffer_drains_then_raises():
 def test_capacity_must_be_positive():
     with pytest.raises(ValueError):
         RingBuffer(0)
+
+
+def test_abort_frees_a_waiting_producer_and_ends_the_consumer_at_once():
+    """A lossless buffer whose consumer died: its producer must not wait for space forever."""
+    ring = RingBuffer(1, lossless=True)
+    ring.put("a")
+    putting = threading.Thread(target=ring.put, args=("b",))
+    putting.start()
+    ring.abort()
+    putting.join(30)  # a hang guard: the put returns as soon as the buffer is aborted
+    assert not putting.is_alive()
+    with pytest.raises(Closed):  # what was left is dropped, not drained
+        ring.get(0)
