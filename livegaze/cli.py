@@ -1,6 +1,7 @@
 """The `livegaze` command line."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -17,6 +18,9 @@ def cmd_run(args) -> int:
     if args.sink__output == "":
         raise LivegazeError("--output: expected a video file name (.mp4 or .avi), got an empty one")
     config = from_args(args, read_file(args.config) if args.config else None)
+    # A camera that is not there at the start is the first thing to say, not a stream of "camera
+    # lost" frames; one lost during the run is still retried (the call goes on).
+    config.capture = dataclasses.replace(config.capture, must_open=True)
     stats = run_until_done(build_pipeline(config)).summary()
     print(f"frames: {stats['delivered']} delivered, {stats['dropped']} dropped; "
           f"{stats['mean_fps']:.1f} fps; latency p50 {stats['latency_p50_ms']:.1f} ms, "

@@ -109,6 +109,13 @@ def test_calibrate_without_a_camera_says_so_before_any_prompt(tmp_path):
     assert list(tmp_path.rglob("*")) == []
 
 
+@pytest.mark.parametrize("args", [(), ("--no-virtual-camera", "--preview")])
+def test_run_to_the_virtual_camera_without_a_camera_says_so_at_once(tmp_path, args):
+    """Not a stream of "camera lost" frames to a call app: the missing camera, in one line."""
+    _one_error_line(livegaze("run", "--input", "/dev/video97", *args, cwd=tmp_path),
+                    "camera /dev/video97 cannot be opened")
+
+
 def test_calibrate_tells_a_missing_face_from_a_dim_one():
     from livegaze.calibration import Calibrator
     from livegaze.errors import LivegazeError
