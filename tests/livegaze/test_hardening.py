@@ -3,10 +3,14 @@ in a subprocess where a hang or a native crash would show)."""
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+
+# Runs the CLI with a real Ctrl-C or kill at a chosen moment (see the probe's docstring).
+PROBE = str(Path(__file__).with_name("interrupt_probe.py"))
 
 
 def livegaze(*args, cwd=None, timeout=120):
@@ -175,19 +179,12 @@ def test_a_killed_runs_hidden_file_is_cleaned_by_the_next_run(averted_clip, tmp_
     holds its lock."""
     import fcntl
     import signal
-    import time
 
     out = tmp_path / "o.mp4"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    proc = subprocess.Popen([sys.executable, "-m", "livegaze", "run", "--input", averted_clip[0], "--output",
-                             str(out), "--paced", "--fps", "10", "--loop"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not any(n.endswith(".mp4") and "lock" not in n for n in leftovers(tmp_path)):
-        time.sleep(0.05)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    killed = subprocess.run([sys.executable, PROBE, "kill:3", "run", "--input", averted_clip[0], "--output",
+                             str(out), "--loop"], env=env, capture_output=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
     stale = leftovers(tmp_path)
     assert sorted(n.startswith(".livegaze-lock-") for n in stale) == [False, True] and not out.exists()
     alive = tmp_path / ".livegaze-999999-keep.mp4"  # a writer elsewhere (its pid means nothing here)
@@ -200,51 +197,37 @@ def test_a_killed_runs_hidden_file_is_cleaned_by_the_next_run(averted_clip, tmp_
 
 
 def test_repeated_ctrl_c_keeps_the_frames_so_far(averted_clip, tmp_path):
-    """Two Ctrl-C 30 ms apart, mid-recording: the output holds the frames so far and plays; no
-    hidden file is left and no native error ("Task is not initialized") or traceback shows."""
-    import signal
-    import time
-
+    """Two Ctrl-C mid-recording, the second while the first is still stopping the run: exit 0,
+    the output holds exactly the frames reported delivered (at least the 5 written before the
+    first) and plays; no hidden file is left and no native error ("Task is not initialized") or
+    traceback shows. The probe sends both signals at those moments (no sleeps)."""
     out = tmp_path / "o.mp4"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    proc = subprocess.Popen([sys.executable, "-m", "livegaze", "run", "--input", averted_clip[0], "--output",
-                             str(out), "--paced", "--fps", "15", "--loop"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not leftovers(tmp_path):
-        time.sleep(0.05)
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
-    time.sleep(0.03)
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 0, stderr
-    assert "Traceback" not in stderr and "not initialized" not in stderr
-    assert "finishing the output" in stderr
+    result = subprocess.run([sys.executable, PROBE, "frames:5", "run", "--input", averted_clip[0],
+                             "--output", str(out), "--loop"], env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "not initialized" not in result.stderr
+    assert "livegaze: stopping: finishing the output (frames so far are kept)" in result.stderr.splitlines()
     cap = cv2.VideoCapture(str(out))
     frames = 0
     while cap.read()[0]:
         frames += 1
     assert frames >= 5 and not leftovers(tmp_path)
-    assert f"frames: {frames} delivered" in stdout
+    assert f"frames: {frames} delivered" in result.stdout
 
 
-def test_ctrl_c_while_starting_is_one_line(tmp_path):
-    """An interrupt during start-up (imports, model loading): one line and exit 130."""
-    import signal
-    import time
-
+@pytest.mark.parametrize("phase", ["import:livegaze.cli", "import:mediapipe", "model"],
+                         ids=["first-import", "native-import", "model-loading"])
+def test_ctrl_c_while_starting_is_one_line(tmp_path, phase):
+    """An interrupt during start-up (livegaze's first import, a native library's import, the
+    face model's loading): exit 130 and exactly one line, `livegaze: interrupted` (the demo's
+    progress bar aside)."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    for delay in (0.3, 0.8):
-        proc = subprocess.Popen([sys.executable, "-m", "livegaze", "demo", "--output-dir", str(tmp_path / "d"),
-                                 "--frames", "2000"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
-        time.sleep(delay)
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=120)
-        assert "Traceback" not in stderr, stderr
-        lines = [l for l in stderr.splitlines() if l.strip() and not l.startswith("demo:")]
-        assert len(lines) <= 2, lines
+    result = subprocess.run([sys.executable, PROBE, phase, "demo", "--output-dir", str(tmp_path / "d"),
+                             "--frames", "30"], env=env, capture_output=True, text=True, timeout=600)
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("demo:")]
+    assert (result.returncode, lines) == (130, ["livegaze: interrupted"]), result.stderr
 
 
 def test_ctrl_c_inside_a_native_import_is_one_line_too():
