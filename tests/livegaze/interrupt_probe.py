@@ -7,6 +7,7 @@ test decides which phase the interrupt hits by construction, not by sleeping:
                                               then again once the first one's handler has run,
                                               while the run is still stopping
     interrupt_probe.py kill:N ARGS...         SIGKILL after the Nth frame is written
+    interrupt_probe.py term:N ARGS...         SIGTERM after the Nth frame is written
 """
 import os
 import runpy
@@ -43,7 +44,7 @@ def at_model():
     landmarks.Landmarker.__init__ = init
 
 
-def killed_at_frame(n):
+def signal_at_frame(n, signum):
     from livegaze import sinks
 
     send = sinks.VideoFileSink.send
@@ -53,7 +54,7 @@ def killed_at_frame(n):
         send(self, image)
         written.append(1)
         if len(written) == n:
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), signum)
 
     sinks.VideoFileSink.send = send_counted
 
@@ -92,7 +93,9 @@ elif phase == "model":
 elif phase.startswith("frames:"):
     at_frame(int(phase.split(":", 1)[1]))
 elif phase.startswith("kill:"):
-    killed_at_frame(int(phase.split(":", 1)[1]))
+    signal_at_frame(int(phase.split(":", 1)[1]), signal.SIGKILL)
+elif phase.startswith("term:"):
+    signal_at_frame(int(phase.split(":", 1)[1]), signal.SIGTERM)
 else:
     sys.exit(f"interrupt_probe: unknown phase {phase}")
 sys.argv = ["livegaze", *args]

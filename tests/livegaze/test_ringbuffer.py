@@ -14,16 +14,32 @@ def test_live_buffer_drops_oldest_and_counts():
     assert ring.get(timeout=0.01) is None
 
 
+class WatchedCondition(threading.Condition):
+    """A condition that says when a thread starts waiting on it (a handshake, not a sleep)."""
+
+    def __init__(self):
+        super().__init__()
+        self.waiting = threading.Event()
+
+    def wait(self, timeout=None):
+        self.waiting.set()
+        return super().wait(timeout)
+
+
 def test_lossless_buffer_blocks_producer_until_consumed():
+    """A full lossless buffer: the producer waits for space (nothing dropped, nothing added past
+    the capacity) and its put completes once an item is taken."""
     ring = RingBuffer(1, lossless=True)
+    ring._cond = WatchedCondition()
     ring.put("a")
     done = threading.Event()
     t = threading.Thread(target=lambda: (ring.put("b"), done.set()))
     t.start()
-    assert not done.wait(0.2)  # producer is waiting for space
+    assert ring._cond.waiting.wait(30)  # a hang guard: the producer has started waiting for space
+    assert not done.is_set() and len(ring) == 1 and ring.put_count == 1
     assert ring.get(1) == "a"
-    assert done.wait(2)
-    assert ring.get(1) == "b" and ring.dropped == 0
+    assert done.wait(30)
+    assert ring.get(1) == "b" and ring.dropped == 0 and ring.put_count == 2
     t.join()
 
 
