@@ -17,7 +17,7 @@ def config_dir(tmp_path, monkeypatch):
     return tmp_path / "config"
 
 
-def wait_until(qapp, condition, timeout=30.0):
+def wait_until(qapp, condition, timeout=120.0):
     """Process Qt events until `condition()` holds (a deadline, not a timing assertion)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -232,18 +232,21 @@ def _tray_process(config_dir):
                             stderr=subprocess.PIPE, text=True), env
 
 
-def _wait_for_socket(env, proc, timeout=60):
-    import subprocess
-    import sys
-    import time
+def _wait_for_socket(env, proc, timeout=300):
+    """Until the tray prints its ready line (its signal handlers and socket are up by then), read
+    on a thread so that a tray that hangs silently fails after `timeout` (a hang guard)."""
+    import threading
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        probe = subprocess.run([sys.executable, "-m", "livegaze", "toggle"], env=env, capture_output=True)
-        if probe.returncode == 0:
-            return True
-        time.sleep(0.2)
-    return False
+    seen = threading.Event()
+
+    def read():
+        for line in proc.stdout:
+            if line.startswith("livegaze: tray running"):
+                seen.set()
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    return seen.wait(timeout)
 
 
 @pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
