@@ -7,10 +7,21 @@ import numpy as np
 import pytest
 
 from livegaze.frames import Frame, Outcome
-from livegaze.gate import EYEBALL, Gate, GateConfig, gaze_angle
-from livegaze.landmarks import EYE_CONTOURS, IRIS_CENTRES, IRIS_RINGS, Landmarker
+from livegaze.gate import Gate, GateConfig, gaze_angle
+from livegaze.landmarks import BLINK_NAMES, EYE_CONTOURS, IRIS_CENTRES, IRIS_RINGS, Landmarker
 from livegaze.processor import FrameProcessor
 from livegaze.evaluation.clips import ClipSpec, iter_frames, photo
+
+
+# Anatomy, not the module's constant: an adult eyeball's radius (about 12 mm) over the eye
+# opening's width (about 30 mm). An iris turned by a degrees moves RADIUS * sin(a) eye widths.
+RADIUS = 12 / 30
+
+
+def smoothstep_share(angle, full, none):
+    """The documented fade worked by hand: 1 up to `full`, 0 from `none`, 1 - (3t^2 - 2t^3)."""
+    t = min(max((angle - full) / (none - full), 0.0), 1.0)
+    return 1 - (3 * t * t - 2 * t ** 3)
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +49,9 @@ def looking(face, dx):
     return type(face)(points, dict(face.blendshapes), face.pose)
 
 
-def blinking(face, openness_scale):
+def blinking(face, openness_scale, eyes=(0, 1)):
     points = face.points.copy()
-    for eye in range(2):
+    for eye in eyes:
         idx = list(EYE_CONTOURS[eye])
         mid = points[idx, 1].mean()
         points[idx, 1] = mid + (points[idx, 1] - mid) * openness_scale
@@ -55,6 +66,8 @@ def test_head_turn_fades_between_the_thresholds(face):
         shares[yaw] = gate.target(turned(face, yaw=yaw))[0]
     assert shares[0] == shares[10] == shares[14] == 1.0
     assert 0.0 < shares[24] < shares[20] < 1.0
+    for yaw in (20, 24):  # the defaults: full to 15 degrees, none from 25
+        assert shares[yaw] == pytest.approx(smoothstep_share(yaw, 15, 25), abs=0.01), (yaw, shares[yaw])
     assert shares[26] == shares[40] == 0.0
     gate.reset()
     assert gate.target(turned(face, pitch=-30))[1] == "head_turned"
@@ -69,7 +82,7 @@ def test_gaze_far_from_the_camera_is_left_alone(face):
     shares = []
     for degrees in (15, 25, 35):
         gate.reset()
-        shares.append(gate.target(looking(face, EYEBALL * np.sin(np.radians(degrees))))[0])
+        shares.append(gate.target(looking(face, RADIUS * np.sin(np.radians(degrees))))[0])
     assert shares[0] == 1.0 and 0 < shares[1] < 1 and shares[2] == 0.0
 
 
@@ -111,6 +124,19 @@ def test_a_blink_passes_through_and_eases_back_in(face):
     assert gate.target(blinking(face, 0.1))[1] == "eyes_closed"
 
 
+@pytest.mark.parametrize("eye", [0, 1])
+def test_one_closed_eye_is_a_closed_face(face, eye):
+    """A wink or one eye's blink: the closed eye's iris is hidden, so the face gets no correction,
+    whether the lids say so or MediaPipe's blink score for that eye does."""
+    gate = Gate()
+    assert gate.target(face) == (1.0, None)
+    assert gate.target(blinking(face, 0.1, eyes=(eye,))) == (0.0, "eyes_closed")
+    scored = type(face)(face.points.copy(), {**face.blendshapes, BLINK_NAMES[eye]: 0.9}, face.pose)
+    assert gate.target(scored) == (0.0, "eyes_closed")
+    half = type(face)(face.points.copy(), {**face.blendshapes, BLINK_NAMES[eye]: 0.4}, face.pose)
+    assert gate.target(half) == (1.0, None)  # a half-lowered lid is still an open eye
+
+
 def test_face_lost_and_found_fade_through_the_processor():
     """A real clip with two faceless frames in the middle: the lost frames are still corrected
     where the face was, at falling strength; the found face eases back in; strength never
@@ -150,7 +176,7 @@ def test_the_gaze_angle_is_image_checked():
     from livegaze.irisfit import IrisFinder
     from livegaze.evaluation.quality import avert
 
-    truth = np.degrees(np.arcsin(0.1 / EYEBALL))
+    truth = np.degrees(np.arcsin(0.1 / RADIUS))
     plain, checked = [], []
     for name in ("astronaut", "grace_hopper"):
         with Landmarker() as lm:

@@ -4,7 +4,18 @@ import pytest
 
 from livegaze.landmarks import Landmarker
 from livegaze.evaluation.clips import ClipSpec, iter_frames
-from livegaze.tracking import EyeTracker, TrackerConfig, measure_eye
+from livegaze.tracking import EyeTracker, TrackerConfig
+
+
+def landmark_box(face, eye):
+    """The eye as the landmarks place it (livegaze.landmarks, not the tracker): centre, width
+    and opening height in frame pixels."""
+    width, height = face.eye_size(eye)
+    return np.array([*face.eye_centre(eye), width, height])
+
+
+def box(b):
+    return np.array([b.cx, b.cy, b.w, b.h])
 
 
 def _run(spec):
@@ -14,7 +25,7 @@ def _run(spec):
         for i, (frame, _, m, irises) in enumerate(iter_frames(spec)):
             face = lm.detect(frame, i * 33)
             boxes = tracker.update(face, i / spec.fps)
-            raw.append(measure_eye(face, 0)[:2])
+            raw.append(face.eye_centre(0))
             smooth.append(boxes[0].centre)
             truth.append(m[:, 2])  # photo translation: the face moves with it
     return np.array(raw), np.array(smooth), np.array(truth)
@@ -42,26 +53,50 @@ def test_moving_face_lags_at_most_one_frame():
 
 
 def test_reset_after_face_lost_and_jump_restarts():
+    """max_missed=2: two faceless frames keep the track, the third drops it; the next face
+    starts a new track exactly where its landmarks put the eyes."""
     tracker = EyeTracker(TrackerConfig(max_missed=2))
     spec = ClipSpec(frames=3, motion="still")
     with Landmarker() as lm:
         face = lm.detect(next(iter_frames(spec))[0])
     for _ in range(5):
         tracker.update(face)
-    for _ in range(3):
+    for _ in range(2):
         assert tracker.update(None) is None
+    assert tracker.filters[0].kf is not None and tracker.resets == 0
+    assert tracker.update(None) is None
     assert tracker.filters[0].kf is None and tracker.resets == 1
     first = tracker.update(face)
-    assert np.allclose(first[0].centre, measure_eye(face, 0)[:2], atol=1e-3)
+    for eye in range(2):
+        np.testing.assert_allclose(box(first[eye]), landmark_box(face, eye), atol=1e-3)
+
+
+def test_a_still_face_is_tracked_where_its_landmarks_are():
+    """The same landmarks every frame: the boxes stay exactly on them (no drift, no velocity
+    made up), for both eyes."""
+    tracker = EyeTracker()
+    with Landmarker() as lm:
+        face = lm.detect(next(iter_frames(ClipSpec(frames=1)))[0])
+    for i in range(10):
+        boxes = tracker.update(face, i / 30)
+    for eye in range(2):
+        np.testing.assert_allclose(box(boxes[eye]), landmark_box(face, eye), atol=1e-3)
 
 
 def test_measurement_far_from_prediction_restarts_filter():
+    """A face that jumps 200 pixels (a different face, a glitch) restarts the track there at
+    once: the boxes move by exactly the jump, and keep their size."""
     tracker = EyeTracker()
     spec = ClipSpec(frames=1)
     with Landmarker() as lm:
         face = lm.detect(next(iter_frames(spec))[0])
     for _ in range(10):
-        tracker.update(face)
+        before = tracker.update(face)
     moved = type(face)(face.points + np.array([200, 0, 0], np.float32), face.blendshapes, face.pose)
     boxes = tracker.update(moved)
-    assert boxes[0].cx == pytest.approx(measure_eye(moved, 0)[0], abs=1e-3)
+    for eye in range(2):
+        np.testing.assert_allclose(box(boxes[eye]), box(before[eye]) + [200, 0, 0, 0], atol=1e-3)
+    # A move well inside the gate (a tenth of an eye width) is smoothed, not jumped to.
+    nudged = type(face)(moved.points + np.array([0.1 * boxes[0].w, 0, 0], np.float32), face.blendshapes, face.pose)
+    after = tracker.update(nudged)
+    assert boxes[0].cx < after[0].cx < boxes[0].cx + 0.1 * boxes[0].w

@@ -73,7 +73,10 @@ def test_losses_behave():
     assert losses.latent_reconstruction(r, r + 1, r, r) == pytest.approx(1.0)
     pam = PAMAutoencoder(16, 4, 8)
     left, right = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
-    assert losses.mirror_loss(pam, left, right) > 0
+    with torch.no_grad():  # l_pre as section 3.3 writes it, term by term (hand values: test_losses.py)
+        terms = [(a - pam(b)).abs().mean() for a, b in
+                 ((left, left), (left, right.flip(-1)), (right, right), (right, left.flip(-1)))]
+        assert losses.mirror_loss(pam, left, right).item() == pytest.approx(sum(terms).item(), rel=1e-5)
 
 
 def test_vgg_term_is_optional_and_says_so(caplog):

@@ -157,10 +157,16 @@ def test_both_eyes_take_the_same_move_when_one_can_give_less(name, move):
     assert corrector.correct_frame(image, face, 1.0, out)
     made = [p.made for p in corrector.last_plans]
     np.testing.assert_allclose(made[0], made[1], atol=1e-3)
-    np.testing.assert_allclose(made[0], alone[0] * np.array(move), atol=1e-3)  # capped, not dropped
+    # Capped, not dropped: along each axis, the move asked for (this test's input) or part of
+    # it, never less than 30%, and part of it on at least one axis.
+    share = [m / asked for m, asked in zip(made[0], move) if asked]
+    assert all(0.3 < part <= 1.0 + 1e-6 for part in share) and min(share) < 0.98, made[0]
+    # On the output, each iris's own pixels moved along the move by at least 30% of what was
+    # made (the template also holds stretched rows above and below the pupil, so it reads less).
     shifts = [_iris_shift(image, out, face, eye) / face.eye_size(eye)[0] for eye in range(2)]
     along = np.array(move) / np.hypot(*move)
-    assert min(np.dot(shifts[0], along), np.dot(shifts[1], along)) > 0.01, shifts
+    made_along = np.dot(made[0], along)
+    assert min(np.dot(shifts[0], along), np.dot(shifts[1], along)) > 0.3 * made_along, (shifts, made_along)
     assert np.abs(shifts[0] - shifts[1]).max() < 0.015, shifts
     # A lifted iris keeps all of its move aside (the horizontal band follows the lids to where
     # the lift puts them; on the input's lids the pupil made 3 of the 5 pixels across).
