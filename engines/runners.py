@@ -313,11 +313,43 @@ class TensorRTRunner:
 
 def model_geometry(meta: dict, size: int) -> EyeGeometry:
     """The eye geometry recorded in a model; a model exported before geometry was recorded
-    keeps the defaults at its own size."""
+    keeps the defaults at its own size. Impossible numbers (a damaged or hand-edited file) are
+    refused here, at load: they would otherwise fail every frame."""
+    problem = geometry_problem(meta, size)
+    if problem:
+        raise ValueError(f"the model's recorded eye geometry is impossible ({problem})")
     geometry = EyeGeometry.from_meta({"size": size, **meta})
     if geometry.size != size:
         raise ValueError(f"the model's recorded size {geometry.size} is not its input size {size}")
     return geometry
+
+
+def _whole(value, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _fraction(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 < value < 1.0
+
+
+def geometry_problem(meta: dict, size: int) -> str | None:
+    """What is impossible in recorded geometry (None: nothing): eye boxes inside the face, eye
+    points inside it with eye 0 on the left, a crop no larger than the face."""
+    if not isinstance(meta, dict):
+        return f"{meta!r}: expected a table of numbers"
+    size = meta.get("size", size)
+    if not _whole(size, 16, 4096):
+        return f"size = {size!r}: expected a whole number of pixels from 16 to 4096"
+    for key in ("box_h", "box_w", "crop"):
+        if key in meta and not _whole(meta[key], 1, size):
+            return f"{key} = {meta[key]!r}: expected a whole number of pixels from 1 to {size}"
+    eye_x = meta.get("eye_x", (0.25, 0.75))
+    if not (isinstance(eye_x, (list, tuple)) and len(eye_x) == 2 and all(map(_fraction, eye_x))
+            and eye_x[0] < eye_x[1]):
+        return f"eye_x = {eye_x!r}: expected two fractions of the size between 0 and 1, left eye first"
+    if "eye_y" in meta and not _fraction(meta["eye_y"]):
+        return f"eye_y = {meta['eye_y']!r}: expected a fraction of the size between 0 and 1"
+    return None
 
 
 def onnx_meta(path: str) -> dict:
@@ -327,5 +359,9 @@ def onnx_meta(path: str) -> dict:
     model = onnx.load(path, load_external_data=False)
     for prop in model.metadata_props:
         if prop.key == "livegaze":
-            return ast.literal_eval(prop.value)
+            try:
+                return ast.literal_eval(prop.value)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                raise ValueError("the model's recorded eye geometry is unreadable (damaged metadata)") \
+                    from None
     return {}

@@ -11,6 +11,7 @@ each frame's measurement and the gaze is put on the camera. Saved per user in th
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import tomllib
 from dataclasses import dataclass
@@ -59,14 +60,36 @@ def load(path: Path | None = None) -> Calibration | None:
         return None
     try:
         data = tomllib.loads(path.read_text())
-        return Calibration(camera=tuple(float(v) for v in data["camera"]),
-                           screen=tuple(float(v) for v in data["screen"]), when=str(data.get("when", "")))
+        loaded = Calibration(camera=_move(data, "camera"), screen=_move(data, "screen"),
+                             when=str(data.get("when", "")))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise LivegazeError(f"{path}: unreadable calibration ({exc}); run livegaze calibrate again")
+        raise LivegazeError(f"{path}: unreadable calibration ({exc}); run `livegaze calibrate` again")
+    return loaded
+
+
+# A measured move is in eye widths: the iris cannot leave the eye, so anything past one width
+# (or not a number at all) is a damaged file, which would make every frame's correction fail.
+MOST_MOVE = 1.0
+
+
+def _move(data: dict, key: str) -> tuple[float, float]:
+    value = data[key]
+    if not (isinstance(value, list) and len(value) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        raise ValueError(f"{key} = {value!r}: expected two numbers, [x, y]")
+    if not all(math.isfinite(v) and abs(v) <= MOST_MOVE for v in value):
+        raise ValueError(f"{key} = {value!r}: expected two finite numbers from {-MOST_MOVE:g} to {MOST_MOVE:g} "
+                         "eye widths")
+    return float(value[0]), float(value[1])
 
 
 def save(calibration: Calibration, path: Path | None = None) -> Path:
     path = path or calibration_path()
+    try:  # never write a file that `load` would refuse
+        for key in ("camera", "screen"):
+            _move({key: list(getattr(calibration, key))}, key)
+    except ValueError as exc:
+        raise LivegazeError(f"calibration: the measured move is not usable ({exc}); calibrate again")
     path.parent.mkdir(parents=True, exist_ok=True)
     text = (f'camera = [{calibration.camera[0]:.5f}, {calibration.camera[1]:.5f}]\n'
             f'screen = [{calibration.screen[0]:.5f}, {calibration.screen[1]:.5f}]\n'

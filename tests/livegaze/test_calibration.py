@@ -69,3 +69,31 @@ def test_saved_calibration_round_trips_and_a_damaged_one_is_named(tmp_path):
 def test_without_calibration_shift_mode_moves_the_eyes_up():
     corrector = from_config(CorrectConfig())
     assert corrector.config.mode == "shift" and corrector.config.shift[1] < 0
+
+
+@pytest.mark.parametrize("camera", ["[nan, 0.0]", "[inf, 0.0]", "[0.0]", "[0.0, 5.0]", '["a", 0.0]'])
+def test_a_damaged_calibration_is_refused_before_the_run(averted_clip, tmp_path, camera):
+    """NaN used to make every frame an error (exit 0, `wrote`); `[0.0]` was a traceback."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "calibration.toml").write_text(f"camera = {camera}\nscreen = [0.0, 0.08]\n")
+    out = tmp_path / "out.avi"
+    result = subprocess.run([sys.executable, "-m", "livegaze", "run", "--input", averted_clip[0], "--output",
+                             str(out), "--max-frames", "3"], capture_output=True, text=True, timeout=300,
+                            env=dict(os.environ, LIVEGAZE_CONFIG=str(config)))
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"livegaze: error: {config / 'calibration.toml'}: ")
+    assert f"camera = {camera}".replace('"', "'") in lines[0]
+    assert lines[0].endswith("run `livegaze calibrate` again")
+    assert not out.exists()
+
+
+def test_a_calibration_that_load_would_refuse_is_never_saved(tmp_path):
+    path = tmp_path / "calibration.toml"
+    with pytest.raises(LivegazeError, match="not usable"):
+        save(Calibration(camera=(float("nan"), 0.0), screen=(0.0, 0.08)), path)
+    assert not path.exists()

@@ -1,8 +1,12 @@
+import os
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
 
-from livegaze.landmarks import Landmarker
+from livegaze.landmarks import Landmarker, LandmarkerConfig
 from livegaze.evaluation.clips import PHOTOS, photo
 
 
@@ -52,3 +56,69 @@ def test_timestamps_need_not_increase(landmarker):
     image = photo("astronaut")
     assert landmarker.detect(image, 10) is not None
     assert landmarker.detect(image, 5) is not None  # bumped internally instead of failing
+
+
+def _damaged_copies(folder):
+    """The packaged model cut short, and a zip holding the right names with garbage inside."""
+    import zipfile
+
+    from livegaze.model_files import MODEL_PARTS, _packaged_model
+
+    good = _packaged_model().read_bytes()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "cut.task").write_bytes(good[: len(good) // 3])
+    with zipfile.ZipFile(folder / "garbage.task", "w") as bundle:
+        for part in MODEL_PARTS:
+            bundle.writestr(part, b"not a flatbuffer")
+    return folder / "cut.task", folder / "garbage.task"
+
+
+@pytest.mark.parametrize("kind", [0, 1])
+def test_a_damaged_cached_model_falls_back_to_the_packaged_copy(tmp_path, kind):
+    """The cache wins over the packaged copy: a damaged one used to break every command with a
+    raw MediaPipe traceback ("Unable to open zip archive")."""
+    damaged = _damaged_copies(tmp_path / "made")[kind]
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "face_landmarker.task").write_bytes(damaged.read_bytes())
+    env = dict(os.environ, LIVEGAZE_CACHE=str(cache))
+    result = subprocess.run([sys.executable, "-m", "livegaze", "photo", photo_file(tmp_path), "-o",
+                             str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.strip()]
+    cached = cache / "face_landmarker.task"
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"livegaze: warning: {cached}: damaged face landmark model (")
+    assert warnings[0].endswith("using the packaged copy (run `livegaze download-model` to replace it)")
+
+
+def photo_file(folder) -> str:
+    path = folder / "face.png"
+    cv2.imwrite(str(path), photo(PHOTOS[0]))
+    return str(path)
+
+
+def test_a_damaged_model_without_a_packaged_copy_says_to_download(tmp_path, monkeypatch):
+    from livegaze import model_files
+    from livegaze.errors import LivegazeError
+
+    cut, _ = _damaged_copies(tmp_path / "made")
+    monkeypatch.setenv("LIVEGAZE_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "face_landmarker.task").write_bytes(cut.read_bytes())
+    monkeypatch.setattr(model_files, "_packaged_model", lambda: None)
+    with pytest.raises(LivegazeError) as info:
+        model_files.find_face_landmarker()
+    assert "damaged face landmark model (" in str(info.value)
+    assert str(info.value).endswith("run `livegaze download-model` to replace it")
+
+
+@pytest.mark.parametrize("kind", [0, 1])
+def test_a_damaged_model_named_by_the_user_is_one_line(tmp_path, kind):
+    """--face-model names exactly this file: no fallback, one line instead of MediaPipe's traceback."""
+    from livegaze.errors import LivegazeError
+
+    damaged = _damaged_copies(tmp_path)[kind]
+    with pytest.raises(LivegazeError) as info:
+        Landmarker(LandmarkerConfig(model_path=str(damaged)))
+    assert str(info.value).startswith(f"--face-model {damaged}: not a usable face landmark model (")
