@@ -30,11 +30,11 @@ def animation_strip(nets: dict, y: torch.Tensor, boxes: torch.Tensor, crop: int 
     crops = crop_eyes(y, boxes, crop)
     c_y = ec(crops.flatten(0, 1)).view(b, -1)
     r_y = er(crops)
-    y2x = gx(y, m, c_y)
+    y2x = gx(y, m, c_y, boxes=boxes)
     crops_x = crop_eyes(y2x, boxes, crop)
     c_x = ec(crops_x.flatten(0, 1)).view(b, -1)
     r_x = er(crops_x)
-    return [gy(y, m, a * c_x + (1 - a) * c_y, a * r_x + (1 - a) * r_y) for a in alphas]
+    return [gy(y, m, a * c_x + (1 - a) * c_y, a * r_x + (1 - a) * r_y, boxes=boxes) for a in alphas]
 
 
 def to_uint8(t: torch.Tensor) -> np.ndarray:

@@ -45,8 +45,10 @@ def unwrap(net):
 
 
 def kind_of(net) -> str:
+    from training.cfm import CoarseToFineGenerator
+
     net = unwrap(net)
-    return {networks.PAMAutoencoder: "pam", networks.InpaintGenerator: "generator",
+    return {CoarseToFineGenerator: "cfm_generator", networks.PAMAutoencoder: "pam", networks.InpaintGenerator: "generator",
             networks.AngleEncoder: "angle_encoder", networks.Discriminator: "discriminator",
             networks.ContentEncoder: "content_encoder"}[type(net)]
 

@@ -21,16 +21,21 @@ class TrainConfig:
     phase: str = "all"  # pam | gaze | all (pam, then gaze)
     test_x: int = 100  # last lines of 1.txt held out (upstream split)
     test_y: int = 300  # last lines of 0.txt held out
-    # geometry
+    # geometry (0: by --size, see BY_SIZE)
     size: int = 256
-    box_h: int = 40
-    box_w: int = 60
-    crop: int = 64
+    box_h: int = 0
+    box_w: int = 0
+    crop: int = 0
     # network widths (defaults: the reference 22.0M-parameter G_x)
     base: int = 16
     fc: int = 256
     er_base: int = 32
     d_base: int = 32
+    # the coarse-to-fine generators of the 512 px model (training.cfm); None/0: by --size
+    cfm: bool | None = None
+    coarse: int = 0
+    fine_base: int = 16
+    margin: int = 16
     # optimisation: Adam (0.5, 0.999); constant lr, then linear decay to 0 at `iters`
     batch: int = 16
     iters: int = 200_000
@@ -61,6 +66,13 @@ class TrainConfig:
     image_every: int = 1000
     ckpt_every: int = 1000
 
+    def __post_init__(self):
+        """Fill the settings that follow --size (see BY_SIZE) where they were left to it."""
+        for name, value in by_size(self.size).items():
+            current = getattr(self, name)
+            if current is None or (current == 0 and not isinstance(current, bool)):
+                setattr(self, name, value)
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
@@ -84,6 +96,16 @@ class TrainConfig:
                 return f"{flag(field)} {getattr(self, field)}: {why}"
         if self.crop > self.size:
             return f"--crop {self.crop}: expected at most --size ({self.size})"
+        if self.cfm:
+            for field, arg in (("coarse", "coarse"), ("fine_base", "fine_base"), ("margin", "margin")):
+                why = netargs.range_error(arg, getattr(self, field), "cfm_generator")
+                if why:
+                    return f"{flag(field)} {getattr(self, field)}: {why}"
+            if self.coarse > self.size or self.size % self.coarse:
+                return f"--coarse {self.coarse}: expected a divisor of --size ({self.size}), e.g. {self.size // 2}"
+            why = netargs.window_error(self.box_h, self.box_w, self.margin)
+            if why:
+                return f"--box-h {self.box_h} --box-w {self.box_w} --margin {self.margin}: " + why.split(": ", 1)[1]
         for field in ("box_h", "box_w"):
             if not 1 <= getattr(self, field) <= self.size:
                 return f"{flag(field)} {getattr(self, field)}: expected 1 to --size ({self.size}) pixels"
@@ -107,6 +129,22 @@ class TrainConfig:
 
 PHASES = ("pam", "gaze", "all")
 
+# Above 256 px the aligned face is the same face at a higher resolution: the eye boxes and crops
+# scale with it (the MM 2020 model's 40x60 boxes and 64 px crops at 256; 80x120 and 128 at 512),
+# and the generators are coarse-to-fine (training.cfm) with the coarse stage at half the size (256
+# at 512: the MM generator at its own resolution). The TIP 2022 paper's text that could be read
+# gives no box, crop or coarse sizes: these follow the face's scale. At 256 and below, the MM
+# model as it was.
+
+
+def by_size(size: int) -> dict:
+    """The defaults of the settings that follow --size."""
+    if size <= 256:
+        return {"box_h": 40, "box_w": 60, "crop": 64, "cfm": False, "coarse": size // 2}
+    scale = size / 256
+    return {"box_h": int(round(40 * scale)), "box_w": int(round(60 * scale)),
+            "crop": min(128, int(64 * scale) // 8 * 8), "cfm": True, "coarse": size // 2}
+
 
 def flag(field: str) -> str:
     return "--" + field.replace("_", "-")
@@ -123,10 +161,17 @@ HELP = {
              "D_y only) or all (pam, then gaze)",
     "test_x": "faces of domain X held out for evaluation: the last N lines of 1.txt (at most a fifth of them)",
     "test_y": "faces of domain Y held out for evaluation: the last N lines of 0.txt (at most a fifth of them)",
-    "size": "side of the aligned face the networks see, in pixels (a multiple of 32)",
-    "box_h": "height of each eye box the generators repaint, in pixels at --size",
-    "box_w": "width of each eye box the generators repaint, in pixels at --size",
-    "crop": "side of the eye crops E_c, E_r and the discriminators' local branch see, in pixels (a multiple of 8)",
+    "size": "side of the aligned face the networks see, in pixels (a multiple of 32); 512: the high-resolution "
+            "model (CelebHQGaze), coarse-to-fine by default",
+    "box_h": "height of each eye box the generators repaint, in pixels at --size (0: 40, or scaled above 256)",
+    "box_w": "width of each eye box the generators repaint, in pixels at --size (0: 60, or scaled above 256)",
+    "crop": "side of the eye crops E_c, E_r and the discriminators' local branch see, in pixels (a multiple of 8; "
+            "0: 64, or scaled above 256 up to 128)",
+    "cfm": "coarse-to-fine generators (TIP 2022): in-paint at --coarse, refine the eye windows at --size; "
+           "--no-cfm trains the plain in-painting network at --size (default: on above 256 px)",
+    "coarse": "side of the face the coarse in-painting network sees, in pixels (0: half of --size)",
+    "fine_base": "channels of the first layer of the fine network on the eye windows",
+    "margin": "context around each eye box the fine network sees, in pixels at --size",
     "base": "channels of the first layer of G_x, G_y and PAM (deeper layers: multiples of it)",
     "fc": "width of the generators' bottleneck and of the content code of each eye, in features",
     "er_base": "channels of the first layer of the angle encoder E_r",
@@ -167,6 +212,7 @@ REQUIRED = {"data"}
 # What each option takes, in the usage line (the unit where there is one).
 METAVAR = {"data": "FOLDER", "run_dir": "FOLDER", "pam_checkpoint": "FILE", "vgg_weights": "FILE",
            "size": "PIXELS", "box_h": "PIXELS", "box_w": "PIXELS", "crop": "PIXELS", "base": "CHANNELS",
+           "coarse": "PIXELS", "margin": "PIXELS", "fine_base": "CHANNELS",
            "er_base": "CHANNELS", "d_base": "CHANNELS", "fc": "FEATURES", "iters": "STEPS", "decay_start": "STEP",
            "pam_iters": "STEPS", "log_every": "STEPS", "image_every": "STEPS", "ckpt_every": "STEPS",
            "lr": "RATE", "pam_lr": "RATE", "beta1": "BETA", "beta2": "BETA", "device": "DEVICE"}
@@ -175,7 +221,9 @@ EXAMPLES = """\
 python -m training.train --data data/ --run-dir runs/gazegan
 python -m training.train --data data/ --phase gaze --pam-checkpoint runs/pam/last.pt
 torchrun --nproc_per_node 4 -m training.train --data data/   # 4 GPUs of one machine
-python -m training.train --data data/ --batch 8 --dry-run    # print the resolved settings only"""
+python -m training.train --data data/ --batch 8 --dry-run    # print the resolved settings only
+python -m training.train --data data512/ --size 512          # the high-resolution model (coarse-to-fine)
+python -m training.train --data data512/ --size 512 --no-cfm # the plain in-painting network at 512"""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -186,6 +234,7 @@ def parser() -> argparse.ArgumentParser:
     groups = {"data and run": ("data", "run_dir", "phase", "pam_checkpoint", "test_x", "test_y"),
               "geometry (pixels)": ("size", "box_h", "box_w", "crop"),
               "network widths": ("base", "fc", "er_base", "d_base"),
+              "coarse-to-fine (512 px)": ("cfm", "coarse", "fine_base", "margin"),
               "optimisation": ("batch", "iters", "decay_start", "lr", "pam_iters", "pam_lr", "beta1", "beta2"),
               "loss weights": ("lambda_recon_x", "lambda_adv_x_on_y", "lambda_recon_y", "lambda_sat", "lambda_fp",
                                "vgg_weights", "lambda_vgg"),
@@ -198,9 +247,13 @@ def parser() -> argparse.ArgumentParser:
         for name in names:
             f = fields[name]
             text = helptext(HELP[name], f.default, required=name in REQUIRED)
-            if f.type in ("bool", bool):
+            if f.type in ("bool", bool, "bool | None"):
+                if f.default is None:
+                    text = f"{HELP[name]} [default: by --size]"
                 group.add_argument(flag(name), action=argparse.BooleanOptionalAction, default=f.default, help=text)
                 continue
+            if name in ("box_h", "box_w", "crop", "coarse"):
+                text = f"{HELP[name]} [default: by --size]"
             typ = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
             kw = {"choices": PHASES} if name == "phase" else {
                 "metavar": METAVAR.get(name, "WEIGHT" if name.startswith("lambda_") else "N")}

@@ -55,7 +55,7 @@ def distill(teacher_path: str, data: str, out: str, size: int = 128, base: int =
         m = boxes_mask(boxes, full)
         with torch.no_grad():
             c = ec(crop_eyes(x, boxes, cfg["crop"]).flatten(0, 1)).view(x.shape[0], -1)
-            target = teacher(x, m, c)
+            target = teacher(x, m, c, boxes=boxes)
         return run_generator(student, x, m, c, size), target, m
 
     bar = tqdm(total=iters, desc="distill")

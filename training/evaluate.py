@@ -2,6 +2,10 @@
 
 Table 1: MS-SSIM / LPIPS of the background (face without the eye boxes) of G_x corrections of Y.
 Table 2: G_x reconstructions of X, on the eye regions.  Table 3: G_y reconstructions of Y, eye regions.
+Any model at its own size: the 512 px coarse-to-fine one too. The eye regions are compared as
+crops of 64 px per 256 px of face (128 at 512), so a higher resolution is measured at its own detail.
+The TIP 2022 paper's tables for CelebHQGaze could not be read here (only its abstract and
+introduction): these are the MM 2020 paper's metrics, which the 512 model is measured with too.
 On a synthetic set (DATA/facing/ holds the truth, see training.syntheticset) also: how far G_x moves
 the iris of held-out averted faces toward the camera-facing position (training.irisscore).
 LPIPS runs only where its backbone weights are on disk (the `lpips` package and torchvision's
@@ -84,7 +88,9 @@ def evaluate(ckpt: str, data: str, batch: int = 16) -> dict:
     _, y_test = split(read_labels(data, 0), cfg["test_y"])
     _, x_test = split(read_labels(data, 1), cfg["test_x"])
     lp, lp_reason = lpips_metric()
-    results = {}
+    side = 64 * cfg["size"] // 256  # eye-region crops at the face's own scale (64 at 256)
+    kind = payload["networks"]["gx"]["kind"]
+    results = {"model": {"size": cfg["size"], "generator": "cfm" if kind == "cfm_generator" else "plain"}}
     for table, records, domain in (("table1_background", y_test, "y"), ("table2_gx_on_x", x_test, "x"),
                                    ("table3_gy_on_y", y_test, "y")):
         ds = GazeDataset(records, cfg["size"], cfg["box_h"], cfg["box_w"])
@@ -97,14 +103,14 @@ def evaluate(ckpt: str, data: str, batch: int = 16) -> dict:
             crops = crop_eyes(img, boxes, cfg["crop"])
             c = ec(crops.flatten(0, 1)).view(len(items), -1)
             if table == "table3_gy_on_y":
-                out = gy(img, m, c, er(crops))
+                out = gy(img, m, c, er(crops), boxes=boxes)
             else:
-                out = gx(img, m, c)
+                out = gx(img, m, c, boxes=boxes)
             if table == "table1_background":
                 a, b = (img * (1 - m) + 1) / 2, (out * (1 - m) + 1) / 2
-            else:  # the eye regions, as 64x64 crops side by side
-                a = (crop_eyes(img, boxes, 64).flatten(0, 1) + 1) / 2
-                b = (crop_eyes(out, boxes, 64).flatten(0, 1) + 1) / 2
+            else:  # the eye regions, as side x side crops side by side
+                a = (crop_eyes(img, boxes, side).flatten(0, 1) + 1) / 2
+                b = (crop_eyes(out, boxes, side).flatten(0, 1) + 1) / 2
             scores.append(ms_ssim(a, b))
             if lp is not None:
                 lps.append(lp(a, b))
@@ -143,7 +149,7 @@ def synthetic_gaze(payload: dict, data: str, records: list[Record] | None = None
         truth = torch.stack([fs[i]["image"] for i in idx])
         boxes = torch.stack([ds[i]["boxes"] for i in idx])
         c = ec(crop_eyes(img, boxes, cfg["crop"]).flatten(0, 1)).view(len(idx), -1)
-        out = gx(img, boxes_mask(boxes, size), c)
+        out = gx(img, boxes_mask(boxes, size), c, boxes=boxes)
         for k, v in iris_errors(img, out, truth, boxes, opening).items():
             parts[k].append(v.flatten())
     before, after, contrast = (torch.cat(parts[k]) for k in ("before", "after", "contrast"))
@@ -176,9 +182,11 @@ python -m training.evaluate runs/gazegan/last.pt data/ --json runs/gazegan/eval.
         return 2
     if results.get("note"):
         print(results["note"])
+    model = results["model"]
+    print(f"{'model':>20}: {model['generator']} in-painting at {model['size']} px")
     gaze = results.pop("synthetic_gaze", None)
     for table, r in results.items():
-        if table != "note":
+        if table not in ("note", "model"):
             lp = "n/a" if r["lpips"] is None else f"{r['lpips']:.4f}"
             print(f"{table:>20}: MS-SSIM {r['ms_ssim']:.3f}  LPIPS {lp}  ({r['count']} faces)")
     if gaze:

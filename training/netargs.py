@@ -20,6 +20,13 @@ RANGES = {
     "fc": (1, 512, 1, "features"),
     "content": (1, 512, 1, "features"),
     "code": (0, 16, 1, "features"),
+    # The coarse-to-fine generator (training.cfm): its coarse in-painting size, the width of its
+    # fine network and the eye boxes it refines (pixels at `size`) with the context around them.
+    "coarse": (64, 512, 32, "pixels, a multiple of 32"),
+    "fine_base": (1, 64, 1, "channels"),
+    "box_h": (1, 512, 1, "pixels"),
+    "box_w": (1, 512, 1, "pixels"),
+    "margin": (0, 64, 1, "pixels"),
 }
 # The angle encoder and the discriminators are twice as wide at the reference and grow slower.
 WIDE = {"angle_encoder", "discriminator"}
@@ -31,6 +38,7 @@ KINDS = {
     "angle_encoder": ("crop", "base", "code"),
     "generator": ("size", "base", "fc", "content", "code"),
     "discriminator": ("size", "crop", "base"),
+    "cfm_generator": ("size", "coarse", "base", "fc", "content", "code", "fine_base", "box_h", "box_w", "margin"),
 }
 
 
@@ -57,6 +65,21 @@ def spec_error(kind, args) -> str | None:
         why = range_error(name, value, kind)
         if why:
             return f"argument {name} = {value!r}: {why}"
-    if "size" in args and "crop" in args and args["crop"] > args["size"]:
-        return f"argument crop = {args['crop']}: expected at most size ({args['size']})"
+    size = args.get("size", 512)
+    for name in ("crop", "coarse", "box_h", "box_w"):
+        if name in args and args[name] > size:
+            return f"argument {name} = {args[name]}: expected at most size ({size})"
+    if kind == "cfm_generator":
+        if size % args.get("coarse", 256):
+            return f"argument coarse = {args.get('coarse')}: expected a divisor of size ({size})"
+        return window_error(args.get("box_h", 80), args.get("box_w", 120), args.get("margin", 16))
+    return None
+
+
+def window_error(box_h: int, box_w: int, margin: int) -> str | None:
+    """The fine network halves its eye windows twice: each side must be a multiple of 4."""
+    for name, side in (("box_h", box_h), ("box_w", box_w)):
+        if (side + 2 * margin) % 4:
+            return (f"argument {name} = {side} with margin {margin}: expected {name} + 2 x margin to be a "
+                    "multiple of 4 (the fine network halves the eye window twice)")
     return None

@@ -4,7 +4,7 @@ Layer plan from the paper's supplementary tables, following the official code wh
 silent or disagree (U-Net skips, output = masked input + tanh * mask, one content code per eye).
 Sizes are parameters: `size` (256; 512 for later work), `crop` (the eye crop side, 64), `base`
 (first conv width, 16) and `fc` (bottleneck width, 256); the defaults give the reference
-22.0M-parameter G_x. Every constructor argument is recorded so checkpoints rebuild the network.
+22.0M-parameter G_x. The 512 px model's coarse-to-fine generator is in training.cfm. Every constructor argument is recorded so checkpoints rebuild the network.
 """
 from __future__ import annotations
 
@@ -118,8 +118,9 @@ class InpaintGenerator(Recorded):
         self.out = nn.Conv2d(chans[0] * 2, 3, 7, 1, 3)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor, content: torch.Tensor,
-                r: torch.Tensor | None = None) -> torch.Tensor:
-        """image (B,3,S,S), mask (B,1,S,S), content (B, 2*content), r (B, code) for G_y."""
+                r: torch.Tensor | None = None, boxes: torch.Tensor | None = None) -> torch.Tensor:
+        """image (B,3,S,S), mask (B,1,S,S), content (B, 2*content), r (B, code) for G_y. `boxes`
+        is for the coarse-to-fine generator's call (training.cfm), which needs them; unused here."""
         masked = image * (1 - mask)
         h = self.stem(torch.cat([masked, mask], 1))
         skips = [h]
@@ -228,8 +229,11 @@ def boxes_mask(boxes: torch.Tensor, size: int) -> torch.Tensor:
 
 def build(kind: str, **args) -> nn.Module:
     """Rebuild a network from its recorded arguments (checkpoints store kind + args)."""
+    from training.cfm import CoarseToFineGenerator
+
     classes = {"pam": PAMAutoencoder, "content_encoder": ContentEncoder, "angle_encoder": AngleEncoder,
-               "generator": InpaintGenerator, "discriminator": Discriminator}
+               "generator": InpaintGenerator, "discriminator": Discriminator,
+               "cfm_generator": CoarseToFineGenerator}
     return classes[kind](**args)
 
 

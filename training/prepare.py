@@ -90,6 +90,7 @@ domains GazeGAN learns between:
 Photos scored in between are listed with their scores in DST/uncertain.txt, to be sorted by
 hand; photos without a face, with eyes closed or unreadable are counted and skipped.""", """\
 python -m training.prepare ~/photos data/
+python -m training.prepare ~/photos data512/ --size 512               # CelebHQGaze-sized (the CFM model)
 python -m training.prepare ~/photos data/ --x-max 0.04 --y-min 0.15   # stricter: fewer, surer faces""")
     p.add_argument("src", metavar="SRC", help="folder of face photos, searched recursively (.jpg, .jpeg, .png, "
                                               ".bmp, .webp) (required)")
@@ -104,7 +105,8 @@ python -m training.prepare ~/photos data/ --x-max 0.04 --y-min 0.15   # stricter
                    help=helptext("skip faces whose less open eye has a lid gap below this share of its width "
                                  "(closed or blinking)", 0.15))
     p.add_argument("--size", type=int, default=256, metavar="PIXELS",
-                   help=helptext("side of the aligned faces written, in pixels (training's --size)", 256))
+                   help=helptext("side of the aligned faces written, in pixels (training's --size; 512: the "
+                                 "high-resolution CelebHQGaze layout)", 256))
     args = p.parse_args(argv)
     if not 0 <= args.x_max < args.y_min:
         print(f"prepare: error: --x-max {args.x_max} --y-min {args.y_min}: expected 0 <= --x-max < --y-min",
@@ -113,8 +115,9 @@ python -m training.prepare ~/photos data/ --x-max 0.04 --y-min 0.15   # stricter
     if not 0 <= args.min_openness < 1:
         print(f"prepare: error: --min-openness {args.min_openness}: expected 0 to below 1", file=sys.stderr)
         return 2
-    if not 32 <= args.size <= 1024:
-        print(f"prepare: error: --size {args.size}: expected 32 to 1024 pixels", file=sys.stderr)
+    if not 64 <= args.size <= 1024 or args.size % 32:
+        print(f"prepare: error: --size {args.size}: expected 64 to 1024 pixels, a multiple of 32 (training's "
+              "--size)", file=sys.stderr)
         return 2
     try:
         counts = prepare(args.src, args.dst, args.x_max, args.y_min, args.size, args.min_openness)

@@ -56,7 +56,7 @@ def make_sample(face: np.ndarray, rng: np.random.Generator, looking: bool, size:
     same face looking into the camera (the ground truth a correction should reach)."""
     eyes = EyeGeometry(size=size).eye_points().astype(np.float64)
     s = rng.uniform(0.95, 1.05)
-    t = rng.uniform(-6, 6, 2)
+    t = rng.uniform(-6, 6, 2) * (size / 256)  # the same jitter relative to the face at any size
     m = np.array([[s, 0, (1 - s) * size / 2 + t[0]], [0, s, (1 - s) * size / 2 + t[1]]])
     image = cv2.warpAffine(face, m, (size, size), borderMode=cv2.BORDER_REFLECT)
     image = cv2.convertScaleAbs(image, alpha=rng.uniform(0.85, 1.15), beta=rng.uniform(-10, 10))
@@ -68,9 +68,9 @@ def make_sample(face: np.ndarray, rng: np.random.Generator, looking: bool, size:
         gaze = rng.uniform(0.45, 0.8) * np.array([np.cos(angle), np.sin(angle)])
     colour = tuple(int(c) for c in rng.integers(20, 140, 3))
     facing = image.copy()
-    for c in eyes:
-        draw_eye(image, c, gaze, colour, scale=s)
-        draw_eye(facing, c, (0.0, 0.0), colour, scale=s)
+    for c in eyes:  # EYE_SEMI_AXES are at 256 px: the eyes scale with the face
+        draw_eye(image, c, gaze, colour, scale=s * size / 256)
+        draw_eye(facing, c, (0.0, 0.0), colour, scale=s * size / 256)
     return image, eyes, gaze, facing
 
 
@@ -106,17 +106,23 @@ aligned as the live app aligns faces, with eyes drawn at known gaze directions.
   DST/facing/     each face of Y drawn looking into the camera (the truth evaluate measures against)""",
                    """\
 python -m training.syntheticset data-synth/ --per-domain 200
+python -m training.syntheticset data-synth512/ --size 512        # CelebHQGaze-sized faces
 python -m training.train --data data-synth/ --size 64 --box-h 10 --box-w 16 --crop 16 --base 8   # a tiny run""")
     p.add_argument("dst", metavar="DST", help="output folder, created if missing (required)")
     p.add_argument("--per-domain", type=int, default=200, metavar="N",
                    help=helptext("faces to draw in each domain, 1 to 100000", 200))
     p.add_argument("--seed", type=int, default=0, metavar="N",
                    help=helptext("random seed of the placements, gaze directions and iris colours", 0))
+    p.add_argument("--size", type=int, default=256, metavar="PIXELS",
+                   help=helptext("side of the aligned faces, in pixels, 64 to 1024 (512: CelebHQGaze's)", 256))
     args = p.parse_args(argv)
     if not 1 <= args.per_domain <= 100_000:
         print(f"syntheticset: error: --per-domain {args.per_domain}: expected 1 to 100000 faces", file=sys.stderr)
         return 2
-    write_dataset(args.dst, args.per_domain, args.seed)
+    if not 64 <= args.size <= 1024:
+        print(f"syntheticset: error: --size {args.size}: expected 64 to 1024 pixels", file=sys.stderr)
+        return 2
+    write_dataset(args.dst, args.per_domain, args.seed, args.size)
     print(f"wrote {2 * args.per_domain} faces to {args.dst}")
     return 0
 

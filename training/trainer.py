@@ -18,9 +18,9 @@ from tqdm import tqdm
 from training import checkpoint, losses
 from training.config import TrainConfig
 from training.data import GazeDataset, loader, read_labels, split
-from training.networks import (AngleEncoder, Discriminator, InpaintGenerator, PAMAutoencoder, boxes_mask,
-                               crop_eyes)
+from training.networks import AngleEncoder, Discriminator, PAMAutoencoder, boxes_mask, crop_eyes
 from training.runlog import RunLog
+from training.cfm import make_generator
 
 log = logging.getLogger("training")
 
@@ -83,8 +83,8 @@ class Trainer:
         self.memory_format = torch.channels_last if (self.cuda and cfg.channels_last) else torch.contiguous_format
         self.nets = {
             "pam": PAMAutoencoder(cfg.crop, cfg.base, cfg.fc),
-            "gx": InpaintGenerator(cfg.size, cfg.base, cfg.fc, cfg.fc, code=0),
-            "gy": InpaintGenerator(cfg.size, cfg.base, cfg.fc, cfg.fc, code=2),
+            "gx": make_generator(cfg, code=0),
+            "gy": make_generator(cfg, code=2),
             "er": AngleEncoder(cfg.crop, cfg.er_base),
             "dx": Discriminator(cfg.size, cfg.crop, cfg.d_base),
             "dy": Discriminator(cfg.size, cfg.crop, cfg.d_base),
@@ -247,13 +247,14 @@ class Trainer:
         mx, my = boxes_mask(bx, cfg.size), boxes_mask(by, cfg.size)
         x_crops, y_crops = crop_eyes(x, bx, cfg.crop), crop_eyes(y, by, cfg.crop)
         c_x, c_y = self.content_codes(torch.cat([x_crops, y_crops])).split(b)
-        x_t, yx_t = n["gx"](torch.cat([x, y]), torch.cat([mx, my]), torch.cat([c_x, c_y])).split(b)
+        x_t, yx_t = n["gx"](torch.cat([x, y]), torch.cat([mx, my]), torch.cat([c_x, c_y]),
+                            boxes=torch.cat([bx, by])).split(b)
         yx_in = yx_t.detach()
         yx_crops = crop_eyes(yx_in, by, cfg.crop)
         c_yx = self.content_codes(yx_crops)
         r_y, r_yx = n["er"](torch.cat([y_crops, yx_crops])).split(b)
         y_t, y_hat = n["gy"](torch.cat([y, yx_in]), torch.cat([my, my]), torch.cat([c_y, c_yx]),
-                             torch.cat([r_y, r_yx])).split(b)
+                             torch.cat([r_y, r_yx]), boxes=torch.cat([by, by])).split(b)
         return dict(x=x, y=y, bx=bx, by=by, mx=mx, my=my, x_crops=x_crops, y_crops=y_crops, x_t=x_t,
                     yx_t=yx_t, y_t=y_t, y_hat=y_hat, r_y=r_y, r_yx=r_yx,
                     x_t_crops=crop_eyes(x_t, bx, cfg.crop), y_t_crops=crop_eyes(y_t, by, cfg.crop),
