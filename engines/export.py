@@ -6,6 +6,8 @@
                                       boxes only (engines.regional): what ONNX Runtime runs on a CPU
     <graph>_cpu_int8.onnx             that graph with int8 convolutions (engines.quantize), used when
                                       its PSNR against fp32 is at least 35 dB
+A coarse-to-fine (512 px, training.cfm) checkpoint exports the full graphs only: its full-resolution
+work is already limited to the eye windows, which is what the CPU graphs do for the MM model.
 """
 from __future__ import annotations
 
@@ -57,12 +59,14 @@ def load_graphs(source, variant: str = "full") -> tuple[dict, dict]:
     ec = checkpoint.rebuild(payload, "pam").encoder
     gx = checkpoint.rebuild(payload, "gx")
     regional, int8 = VARIANTS[variant]
+    cfm = payload["networks"]["gx"]["kind"] == "cfm_generator"
     graphs = {"gx": GxGraph(ec, gx, size, boxes, crop, regional, int8).eval()}
     if "gy" in payload["networks"] and "er" in payload["networks"]:
         graphs["animate"] = AnimateGraph(ec, gx, checkpoint.rebuild(payload, "gy"), checkpoint.rebuild(payload, "er"),
                                          size, boxes, crop, regional, int8).eval()
     # The model's eye geometry travels with it: the live app aligns faces with these numbers.
-    meta = {**geometry.to_meta(), "boxes": boxes[0].tolist(), "regional": regional is not None}
+    meta = {**geometry.to_meta(), "boxes": boxes[0].tolist(), "regional": regional is not None and not cfm,
+            "generator": "cfm" if cfm else "plain"}
     return graphs, meta
 
 
@@ -148,6 +152,8 @@ def export_checkpoint(checkpoint_path: str, out_dir: str, real_face: np.ndarray 
 
     payload = checkpoint.load(checkpoint_path)  # read once, rebuilt per variant
     graphs, meta = load_graphs(payload)
+    if meta["generator"] == "cfm":
+        cpu_graphs = False  # its own design computes only the eye windows at full resolution
     cpu = {v: load_graphs(payload, v)[0] for v in ("cpu", "int8")} if cpu_graphs else {}
     os.makedirs(out_dir, exist_ok=True)
     size = meta["size"]

@@ -5,6 +5,8 @@ crop sampling grid are constants; an engine takes the aligned face and returns t
   GxGraph:      image (1,3,S,S) in [-1,1]           -> G_x(image) (E_c inside); `regional` computes
                 the full-resolution layers around the eye boxes only (engines.regional, the CPU graph)
   AnimateGraph: image, alpha (1,) (0 own gaze, 1 eye contact) -> G_y with r and c interpolated
+Either holds the MM 2020 generators or the 512 px coarse-to-fine ones (training.cfm), whose eye
+windows' sampling grids are constants as well.
 """
 from __future__ import annotations
 
@@ -20,22 +22,39 @@ def geometry_boxes(geometry: EyeGeometry) -> torch.Tensor:
     return torch.from_numpy(geometry.boxes()).unsqueeze(0)
 
 
-class _FixedMask(nn.Module):
-    """A generator called without its mask argument (the mask is a constant of the graph)."""
+def is_cfm(g: nn.Module) -> bool:
+    """A coarse-to-fine generator (training.cfm): it refines windows around its eye boxes."""
+    return hasattr(g, "grids")
 
-    def __init__(self, g: nn.Module, mask: torch.Tensor):
+
+class _FixedMask(nn.Module):
+    """A generator called without its mask argument (the mask is a constant of the graph); a
+    coarse-to-fine one gets its eye-window sampling grids as constants too."""
+
+    def __init__(self, g: nn.Module, mask: torch.Tensor, boxes: torch.Tensor | None = None):
         super().__init__()
         self.g = g
         self.register_buffer("mask", mask)
+        self.cfm = is_cfm(g)
+        if self.cfm:
+            crop_grid, paste_grid = g.grids(boxes)
+            self.register_buffer("crop_grid", crop_grid)
+            self.register_buffer("paste_grid", paste_grid)
+            self.register_buffer("coarse_mask", small_mask(mask, g.coarse_size))
 
     def forward(self, image, content, r=None):
+        if self.cfm:
+            return self.g(image, self.mask, content, r, grids=(self.crop_grid, self.paste_grid),
+                          coarse_mask=self.coarse_mask)
         return self.g(image, self.mask, content) if r is None else self.g(image, self.mask, content, r)
 
 
-def _masked(g: nn.Module, mask: torch.Tensor, regional: int | None, int8: bool) -> nn.Module:
-    """g with the mask baked in: computed around the eye boxes only when `regional` is given."""
-    if regional is None:
-        return _FixedMask(g, mask)
+def _masked(g: nn.Module, mask: torch.Tensor, regional: int | None, int8: bool,
+            boxes: torch.Tensor | None = None) -> nn.Module:
+    """g with the mask baked in: computed around the eye boxes only when `regional` is given (a
+    coarse-to-fine generator never is: its full-resolution work is already the eye windows)."""
+    if regional is None or is_cfm(g):
+        return _FixedMask(g, mask, boxes)
     from engines.regional import RegionalGenerator
 
     return RegionalGenerator(g, mask, regional, int8)
@@ -63,11 +82,16 @@ class GxGraph(_Geometry):
         super().__init__(size, boxes, crop)
         self.ec, self.gx = ec, gx
         self.gen_size = gx.args["size"]
+        if is_cfm(gx):  # the whole corrector at its own size, eye windows as constants
+            regional = None
+            self.fixed = _FixedMask(gx, self.mask, boxes)
         self.register_buffer("mask_small", small_mask(self.mask, self.gen_size))
         own_mask = self.mask if self.gen_size == size else self.mask_small
         self.regional = None if regional is None else _masked(gx, own_mask, regional, int8)
         # run_generator passes the mask; the regional generator has its own baked in.
         self._generate = None if regional is None else (lambda img, _mask, content: self.regional(img, content))
+        if is_cfm(gx):
+            self._generate = lambda img, _mask, content: self.fixed(img, content)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         c = self.ec(self.crops(image).flatten(0, 1)).reshape(image.shape[0], -1)
@@ -79,8 +103,8 @@ class AnimateGraph(_Geometry):
                  regional: int | None = None, int8: bool = False):
         super().__init__(size, boxes, crop)
         self.ec, self.er = ec, er
-        self.gx = _masked(gx, self.mask, regional, int8)
-        self.gy = _masked(gy, self.mask, regional, int8)
+        self.gx = _masked(gx, self.mask, regional, int8, boxes)
+        self.gy = _masked(gy, self.mask, regional, int8, boxes)
 
     def forward(self, image: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         b = image.shape[0]
