@@ -120,10 +120,9 @@ class FrameProcessor:
         except Exception as exc:  # the frame goes on as one without a face (the tracker and gate
             # ease out as for a dropout), but counts as failed: a model failing on every frame is
             # a broken run, not an empty room
-            log.warning("frame %d: landmarks failed (%s)", frame.seq, exc)
+            self._log_failure(frame, "landmarks", exc)
             frame.face = None
             frame.failed = f"landmarks: {type(exc).__name__}: {exc}"
-            self.errors += 1
         return True
 
     def step_track(self, frame: Frame) -> bool:
@@ -180,12 +179,18 @@ class FrameProcessor:
         return True
 
     def _failed(self, frame: Frame, stage: str, exc: Exception) -> None:
-        self.errors += 1
-        log.warning("frame %d: %s failed, passing it through (%s: %s)", frame.seq, stage,
-                    type(exc).__name__, exc)
+        self._log_failure(frame, stage, exc)
         frame.failed = f"{stage}: {type(exc).__name__}: {exc}"
         frame.image = frame.original if frame.original is not None else frame.image
         frame.outcome = Outcome.ERROR
+
+    def _log_failure(self, frame: Frame, stage: str, exc: Exception) -> None:
+        """The first failure is a warning; the rest only with -v (a stage failing on every frame
+        would flood the terminal; the run's end says how many failed)."""
+        self.errors += 1
+        level = logging.WARNING if self.errors == 1 else logging.INFO
+        log.log(level, "frame %d: %s failed, passing it through (%s: %s)", frame.seq, stage,
+                type(exc).__name__, exc)
 
     def close(self) -> None:
         """Close the face models and the corrector (again: nothing)."""

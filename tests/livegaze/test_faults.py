@@ -204,6 +204,8 @@ def test_a_run_in_which_every_frame_failed_is_not_a_success(averted_clip, tmp_pa
     errors = [line for line in stderr.splitlines() if line.startswith("livegaze: error:")]
     assert len(errors) == 1 and errors[0].startswith("livegaze: error: every frame failed (")
     assert "correct: RuntimeError: broken corrector" in errors[0] and "wrote" not in stdout
+    warnings = [line for line in stderr.splitlines() if line.startswith("livegaze: warning:")]
+    assert len(warnings) == 1 and "frame 1: correct failed" in warnings[0]  # not one per frame
     assert out.read_bytes() == b"an earlier recording" and hidden_files(tmp_path) == []
 
 
