@@ -361,17 +361,19 @@ class Pipeline:
         if self._closed:
             return
         self._closed = True
-        if self._sink_open:
-            self._sink_open = False
-            if failed or self.error is not None:
-                self.sink.abort()
+        try:
+            if self._sink_open:
+                self._sink_open = False
+                if failed or self.error is not None:
+                    self.sink.abort()
+                else:
+                    self.sink.close()  # an output that fails its check raises: the rest still closes
+        finally:
+            self.capture.close()
+            if self.running:
+                log.info("pipeline threads still running after the stop; the face model is left open")
             else:
-                self.sink.close()
-        self.capture.close()
-        if self.running:
-            log.info("pipeline threads still running after the stop; the face model is left open")
-        else:
-            self.processor.close()
+                self.processor.close()
 
     def __enter__(self) -> Pipeline:
         return self
