@@ -249,6 +249,8 @@ def _main(argv: list[str] | None) -> int:
     except LivegazeError as exc:
         print(f"livegaze: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        raise  # the reader of our output left: main() ends quietly
     except OSError as exc:  # a file or device the system refused: its name and the system's reason
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"livegaze: error: {where}{exc.strerror or exc}", file=sys.stderr)
