@@ -34,7 +34,7 @@ MODULES = {
     "ringbuffer": ("livegaze/ringbuffer.py", ["tests/livegaze/test_ringbuffer.py"]),
     "gazetarget": ("livegaze/gazetarget.py", ["tests/livegaze/test_gazetarget.py"]),
     "blend": ("livegaze/blend.py", ["tests/livegaze/test_blend.py"]),
-    "atomic": ("training/atomic.py", ["tests/training/test_atomic.py"]),
+    "atomic": ("training/atomic.py", ["tests/training/test_atomic.py", "tests/training/test_atomic_edges.py"]),
     "losses": ("training/losses.py", ["tests/training/test_losses.py", "tests/training/test_networks_losses.py"]),
     "tracking": ("livegaze/tracking.py", ["tests/livegaze/test_tracking.py"]),
     "gate": ("livegaze/gate.py", ["tests/livegaze/test_gate.py"]),
