@@ -100,3 +100,76 @@ def test_measurement_far_from_prediction_restarts_filter():
     nudged = type(face)(moved.points + np.array([0.1 * boxes[0].w, 0, 0], np.float32), face.blendshapes, face.pose)
     after = tracker.update(nudged)
     assert boxes[0].cx < after[0].cx < boxes[0].cx + 0.1 * boxes[0].w
+
+
+@pytest.fixture(scope="module")
+def one_face():
+    with Landmarker() as lm:
+        return lm.detect(next(iter_frames(ClipSpec(frames=1)))[0])
+
+
+def shifted(face, dx):
+    return type(face)(face.points + np.array([dx, 0, 0], np.float32), face.blendshapes, face.pose)
+
+
+def track_error(face, times, position, use_times=True):
+    """Eye 0's tracked x minus where the face truly is, per frame (pixels)."""
+    tracker = EyeTracker()
+    errors = []
+    for t in times:
+        boxes = tracker.update(shifted(face, position(t)), t if use_times else None)
+        errors.append(boxes[0].cx - (face.eye_centre(0)[0] + position(t)))
+    return np.array(errors)
+
+
+def test_a_head_that_starts_moving_is_followed_within_two_and_a_half_frames(one_face):
+    """Still for 20 frames, then 1.5 px a frame: the track is never more than 2.5 frames of
+    that motion behind, and is back within a pixel 16 frames after the start."""
+    speed = 1.5
+    times = np.arange(60) / 30
+    errors = track_error(one_face, times, lambda t: speed * max(0.0, t * 30 - 20))
+    assert np.abs(errors[:20]).max() < 1e-3
+    assert np.abs(errors[20:]).max() <= 2.5 * speed, np.abs(errors[20:]).max()
+    assert np.abs(errors[36:]).max() < 1.0
+
+
+def test_frames_at_uneven_times_are_tracked_by_their_timestamps(one_face):
+    """A live source drops frames: a head moving steadily, seen 1 and 3 frames apart in turn,
+    stays tracked to a tenth of a pixel (the filter steps by the real time between frames)."""
+    times = np.cumsum([0] + [1, 3] * 30)[:60] / 30
+    errors = track_error(one_face, times, lambda t: 45.0 * t)
+    assert np.abs(errors[15:]).max() < 0.1, np.abs(errors[15:]).max()
+
+
+def test_a_stream_without_timestamps_counts_one_frame_per_update(one_face):
+    errors = track_error(one_face, np.arange(40) / 30, lambda t: 45.0 * t, use_times=False)
+    assert np.abs(errors[15:]).max() < 0.1, np.abs(errors[15:]).max()
+
+
+def test_faceless_frames_before_any_face_and_repeated_resets_are_counted(one_face):
+    """A stream may start without a face; each dropped track counts once; timestamps go on
+    working after a reset."""
+    tracker = EyeTracker(TrackerConfig(max_missed=1))
+    assert tracker.update(None, 0.0) is None and tracker.update(None, 0.1) is None
+    assert tracker.resets == 0
+    for round_ in range(2):
+        t0 = round_ * 10.0
+        for i in range(3):
+            assert tracker.update(one_face, t0 + i / 30) is not None
+        for i in range(2):
+            assert tracker.update(None, t0 + 1 + i / 30) is None
+        assert tracker.resets == round_ + 1
+    boxes = tracker.update(one_face, 30.0)
+    np.testing.assert_allclose(box(boxes[0]), landmark_box(one_face, 0), atol=1e-3)
+    assert tracker.update(one_face, 30.0 + 1 / 30) is not None
+
+
+def test_a_move_inside_the_gate_is_smoothed_not_jumped_to(one_face):
+    """The gate is in eye widths (0.6 of the width, whatever the eye's height): a move of 0.4
+    widths is smoothed towards, not jumped to."""
+    tracker = EyeTracker()
+    for i in range(10):
+        before = tracker.update(one_face, i / 30)
+    width = before[0].w
+    after = tracker.update(shifted(one_face, 0.4 * width), 10 / 30)
+    assert before[0].cx < after[0].cx < before[0].cx + 0.4 * width - 1.0
