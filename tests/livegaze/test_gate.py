@@ -187,3 +187,102 @@ def test_the_gaze_angle_is_image_checked():
         plain.append(abs(gaze_angle(moved) - truth))
         checked.append(abs(gaze_angle(moved, image, IrisFinder()) - truth))
     assert np.mean(checked) < 6 and np.mean(checked) < np.mean(plain) - 3, (plain, checked)
+
+
+@pytest.mark.parametrize("settings, ok", [
+    (dict(gaze_full=0, gaze_none=10), True), (dict(head_full=0, head_none=90), True),
+    (dict(gaze_full=10, gaze_none=10), False), (dict(head_full=10, head_none=90.5), False),
+    (dict(gaze_full=-1, gaze_none=10), False),
+    (dict(hysteresis=0), True), (dict(hysteresis=19.9), True), (dict(hysteresis=20), False),
+    (dict(hysteresis=20.5), False), (dict(ease_frames=1), True), (dict(ease_frames=60), True),
+    (dict(ease_frames=61), False), (dict(ease_frames=0), False)])
+def test_the_gate_settings_ranges(settings, ok):
+    """Angles 0 <= full < none <= 90 degrees, hysteresis 0 to under 20 degrees, 1 to 60 easing
+    frames; an error names the flag that is wrong."""
+    if ok:
+        Gate(GateConfig(**settings))
+    else:
+        flag = "--" + next(iter(settings)).replace("_", "-").replace("hysteresis", "gate-hysteresis")
+        with pytest.raises(ValueError, match=flag):
+            Gate(GateConfig(**settings))
+
+
+def test_the_fade_is_a_step_when_its_ends_meet():
+    """smooth_fade with end <= start: 1 up to and at start, 0 past it."""
+    from livegaze.gate import smooth_fade
+
+    assert [smooth_fade(v, 10, 10) for v in (5, 10, 10.5)] == [1.0, 1.0, 0.0]
+    assert [smooth_fade(v, 10, 8) for v in (9, 10, 11)] == [1.0, 1.0, 0.0]
+    assert smooth_fade(15, 10, 20) == 0.5
+
+
+def test_a_gaze_past_the_eyeball_is_ninety_degrees(face):
+    """Irises moved further than an eyeball's radius (a mis-detection): 90 degrees, no error."""
+    assert gaze_angle(looking(face, 0.6)) == pytest.approx(90.0)
+
+
+def test_looking_away_with_the_head_straight_says_so(face):
+    gate = Gate()
+    assert gate.target(looking(face, RADIUS * np.sin(np.radians(40)))) == (0.0, "looking_away")
+    assert gate.target(turned(face, yaw=40)) == (0.0, "head_turned")
+
+
+def test_a_still_photo_gets_no_hysteresis_even_after_a_stream(face):
+    """target() without stream: the angle as it is now, whatever the stream held (a stream
+    held at 40 degrees would read 23 through the 3-degree hysteresis)."""
+    gate = Gate()
+    for _ in range(3):
+        gate.update(turned(face, yaw=40))
+    assert gate.target(turned(face, yaw=20))[0] == pytest.approx(smoothstep_share(20, 15, 25), abs=0.01)
+    assert gate.target(turned(face, yaw=20), stream=True)[0] < 0.2
+
+
+def test_reset_starts_the_easing_and_the_hysteresis_over(face):
+    gate = Gate()
+    for _ in range(6):
+        gate.update(turned(face, yaw=40))
+    gate.update(face)
+    gate.reset()
+    assert gate.update(face) == (0.25, None)
+    assert gate.update(turned(face, yaw=20))[0] == 0.5  # eased; no stream history held 40
+
+
+def test_switching_off_eases_out(face):
+    gate = Gate()
+    for _ in range(6):
+        gate.update(face)
+    shares = [gate.update(face, enabled=False) for _ in range(5)]
+    assert shares == [(0.75, "disabled"), (0.5, "disabled"), (0.25, "disabled"), (0.0, "disabled"),
+                      (0.0, "disabled")]
+
+
+def test_the_closed_eye_thresholds_are_strict(face):
+    """An eye exactly at min_openness, or with a blink score exactly blink_closed, is open
+    ("below" and "above" the thresholds close it)."""
+    at = min(face.openness(0), face.openness(1))
+    assert Gate(GateConfig(min_openness=at)).target(face) == (1.0, None)
+    scored = type(face)(face.points.copy(), {**face.blendshapes, BLINK_NAMES[0]: 0.5}, face.pose)
+    assert Gate().target(scored) == (1.0, None)
+
+
+def test_the_gate_measures_the_gaze_on_the_image_when_it_has_it():
+    """Irises moved 0.2 eye widths aside (30 degrees by the eyeball's radius): given the image,
+    the gate sees most of it (as gaze_angle with an iris finder does) and fades the correction
+    part way, on target and on update; MediaPipe's points alone see too little to fade."""
+    from livegaze.evaluation.quality import avert
+    from livegaze.irisfit import IrisFinder
+
+    with Landmarker() as lm:
+        original = lm.detect(photo("astronaut"), 0)
+    image = avert(photo("astronaut"), original, (0.2, 0.0))
+    with Landmarker() as lm:
+        moved = lm.detect(image, 0)
+    checked = gaze_angle(moved, image, IrisFinder())
+    gate = Gate()
+    assert gate.angles(moved, image)[0] == pytest.approx(checked, abs=1e-6)
+    assert gaze_angle(moved) < 20 < checked < 30 and max(np.abs(moved.head_angles())) < 15  # this case
+    expected = smoothstep_share(checked, 20, 30)
+    assert gate.target(moved) == (1.0, None)
+    assert gate.target(moved, image=image)[0] == pytest.approx(expected, abs=1e-6)
+    gate.share = 1.0
+    assert gate.update(moved, image=image)[0] == pytest.approx(max(expected, 0.75), abs=1e-6)
