@@ -186,3 +186,31 @@ def test_cfm_checkpoint_exports_and_runs_at_its_geometry(data512, run512, tmp_pa
     assert "face 1 corrected" in photo.stdout
     before, after = cv2.imread("../shared/media/obama.jpg"), cv2.imread(str(tmp_path / "out" / "obama.jpg"))
     assert before.shape == after.shape and not np.array_equal(before, after)
+
+
+def test_live_run_uses_the_512_model_at_its_own_geometry(run512, tmp_path):
+    """`livegaze run --checkpoint` on a clip: the model corrects frames (the aligned crops are
+    the model's 512 geometry, or the runner would refuse them) and only around the eyes."""
+    from livegaze.evaluation.clips import ClipSpec, PHOTOS, write_clip
+
+    clip = str(tmp_path / "clip.avi")
+    write_clip(clip, ClipSpec(frames=3, photos=PHOTOS[:1], motion="still"))
+    out = tmp_path / "out.avi"
+    result = subprocess.run([sys.executable, "-m", "livegaze", "run", "--input", clip, "--checkpoint",
+                             os.path.join(run512, "last.pt"), "--runner", "onnxruntime", "--output", str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "'corrected': 3" in result.stdout
+    first_in, first_out = (cv2.VideoCapture(p).read()[1] for p in (clip, str(out)))
+    changed = np.abs(first_in.astype(int) - first_out.astype(int)).max(axis=2) > 8
+    assert 0 < changed.mean() < 0.05  # the eye regions, not the frame
+
+
+def test_torchrun_two_processes_train_the_512_model(data512, tmp_path):
+    """DistributedDataParallel on the CPU (gloo) with the CFM generators: each step logged once."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "training.train", *TINY512, "--device", "cpu", "--data", data512, "--pam-iters", "1",
+           "--iters", "2", "--decay-start", "1", "--run-dir", str(tmp_path)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=ENV)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [(r["phase"], r["step"]) for r in _losses(str(tmp_path))] == [("pam", 1), ("gaze", 1), ("gaze", 2)]
