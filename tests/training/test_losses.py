@@ -26,13 +26,13 @@ def test_adversarial_terms_are_the_softplus_means_of_the_papers_equations():
 def test_masked_l1_sums_the_boxes_per_sample_and_divides_by_box_area_times_three():
     """Eqs. 2/4/6 as the official code normalises them: per sample the sum of |diff| inside the
     mask, averaged over the batch, over (box area x 3 channels); the mask's outside is ignored."""
-    target = torch.zeros(2, 3, 4, 4)
-    output = torch.zeros(2, 3, 4, 4)
+    target = torch.full((2, 3, 4, 4), 0.5)  # not zero: |output - target|, not |output|
+    output = torch.full((2, 3, 4, 4), 0.5)
     mask = torch.zeros(2, 1, 4, 4)
     mask[:, :, 1:3, 1:3] = 1  # a 2x2 box
-    output[0, 0, 1, 1] = 2.0   # inside: counts
-    output[0, 2, 2, 2] = -1.0  # inside, negative: |.| counts
-    output[1, 1, 1, 2] = 3.0   # inside, second sample
+    output[0, 0, 1, 1] = 2.5   # inside: counts 2
+    output[0, 2, 2, 2] = -0.5  # inside, below the target: |.| counts 1
+    output[1, 1, 1, 2] = 3.5   # inside, second sample: 3
     output[:, :, 0, 0] = 50.0  # outside: ignored
     expected = ((2 + 1) + 3) / 2 / (4 * 3)
     for loss in (losses.masked_l1, losses.recon_x, losses.recon_y, losses.synthesis_as_training):
@@ -49,7 +49,7 @@ def test_synthesis_as_training_learns_nothing_through_its_target():
 
 def test_latent_reconstruction_is_both_round_trips_mean_absolute_error():
     r_y, r_yt = torch.tensor([[1.0, 2.0]]), torch.tensor([[1.5, 1.0]])   # mean |.| = 0.75
-    r_yx, r_yh = torch.tensor([[0.0, 0.0]]), torch.tensor([[-2.0, 4.0]])  # mean |.| = 3.0
+    r_yx, r_yh = torch.tensor([[1.0, 1.0]]), torch.tensor([[-1.0, 5.0]])  # mean |.| = 3.0
     assert losses.latent_reconstruction(r_y, r_yt, r_yx, r_yh).item() == pytest.approx(3.75)
 
 
@@ -116,7 +116,47 @@ def test_the_vgg_term_is_zero_for_equal_crops_and_grows_with_the_difference(vgg_
 
 
 def test_the_gram_matrix_is_the_channel_products_over_c_h_w():
-    """Gram of f (1 sample, 2 channels, 1x2): entries sum_k f_i,k f_j,k / (2 * 1 * 2)."""
-    f = torch.tensor([[[[1.0, 2.0]], [[3.0, -1.0]]]])
+    """Gram of f (1 sample, 2 channels, 2x1): entries sum_k f_i,k f_j,k / (2 * 2 * 1)."""
+    f = torch.tensor([[[[1.0], [2.0]], [[3.0], [-1.0]]]])
     expected = torch.tensor([[[5.0, 1.0], [1.0, 10.0]]]) / 4
     assert torch.allclose(losses.VGGLoss._gram(f), expected)
+
+
+def test_the_first_vgg_block_is_vgg16s_on_imagenet_normalised_input(vgg_file):
+    """conv1_2 (after its ReLU) worked by hand from the published VGG16: the [-1, 1] crops mapped
+    to [0, 1], normalised by ImageNet's mean and deviation, then two 3x3 convolutions with one
+    pixel of padding, each followed by a ReLU."""
+    import torch.nn.functional as F
+
+    path, state = vgg_file
+    vgg = losses.VGGLoss(str(path))
+    torch.manual_seed(2)
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    y = ((x + 1) / 2 - mean) / std
+    for index in (0, 2):
+        y = F.relu(F.conv2d(y, state[f"features.{index}.weight"], state[f"features.{index}.bias"], padding=1))
+    got = vgg._feats(x)[3]
+    assert got.shape == y.shape and torch.allclose(got, y, atol=1e-5)
+
+
+class Planted:
+    """An object whose unpickling would run code: it writes a file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_the_vgg_file_is_read_as_weights_only(tmp_path):
+    """The weights file comes from outside: it is read as tensors only, so a file carrying
+    code is refused and the code never runs."""
+    marker = tmp_path / "ran"
+    path = tmp_path / "vgg16.pth"
+    torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3), "extra": Planted(str(marker))}, path)
+    with pytest.raises(Exception):
+        losses.VGGLoss(str(path))
+    assert not marker.exists()
