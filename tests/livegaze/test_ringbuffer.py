@@ -69,3 +69,12 @@ def test_abort_frees_a_waiting_producer_and_ends_the_consumer_at_once():
     assert not putting.is_alive()
     with pytest.raises(Closed):  # what was left is dropped, not drained
         ring.get(0)
+
+
+def test_a_default_buffer_keeps_the_two_newest():
+    """The live default: two frames, so a slow consumer is never more than two behind."""
+    ring = RingBuffer()
+    for i in range(4):
+        ring.put(i)
+    assert (len(ring), ring.dropped, ring.lossless) == (2, 2, False)
+    assert [ring.get(0), ring.get(0)] == [2, 3]

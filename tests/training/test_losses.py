@@ -49,8 +49,8 @@ def test_synthesis_as_training_learns_nothing_through_its_target():
 
 def test_latent_reconstruction_is_both_round_trips_mean_absolute_error():
     r_y, r_yt = torch.tensor([[1.0, 2.0]]), torch.tensor([[1.5, 1.0]])   # mean |.| = 0.75
-    r_yx, r_yh = torch.tensor([[1.0, 1.0]]), torch.tensor([[-1.0, 5.0]])  # mean |.| = 3.0
-    assert losses.latent_reconstruction(r_y, r_yt, r_yx, r_yh).item() == pytest.approx(3.75)
+    r_yx, r_yh = torch.tensor([[1.0, 2.0]]), torch.tensor([[-1.0, 5.0]])  # mean |.| = 2.5
+    assert losses.latent_reconstruction(r_y, r_yt, r_yx, r_yh).item() == pytest.approx(3.25)
 
 
 class Scale(nn.Module):
@@ -116,9 +116,9 @@ def test_the_vgg_term_is_zero_for_equal_crops_and_grows_with_the_difference(vgg_
 
 
 def test_the_gram_matrix_is_the_channel_products_over_c_h_w():
-    """Gram of f (1 sample, 2 channels, 2x1): entries sum_k f_i,k f_j,k / (2 * 2 * 1)."""
-    f = torch.tensor([[[[1.0], [2.0]], [[3.0], [-1.0]]]])
-    expected = torch.tensor([[[5.0, 1.0], [1.0, 10.0]]]) / 4
+    """Gram of f (1 sample, 2 channels, 2x2): entries sum_k f_i,k f_j,k / (2 * 2 * 2)."""
+    f = torch.tensor([[[[1.0, 2.0], [0.0, 1.0]], [[3.0, -1.0], [1.0, 0.0]]]])
+    expected = torch.tensor([[[6.0, 1.0], [1.0, 11.0]]]) / 8
     assert torch.allclose(losses.VGGLoss._gram(f), expected)
 
 
