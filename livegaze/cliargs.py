@@ -183,11 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = _command(sub, "bench", "measure fps, latency and per-stage time of the live pipeline",
                      "Runs the live pipeline on generated clips of each size, paced like a camera, and "
-                     "prints fps,\nend-to-end latency and per-stage time.",
+                     "prints fps,\nend-to-end latency, per-stage time, and the CPU a live run adds (cores, "
+                     "and per frame\nagainst a bare MediaPipe FaceLandmarker on the same frames).",
                      "  livegaze bench\n  livegaze bench --sizes 640x480,1920x1080 --frames 300")
     bench.add_argument("--frames", type=int, default=150, help="frames per clip (10-100000) [default: 150]")
-    bench.add_argument("--sizes", type=parse_sizes, default=parse_sizes("640x480,1280x720"), metavar="WxH,...",
-                       help="frame sizes, comma-separated WIDTHxHEIGHT [default: 640x480,1280x720]")
+    bench.add_argument("--sizes", type=parse_sizes, default=parse_sizes("640x480,1280x720,1920x1080"),
+                       metavar="WxH,...", help="frame sizes, comma-separated WIDTHxHEIGHT "
+                                               "[default: 640x480,1280x720,1920x1080]")
     add_flags(bench.add_argument_group("corrector"), CORRECTOR)
 
     _command(sub, "download-model", "download MediaPipe's face_landmarker.task into the cache (needs internet)",

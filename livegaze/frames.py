@@ -44,6 +44,7 @@ class Frame:
     image: np.ndarray
     original: np.ndarray | None = None  # the unprocessed frame, kept for previews
     timings: dict[str, float] = field(default_factory=dict)
+    cpu_timings: dict[str, float] = field(default_factory=dict)  # CPU ms of the stage's own thread
     outcome: Outcome = Outcome.PENDING
     face: FaceLandmarks | None = None  # landmarks stage
     eyes: list[EyeBox] | None = None  # track stage: the smoothed eye boxes

@@ -293,10 +293,11 @@ class Pipeline:
     def _output(self, item) -> None:
         """The OUTPUT stage: the sink, then the stats and the preview callback."""
         frame = item.result() if isinstance(item, Future) else item
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         self.sink.send(frame.image)
         t_out = time.perf_counter()
         frame.timings["sink"] = (t_out - t0) * 1000
+        frame.cpu_timings["sink"] = (time.thread_time() - c0) * 1000
         self.stats.record(frame, t_out)
         self.stats.dropped = sum(r.dropped for r in self.rings)
         if self.on_frame is not None:

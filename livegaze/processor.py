@@ -91,7 +91,7 @@ class FrameProcessor:
         for stage in path:
             if frame.done:
                 break
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             try:
                 worked = getattr(self, "step_" + stage.name)(frame, *args)
             except Exception as exc:  # a bad frame must not stop the stream
@@ -99,6 +99,7 @@ class FrameProcessor:
                 worked = True
             if worked:
                 frame.timings[stage.name] = (time.perf_counter() - t0) * 1000
+                frame.cpu_timings[stage.name] = (time.thread_time() - c0) * 1000
         return frame
 
     def process(self, frame: Frame) -> Frame:

@@ -33,6 +33,7 @@ class PipelineStats:
     statuses: collections.Counter = field(default_factory=collections.Counter)
     latencies_ms: collections.deque = field(default_factory=collections.deque)
     stage_ms: dict = field(default_factory=dict)
+    stage_cpu_ms: dict = field(default_factory=dict)  # the stage thread's CPU time, not its wall time
     started: float = 0.0
     finished: float = 0.0
     out_times: collections.deque = field(default_factory=collections.deque)
@@ -51,6 +52,8 @@ class PipelineStats:
         self.out_times.append(t_out)
         for name, ms in frame.timings.items():
             self.stage_ms.setdefault(name, collections.deque(maxlen=self.window)).append(ms)
+        for name, ms in frame.cpu_timings.items():
+            self.stage_cpu_ms.setdefault(name, collections.deque(maxlen=self.window)).append(ms)
         while len(self.latencies_ms) > self.window:
             self.latencies_ms.popleft()
         while len(self.out_times) > self.window:
@@ -97,5 +100,6 @@ class PipelineStats:
             "latency_p50_ms": float(np.percentile(lat, 50)),
             "latency_p95_ms": float(np.percentile(lat, 95)),
             "stage_ms": {k: float(np.mean(v)) for k, v in self.stage_ms.items() if v},
+            "stage_cpu_ms": {k: float(np.mean(v)) for k, v in self.stage_cpu_ms.items() if v},
             "statuses": dict(self.statuses),
         }

@@ -1,4 +1,10 @@
-"""`livegaze bench`: full vs passthrough pipeline on synthetic clips, figures printed as a table."""
+"""`livegaze bench`: full vs passthrough pipeline on synthetic clips, figures printed as a table.
+
+Besides speed it measures what a live run costs the CPU, which is what users beside a call app
+feel: process CPU seconds over wall seconds for the full and the passthrough run of the same
+clip paced at 30 fps (their difference is what livegaze adds), that per frame against a bare
+MediaPipe FaceLandmarker (video mode, one face, no blendshapes) on the same frames, and each
+stage's own thread CPU time per frame."""
 from __future__ import annotations
 
 import dataclasses
@@ -23,6 +29,12 @@ from livegaze.evaluation.clips import PHOTOS, ClipSpec, iter_frames, write_clip
 from livegaze.processor import FrameProcessor
 
 
+def process_cpu_s() -> float:
+    """CPU seconds this process has used, every thread (MediaPipe's own included)."""
+    times = os.times()
+    return times.user + times.system
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -43,11 +55,16 @@ def bench_pipeline(sizes=((640, 480), (1280, 720)), frames: int = 150, correct: 
                                    correct=dataclasses.replace(correct or CorrectConfig()),
                                    sink=SinkConfig(virtual_camera=False),
                                    pipeline=PipelineConfig(passthrough=passthrough, lossless=None if paced else True))
-                summary = run_until_done(build_pipeline(config)).summary()
-                summary.update(size=f"{width}x{height}", mode=mode,
-                               pacing=f"{fps:.0f}fps" if paced else "unpaced", peak_rss_mb=peak_rss_mb())
+                pipeline = build_pipeline(config)  # the face model loads here, outside the measured run
+                cpu0, wall0 = process_cpu_s(), time.perf_counter()
+                summary = run_until_done(pipeline).summary()
+                cpu, wall = process_cpu_s() - cpu0, time.perf_counter() - wall0
+                summary.update(size=f"{width}x{height}", mode=mode, pacing=f"{fps:.0f}fps" if paced else "unpaced",
+                               peak_rss_mb=peak_rss_mb(), cores=cpu / wall,
+                               cpu_ms_per_frame=cpu * 1000 / max(1, summary["delivered"]))
                 rows.append(summary)
             rows[-1]["one_core_ms"] = correct_ms_one_core(spec, correct or CorrectConfig())
+            rows[-1]["bare_landmarker_cpu_ms"] = bare_landmarker_cpu_ms(spec)
     echo(format_table(rows))
     return rows
 
@@ -75,6 +92,55 @@ def correct_ms_one_core(spec: ClipSpec, correct: CorrectConfig) -> float:
     return float(np.median(times)) if times else float("nan")
 
 
+def bare_landmarker_cpu_ms(spec: ClipSpec) -> float:
+    """Process CPU ms per frame of a bare MediaPipe FaceLandmarker (video mode, one face, no
+    blendshapes or pose) on the clip's frames: the least any landmark-based corrector costs.
+    Only the detect calls are timed (making the frames is not)."""
+    import mediapipe as mp
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    from livegaze.model_files import find_face_landmarker
+    from livegaze.quiet import native_output_silenced
+
+    options = vision.FaceLandmarkerOptions(
+        base_options=BaseOptions(model_asset_buffer=find_face_landmarker(None).read_bytes()),
+        running_mode=vision.RunningMode.VIDEO, num_faces=1)
+    spent, count = 0.0, 0
+    with native_output_silenced():
+        landmarker = vision.FaceLandmarker.create_from_options(options)
+    with landmarker:
+        for i, (image, *_) in enumerate(iter_frames(spec)):
+            rgb = mp.Image(image_format=mp.ImageFormat.SRGB, data=cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+            cpu0 = process_cpu_s()
+            landmarker.detect_for_video(rgb, int(i * 1000 / spec.fps))
+            if i >= 5:  # past the first detections and the warm-up
+                spent += process_cpu_s() - cpu0
+                count += 1
+    return spent * 1000 / count if count else float("nan")
+
+
+def cpu_lines(rows: list[dict], size: str) -> list[str]:
+    """What a live run at 30 fps adds to the CPU, per size (see the module docstring)."""
+    by = {(r["mode"], r["pacing"]): r for r in rows if r["size"] == size}
+    full, base = by.get(("full", "30fps")), by.get(("passthrough", "30fps"))
+    if not (full and base):
+        return []
+    added_ms = full["cpu_ms_per_frame"] - base["cpu_ms_per_frame"]
+    lines = [f"{size}: CPU at 30 fps: full {full['cores']:.2f} cores, passthrough {base['cores']:.2f}, "
+             f"added {full['cores'] - base['cores']:.2f} cores = {added_ms:.1f} ms per frame"]
+    bare = next((r["bare_landmarker_cpu_ms"] for r in rows if r["size"] == size and "bare_landmarker_cpu_ms" in r),
+                None)
+    if bare:
+        lines.append(f"{size}: bare FaceLandmarker {bare:.1f} CPU ms per frame; added / bare = {added_ms / bare:.2f}")
+    # MediaPipe works on threads of its own, which the landmark stage's thread time misses: the
+    # landmarks' share is what the run added less the other stages' own thread time.
+    own = {name: ms for name, ms in full.get("stage_cpu_ms", {}).items() if name not in ("landmarks", "sink")}
+    stages = ", ".join([f"landmarks and the rest {added_ms - sum(own.values()):.2f}"]
+                       + [f"{name} {ms:.2f}" for name, ms in own.items()])
+    lines.append(f"{size}: added CPU ms per frame by stage: {stages}")
+    return lines
+
+
 def format_table(rows: list[dict]) -> str:
     stages = sorted({k for r in rows for k in r["stage_ms"]},
                     key=lambda s: [stage.name for stage in STAGES].index(s) if s in {st.name for st in STAGES} else 99)
@@ -95,4 +161,5 @@ def format_table(rows: list[dict]) -> str:
         one_core = [r["one_core_ms"] for r in rows if r["size"] == size and "one_core_ms" in r]
         if one_core:
             lines.append(f"{size}: correction alone on one core: {one_core[0]:.2f} ms per face (median)")
+        lines += cpu_lines(rows, size)
     return "\n".join(lines)
