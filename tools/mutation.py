@@ -96,9 +96,9 @@ def main(argv=None) -> int:
     mutmut = [sys.executable, str(ROOT / "tools" / "mutation_run.py"), path, *tests, "--"]
     if args.show:
         known = equivalents(args.module)
-        for key, word in sorted(results(place, path).items()):
-            if word not in KILLED and key not in known:
-                subprocess.run([*mutmut, "show", key], cwd=place)
+        names = [key for key, word in sorted(results(place, path).items()) if word not in KILLED and key not in known]
+        if names:
+            subprocess.run([*mutmut, "show-many", *names], cwd=place)
         return 0
     started = time.monotonic()
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")

@@ -19,4 +19,12 @@ configuration._config = settings
 
 from mutmut.__main__ import cli  # noqa: E402  (mutmut reads its settings when imported)
 
-cli(command, standalone_mode=True)
+if command[0] == "show-many":  # many diffs in one process (a process per mutant is slow)
+    from mutmut.__main__ import find_mutant, get_diff_for_mutant, status_by_exit_code
+
+    for name in command[1:]:
+        found = find_mutant(name)
+        print(f"# {name}: {status_by_exit_code[found.exit_code_by_key[name]]}")
+        print(get_diff_for_mutant(name, path=found.path))
+else:
+    cli(command, standalone_mode=True)

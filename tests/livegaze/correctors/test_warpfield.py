@@ -1,5 +1,6 @@
 """livegaze.correctors.warpfield: the displacement field is fold-free, pinned and capped."""
 import numpy as np
+import pytest
 
 from livegaze.correctors.warpfield import FieldShape, eye_field
 
@@ -106,3 +107,46 @@ def eye_contour_unit():
     top = [(x, -0.16 * (1 - (2 * x) ** 2)) for x in np.linspace(-0.5, 0.5, 9)]
     bottom = [(x, 0.13 * (1 - (2 * x) ** 2)) for x in np.linspace(0.5, -0.5, 9)[1:-1]]
     return top + bottom
+
+
+# The field's arithmetic helpers against values worked by hand on small grids (x: the column,
+# y: the row, in grid steps).
+def _grid(width=10, height=6):
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    return x, y
+
+
+def test_the_displacement_jacobian_of_linear_and_curved_fields():
+    """p -> p - (dx, dy): for dx = a x + b y, dy = c x + d y the determinant is
+    (1 - a)(1 - d) - b c everywhere; for dx = 0.01 x^2 it is 1 - 0.02 x, smallest at the last
+    cell's centre (x = 8.5 on a 10-wide grid)."""
+    from livegaze.correctors.warpfield import displacement_jacobian
+
+    x, y = _grid()
+    a, b, c, d = 0.2, 0.1, 0.3, -0.4
+    assert displacement_jacobian(a * x + b * y, c * x + d * y) == pytest.approx((1 - a) * (1 - d) - b * c)
+    assert displacement_jacobian(0.01 * x ** 2, 0 * y) == pytest.approx(1 - 0.02 * 8.5)
+    assert displacement_jacobian(0 * x, 0.01 * y ** 2) == pytest.approx(1 - 0.02 * 4.5)
+
+
+def test_the_smallest_jacobian_of_weights_times_a_move():
+    """p -> p - (mx wx, my wy), m = move / step: with wx = 0.1 x + 0.2 y, wy = 0.3 x - 0.1 y,
+    move (2, 4), step 4: (1 - 0.05)(1 + 0.1) - (0.5 * 0.2)(1 * 0.3) = 1.015."""
+    from livegaze.correctors.warpfield import smallest_jacobian
+
+    x, y = _grid()
+    got = smallest_jacobian(0.1 * x + 0.2 * y, 0.3 * x - 0.1 * y, np.array([2.0, 4.0]), 4.0)
+    assert got == pytest.approx(0.95 * 1.1 - 0.1 * 0.3)
+
+
+def test_smoothstep_and_clamp_by_their_definitions():
+    from livegaze.correctors.warpfield import clamp, smoothstep
+
+    np.testing.assert_allclose(smoothstep(2.0, 4.0, np.array([1.0, 2.0, 2.5, 3.0, 4.0, 5.0])),
+                               [0, 0, 0.25 ** 2 * 2.5, 0.5, 1, 1])
+    np.testing.assert_allclose(smoothstep(3.0, 3.0, np.array([2.9, 3.1])), [0, 1])  # a step
+    np.testing.assert_allclose(smoothstep(-4.0, 4.0, np.array([0.0, 2.0])), [0.5, 0.75 ** 2 * 1.5])
+    out = np.zeros(3)
+    assert clamp(np.array([1.0, 5.0, 9.0]), 3.0, 7.0, out=out) is out
+    np.testing.assert_allclose(out, [3, 5, 7])
+    np.testing.assert_allclose(clamp(np.array([1.0, 5.0, 9.0]), 5.0, 2.0), [2, 2, 2])  # hi wins
