@@ -30,3 +30,108 @@ def test_the_config_round_trips_through_toml_and_bad_values_are_named():
     assert "live.strength" in problems
     assert "gate (gate.gaze_full 50 / gate.gaze_none 30: expected 0 <= full < none <= 90 degrees)" in problems
     assert any(p.startswith("unknown setting nope (the sections are capture, ") for p in problems)
+
+
+def test_a_settings_file_gets_the_same_ranges_as_the_flags(tmp_path):
+    """A value outside its range in a settings file is refused like the flag, named as the
+    setting with its range and unit; at the ends of the range it is taken."""
+    from livegaze.config import from_toml
+
+    config, problems = from_toml("[pipeline]\nbuffer = 1\n[landmarks]\nmax_input_width = 7680\n"
+                                 "[track]\ngate = 0.01\n[live]\nstrength = 0.0\n")
+    assert problems == [] and config.pipeline.buffer == 1 and config.landmarks.max_input_width == 7680
+    assert config.track.gate == 0.01 and config.live.strength == 0.0
+    _, problems = from_toml("[pipeline]\nbuffer = 0\n")
+    assert problems == ["pipeline (pipeline.buffer 0: expected a whole number from 1 to 64 frames)"]
+    _, problems = from_toml("[track]\ngate = 10.5\n")
+    assert problems == ["track (track.gate 10.5: expected a number from 0.01 to 10 eye widths)"]
+    _, problems = from_toml("[track]\nprocess_noise = nan\n")
+    assert problems == ["track (track.process_noise nan: expected a finite number from 1e-05 to 1 "
+                        "eye widths per frame^2)"]
+    _, problems = from_toml("[live]\nstrength = 1.5\n")
+    assert problems == ["live (live.strength 1.5: expected a number from 0 to 1)"]
+    _, problems = from_toml('[sink]\noutput = "  "\n')
+    assert problems == ["sink (sink.output '  ': expected a name, not an empty text)"]
+
+
+def test_values_of_the_wrong_type_are_listed_and_near_types_converted():
+    """An int where a float is expected is that float; a bool is not a number and a number not
+    a bool."""
+    from livegaze.config import AppConfig, from_toml
+
+    config, problems = from_toml("[gate]\ngaze_full = 12\n")
+    assert problems == [] and config.gate.gaze_full == 12.0 and isinstance(config.gate.gaze_full, float)
+    config, problems = from_toml("[pipeline]\nbuffer = true\n[sink]\nvirtual_camera = 1\n[gate]\nnope = 1\n")
+    assert problems[0].startswith("unknown setting gate.nope (gate has gaze_full, gaze_none, ")
+    assert problems[1:] == ["sink.virtual_camera", "pipeline.buffer"]  # in the sections' order
+    assert config.pipeline == AppConfig().pipeline and config.sink == AppConfig().sink
+
+
+def test_texts_round_trip_through_toml_with_quotes_and_backslashes():
+    from livegaze.config import AppConfig, from_toml, to_toml
+
+    config = AppConfig()
+    config.sink.output = 'C:\\videos\\"call".mp4'
+    config.sink.virtual_camera = False
+    text = to_toml(config)
+    assert 'output = "C:\\\\videos\\\\\\"call\\".mp4"' in text and "virtual_camera = false" in text
+    again, problems = from_toml(text)
+    assert problems == [] and again == config
+
+
+def test_a_bad_config_checked_as_a_whole_names_the_flag():
+    import pytest
+
+    from livegaze.config import AppConfig
+    from livegaze.errors import LivegazeError
+
+    AppConfig().check()
+    config = AppConfig()
+    config.pipeline.max_frames = -1
+    with pytest.raises(LivegazeError, match=r"^--max-frames -1: expected 0"):
+        config.check()
+    config = AppConfig()
+    config.correct.checkpoint, config.correct.engine = "m.pt", "m.plan"
+    with pytest.raises(LivegazeError, match=r"^--checkpoint m.pt and --engine m.plan: give one model"):
+        config.check()
+    config = AppConfig()
+    config.track.max_missed = 301
+    with pytest.raises(LivegazeError, match=r"^track.max_missed 301: expected a whole number from 0 to 300"):
+        config.check()
+
+
+def test_a_settings_file_given_with_config_is_read_whole_or_refused_in_one_line(tmp_path):
+    import pytest
+
+    from livegaze.config import AppConfig, read_file, to_toml
+    from livegaze.errors import LivegazeError
+
+    good = tmp_path / "settings.toml"
+    config = AppConfig()
+    config.live.strength = 0.5
+    good.write_text(to_toml(config))
+    assert read_file(str(good)) == config
+    for text, words in (("[live\n", "not a TOML file"), ("[live]\nstrength = 2.0\n", "bad settings: live (")):
+        bad = tmp_path / "bad.toml"
+        bad.write_text(text)
+        with pytest.raises(LivegazeError) as info:
+            read_file(str(bad))
+        assert str(info.value).startswith(f"--config {bad}: {words}") and "\n" not in str(info.value)
+    with pytest.raises(LivegazeError, match=r"--config .*missing.toml: cannot read it \(No such file"):
+        read_file(str(tmp_path / "missing.toml"))
+    (tmp_path / "latin1.toml").write_bytes(b"[live]\n# caf\xe9\n")
+    with pytest.raises(LivegazeError, match="cannot read it"):
+        read_file(str(tmp_path / "latin1.toml"))
+
+
+def test_the_help_shows_each_default_and_the_choices():
+    from livegaze.config import FLAGS, add_flags
+
+    parser = argparse.ArgumentParser()
+    add_flags(parser, tuple(FLAGS))
+    text = " ".join(parser.format_help().split())
+    assert "--paced, --no-paced" in text and "[default: off]" in text
+    assert "--virtual-camera, --no-virtual-camera send to the virtual camera [default: on unless" in text
+    assert "{shift,lock}" in text
+    args = parser.parse_args([])
+    assert all(value is None for value in vars(args).values())  # unset flags leave the config alone
