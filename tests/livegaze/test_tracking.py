@@ -156,7 +156,7 @@ def test_faceless_frames_before_any_face_and_repeated_resets_are_counted(one_fac
         t0 = round_ * 10.0
         for i in range(3):
             assert tracker.update(one_face, t0 + i / 30) is not None
-        for i in range(2):
+        for i in range(3):  # the second drops the track; the third finds none to drop
             assert tracker.update(None, t0 + 1 + i / 30) is None
         assert tracker.resets == round_ + 1
     boxes = tracker.update(one_face, 30.0)
