@@ -1,0 +1,105 @@
+"""training.checkpoint's own checks, in process: what load refuses and why, the training config's
+geometry ranges, the weights digest, and rebuilding one network."""
+import dataclasses
+
+import pytest
+import torch
+
+from tests.training.conftest import TINY_NETS
+from training import checkpoint, networks
+from training.config import TrainConfig
+
+
+@pytest.fixture
+def saved(tmp_path):
+    nets = {"pam": networks.build("pam", crop=TINY_NETS["crop"], base=TINY_NETS["base"], fc=TINY_NETS["fc"])}
+    path = tmp_path / "last.pt"
+    checkpoint.save(str(path), nets, config=dataclasses.asdict(TrainConfig(**TINY_NETS)), step=3)
+    return path
+
+
+def rewrite(path, change):
+    payload = torch.load(path, weights_only=True)
+    change(payload)
+    torch.save(payload, path)
+
+
+def test_a_saved_checkpoint_loads_with_its_records(saved):
+    payload = checkpoint.load(str(saved))
+    assert payload["format"] == "livegaze.gazegan/1" and payload["step"] == 3
+    assert payload["networks"]["pam"]["kind"] == "pam" and payload["source"] == str(saved)
+    assert checkpoint.config_of(payload)["size"] == TINY_NETS["size"]
+    net = checkpoint.rebuild(payload, "pam")
+    for key, value in net.state_dict().items():
+        assert torch.equal(value, payload["state"]["pam"][key])
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda p: p.update(format="other/1"), "not a livegaze GazeGAN checkpoint (format livegaze.gazegan/1"),
+    (lambda p: p.pop("digest"), "has no digest of its weights"),
+    (lambda p: p.update(digest=1234), "has no digest of its weights"),
+    (lambda p: p["state"]["pam"].update({next(iter(p["state"]["pam"])): torch.zeros(1)}), "damaged: its weights do not match"),
+    (lambda p: p.update(networks={}), "no table of networks and weights"),
+    (lambda p: p.update(state=[]), "no table of networks and weights"),
+    (lambda p: p["networks"]["pam"].update(extra=1), "network 'pam': damaged record"),
+    (lambda p: p["networks"].update(gx={"kind": "generator", "args": {}}), "network 'gx': damaged or missing weights"),
+    (lambda p: p["state"]["pam"].update(junk="text"), "network 'pam': damaged or missing weights"),
+    (lambda p: p.update(config="fast"), "its training config: not a table of settings"),
+    (lambda p: p["config"].update(size=100), "its training config: size = 100: expected"),
+    (lambda p: p["config"].update(box_h=0), "box_h = 0: expected an integer from 1 to"),
+    (lambda p: p["config"].update(box_w=p["config"]["size"] + 1), "box_w = "),
+    (lambda p: p["config"].update(test_x=-1), "test_x = -1: expected an integer from 0 to 1000000000"),
+    (lambda p: p["config"].update(test_y=True), "test_y = True: expected an integer"),
+    (lambda p: p["config"].update(box_h=2.0), "box_h = 2.0: expected an integer"),
+])
+def test_a_damaged_or_foreign_checkpoint_is_one_line_naming_the_file(saved, change, words):
+    rewrite(saved, change)
+    with pytest.raises(ValueError) as info:
+        checkpoint.load(str(saved))
+    text = str(info.value)
+    assert text.startswith(f"{saved}: ") and words in text and "\n" not in text, text
+
+
+def test_the_geometry_at_the_ends_of_its_ranges_is_taken(saved):
+    def ends(p):
+        size = p["config"]["size"]
+        p["config"].update(box_h=1, box_w=size, test_x=0, test_y=10**9)
+    rewrite(saved, ends)
+    assert checkpoint.load(str(saved))["config"]["box_w"] == TINY_NETS["size"]
+    assert checkpoint.config_error({}) is None  # absent values take the defaults
+    assert checkpoint.config_error({"size": 64, "box_h": 64}) is None
+    assert checkpoint.config_error({"size": 64, "box_h": 65}) == "box_h = 65: expected an integer from 1 to 64"
+
+
+def test_a_missing_file_and_a_file_that_is_no_checkpoint(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such checkpoint"):
+        checkpoint.load(str(tmp_path / "none.pt"))
+    (tmp_path / "text.pt").write_text("hello")
+    with pytest.raises(ValueError, match=r"text.pt: not a readable checkpoint \("):
+        checkpoint.load(str(tmp_path / "text.pt"))
+    torch.save([1, 2], tmp_path / "list.pt")
+    with pytest.raises(ValueError, match="not a livegaze GazeGAN checkpoint"):
+        checkpoint.load(str(tmp_path / "list.pt"))
+
+
+def test_the_digest_covers_every_byte_name_and_shape_in_a_fixed_order():
+    a = {"net": {"w": torch.arange(6, dtype=torch.float32), "b": torch.ones(2)}}
+    same = {"net": {"w": torch.arange(6, dtype=torch.float32), "b": torch.ones(2)}}
+    assert checkpoint.weights_digest(a) == checkpoint.weights_digest(same)
+    assert len(checkpoint.weights_digest(a)) == 32  # 16 bytes, hex
+    flipped = {"net": {"w": torch.arange(6, dtype=torch.float32), "b": torch.tensor([1.0, 1.0000001])}}
+    reshaped = {"net": {"w": torch.arange(6, dtype=torch.float32).view(2, 3), "b": torch.ones(2)}}
+    renamed = {"other": {"w": torch.arange(6, dtype=torch.float32), "b": torch.ones(2)}}
+    recast = {"net": {"w": torch.arange(6, dtype=torch.float64), "b": torch.ones(2)}}
+    digests = {checkpoint.weights_digest(s) for s in (a, flipped, reshaped, renamed, recast)}
+    assert len(digests) == 5
+    two = {"a": {"w": torch.ones(1)}, "b": {"w": torch.zeros(1)}}
+    assert checkpoint.weights_digest(two) == checkpoint.weights_digest(dict(reversed(list(two.items()))))
+
+
+def test_rebuilding_a_network_it_does_not_hold_names_those_it_does(saved):
+    payload = checkpoint.load(str(saved))
+    with pytest.raises(ValueError, match=rf"^{saved}: has no network 'gx' \(it holds pam\)"):
+        checkpoint.rebuild(payload, "gx")
+    with pytest.raises(ValueError, match=r"^checkpoint: has no training config \(size, crop"):
+        checkpoint.config_of({})
