@@ -39,7 +39,7 @@ MODULES = {
     "tracking": ("livegaze/tracking.py", ["tests/livegaze/test_tracking.py"]),
     "gate": ("livegaze/gate.py", ["tests/livegaze/test_gate.py"]),
     "config": ("livegaze/config.py", ["tests/livegaze/test_config.py"]),
-    "checkpoint": ("training/checkpoint.py", ["tests/training/test_checkpoint_records.py", "tests/training/test_checkpoint_checks.py"]),
+    "checkpoint": ("training/checkpoint.py", ["tests/training/test_checkpoint_records.py"]),
     "irisfit": ("livegaze/irisfit.py", ["tests/livegaze/test_irisfit.py"]),
     "warpfield": ("livegaze/correctors/warpfield.py", ["tests/livegaze/correctors/test_warpfield.py"]),
     "warp": ("livegaze/correctors/warp.py", ["tests/livegaze/correctors/test_warp.py"]),
