@@ -135,3 +135,42 @@ def test_the_help_shows_each_default_and_the_choices():
     assert "{shift,lock}" in text
     args = parser.parse_args([])
     assert all(value is None for value in vars(args).values())  # unset flags leave the config alone
+
+
+def test_a_model_file_picks_the_model_corrector_unless_one_is_named():
+    """--checkpoint or --engine alone: the corrector that runs models; with --corrector, that
+    one; neither: the config's own. A parser that has only some of the flags works too."""
+    from livegaze.config import FLAGS, AppConfig, add_flags, from_args
+    from livegaze.correctors import model_corrector
+
+    parser = argparse.ArgumentParser()
+    add_flags(parser, tuple(FLAGS))
+    assert from_args(parser.parse_args(["--engine", "m.plan"])).correct.name == model_corrector()
+    assert from_args(parser.parse_args(["--checkpoint", "m.pt"])).correct.name == model_corrector()
+    named = from_args(parser.parse_args(["--engine", "m.plan", "--corrector", "warp"]))
+    assert (named.correct.name, named.correct.engine) == ("warp", "m.plan")
+    assert from_args(parser.parse_args(["--strength", "0.5"])).correct.name == AppConfig().correct.name
+    some = argparse.ArgumentParser()
+    add_flags(some, ("live.strength",))
+    config = from_args(some.parse_args(["--strength", "0.25"]))
+    assert config.live.strength == 0.25 and config.correct == AppConfig().correct
+
+
+def test_the_correction_modes_and_one_model_at_a_time():
+    import pytest
+
+    from livegaze.config import AppConfig
+    from livegaze.errors import LivegazeError
+
+    for mode in ("shift", "lock"):
+        config = AppConfig()
+        config.correct.mode = mode
+        config.check()
+    config = AppConfig()
+    config.correct.mode = "Lock"
+    with pytest.raises(LivegazeError, match=r"^--mode Lock: expected shift or lock"):
+        config.check()
+    for checkpoint, engine in (("m.pt", None), (None, "m.plan")):
+        config = AppConfig()
+        config.correct.checkpoint, config.correct.engine = checkpoint, engine
+        config.check()
