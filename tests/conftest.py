@@ -119,3 +119,22 @@ def moved_irises(image, shift):
     moved = avert(image, face, shift)
     with Landmarker() as fresh:
         return moved, fresh.detect(moved, 0), truth
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A 128 KiB tmpfs, to fill up for real (needs root and mount rights; skipped elsewhere).
+    Unmounted lazily, so a file a test left open cannot keep it mounted."""
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small filesystem needs root")
+    folder = tmp_path / "small"
+    folder.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(folder)], capture_output=True)
+    if made.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)

@@ -64,20 +64,6 @@ def test_a_file_size_limit_keeps_the_old_video(averted_clip, tmp_path, ext):
     assert frame_count(out) == 5
 
 
-@pytest.fixture
-def small_filesystem(tmp_path):
-    """A 128 KiB tmpfs (needs root and mount rights; skipped elsewhere)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small filesystem needs root")
-    folder = tmp_path / "small"
-    folder.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(folder)], capture_output=True)
-    if made.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
-    yield folder
-    subprocess.run(["umount", str(folder)], check=True)
-
-
 def test_a_full_filesystem_keeps_the_old_video(averted_clip, small_filesystem):
     out = small_filesystem / "out.mp4"
     before = small_video(out)

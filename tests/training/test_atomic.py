@@ -103,21 +103,6 @@ def test_a_real_file_size_limit_is_a_failed_write_that_keeps_the_old_file(tmp_pa
     assert os.listdir(tmp_path) == ["settings.toml"]
 
 
-@pytest.fixture
-def small_filesystem(tmp_path):
-    """A 64 KiB tmpfs (needs root and mount rights; skipped elsewhere)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small filesystem needs root")
-    folder = tmp_path / "small"
-    folder.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
-                          capture_output=True)
-    if made.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
-    yield folder
-    subprocess.run(["umount", str(folder)], check=True)
-
-
 def test_a_full_filesystem_keeps_the_old_file(small_filesystem):
     path = small_filesystem / "checkpoint.pt"
     path.write_bytes(b"old")
