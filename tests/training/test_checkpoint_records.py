@@ -103,3 +103,40 @@ def test_rebuilding_a_network_it_does_not_hold_names_those_it_does(saved):
         checkpoint.rebuild(payload, "gx")
     with pytest.raises(ValueError, match=r"^checkpoint: has no training config \(size, crop"):
         checkpoint.config_of({})
+
+
+# One small network of every kind the format records, with the arguments each takes.
+KINDS = {"pam": dict(crop=16, base=8, fc=32), "content_encoder": dict(crop=16, base=8, fc=32),
+         "angle_encoder": dict(crop=16, base=8), "generator": dict(size=64, base=8, fc=32, content=32),
+         "discriminator": dict(size=64, crop=16, base=8)}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_is_recorded_as_itself_and_rebuilt(tmp_path, kind):
+    """A network saved inside a wrapper with .module (as DataParallel has) is recorded
+    under its own kind and rebuilt as that class with its weights."""
+    net = networks.build(kind, **KINDS[kind])
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.module, self.args = inner, inner.args
+
+    path = tmp_path / "k.pt"
+    checkpoint.save(str(path), {"n": Wrapped(net)})
+    payload = checkpoint.load(str(path))
+    assert payload["networks"]["n"] == {"kind": kind, "args": KINDS[kind]}
+    again = checkpoint.rebuild(payload, "n")
+    assert type(again) is type(net)
+    for key, value in net.state_dict().items():
+        assert torch.equal(again.state_dict()[key], value)
+
+
+def test_weights_that_do_not_fit_their_arguments_are_one_line(saved):
+    payload = checkpoint.load(str(saved))
+    payload["networks"]["pam"]["args"] = dict(payload["networks"]["pam"]["args"], fc=16)
+    with pytest.raises(ValueError) as info:
+        checkpoint.rebuild(payload, "pam")
+    text = str(info.value)
+    assert text.startswith(f"{saved}: network 'pam': its weights do not fit its recorded arguments")
+    assert "\n" not in text
