@@ -30,7 +30,10 @@ def build_processor(config: AppConfig) -> FrameProcessor:
         return FrameProcessor(None, None, live=live)
     corrector = from_config(config.correct)
     try:
-        landmarkers = [Landmarker(config.landmarks) for _ in range(max(1, config.pipeline.landmark_workers))]
+        # Following the face between model runs (model_every > 1) takes the frames in order, on one
+        # landmark thread; the model then runs on a fraction of them, so one keeps up.
+        workers = 1 if config.landmarks.model_every > 1 else max(1, config.pipeline.landmark_workers)
+        landmarkers = [Landmarker(config.landmarks) for _ in range(workers)]
     except BaseException:
         corrector.close()
         raise

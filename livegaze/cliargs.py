@@ -12,7 +12,7 @@ from livegaze.config import add_flags
 
 # The AppConfig fields each command takes as flags, grouped as `run --help` shows them.
 INPUT = ("capture.source", "capture.width", "capture.height", "capture.fps", "capture.paced", "capture.loop",
-         "landmarks.model_path")
+         "landmarks.model_path", "landmarks.model_every")
 CORRECTION = ("correct.name", "correct.mode", "live.strength", "correct.max_move")
 GATE = ("gate.gaze_full", "gate.gaze_none", "gate.head_full", "gate.head_none", "gate.hysteresis",
         "gate.ease_frames")

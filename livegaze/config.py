@@ -83,6 +83,7 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "landmarks.min_presence_confidence": (0, 1, "(a score)"),
     "landmarks.min_tracking_confidence": (0, 1, "(a score)"),
     "landmarks.max_input_width": (64, 7680, "pixels"),
+    "landmarks.model_every": (1, 30, "frames"),
     "track.measurement_noise": (1e-4, 1, "eye widths"),
     "track.process_noise": (1e-5, 1, "eye widths per frame^2"),
     "track.gate": (0.01, 10, "eye widths"),
@@ -152,6 +153,9 @@ FLAGS: dict[str, tuple[str, tuple[str, ...], str]] = {key: (key, flags, text) fo
     ("capture.paced", ("--paced",), "play a file at --fps as a live camera would (frames may drop)"),
     ("capture.loop", ("--loop",), "restart a file source at its end"),
     ("landmarks.model_path", ("--face-model",), "MediaPipe face_landmarker.task to use"),
+    ("landmarks.model_every", ("--model-every",), "run the face model at least every N frames and follow the "
+                                                  "face by optical flow between (sooner when the eyes move "
+                                                  "or blink); 1 = every frame; higher saves CPU"),
     ("correct.name", ("--corrector",), "warp = your own eye moved, no model needed; geometric = the iris "
                                        "repainted; gazegan = a trained model (needs --checkpoint or --engine)"),
     ("correct.checkpoint", ("--checkpoint",), "GazeGAN training checkpoint (.pt); selects the gazegan corrector"),
@@ -188,7 +192,7 @@ METAVARS = {"capture.source": "SOURCE", "capture.width": "PX", "capture.height":
             "landmarks.model_path": "FILE", "correct.name": "NAME", "correct.checkpoint": "FILE",
             "correct.engine": "FILE", "correct.runner": "NAME", "correct.max_move": "WIDTHS",
             "correct.faces_at_once": "N", "sink.output": "FILE", "sink.device": "DEVICE",
-            "pipeline.max_frames": "N", "live.strength": "S", "gate.ease_frames": "N",
+            "pipeline.max_frames": "N", "landmarks.model_every": "N", "live.strength": "S", "gate.ease_frames": "N",
             **{f"gate.{name}": "DEG" for name in ("gaze_full", "gaze_none", "head_full", "head_none", "hysteresis")}}
 
 

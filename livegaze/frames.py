@@ -47,6 +47,7 @@ class Frame:
     cpu_timings: dict[str, float] = field(default_factory=dict)  # CPU ms of the stage's own thread
     outcome: Outcome = Outcome.PENDING
     face: FaceLandmarks | None = None  # landmarks stage
+    followed: bool = False  # landmarks stage: the face was followed from an earlier model run (no model)
     eyes: list[EyeBox] | None = None  # track stage: the smoothed eye boxes
     strength: float = 1.0  # gate stage: the strength this frame gets (slider x gate share)
     aligned: AlignedFace | None = None  # align stage, for the correct and blend stages

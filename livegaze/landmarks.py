@@ -96,7 +96,8 @@ class FaceLandmarks:
 @dataclass
 class LandmarkerConfig:
     """FaceLandmarker settings. num_faces > 1 lets the largest face win when several are in view;
-    still_images: each call is a separate photo (no tracking between calls)."""
+    still_images: each call is a separate photo (no tracking between calls); model_every: see
+    livegaze.facefollow."""
 
     model_path: str | None = None
     num_faces: int = 2
@@ -105,6 +106,9 @@ class LandmarkerConfig:
     min_tracking_confidence: float = 0.5
     max_input_width: int = 640  # larger frames are downscaled for the model (same accuracy, less time)
     still_images: bool = False
+    # A live stream runs the model at least every this many frames and follows the face by optical
+    # flow between (livegaze.facefollow); 1 = every frame. The tray's battery saver raises it.
+    model_every: int = 3
 
 
 class Landmarker:

@@ -16,6 +16,7 @@ from livegaze import stages
 from livegaze.align import Aligner
 from livegaze.blend import BlendConfig, Blender
 from livegaze.correctors.base import Corrector
+from livegaze.facefollow import FaceFollower
 from livegaze.frames import STREAM_FPS, Frame, Outcome
 from livegaze.gate import Gate
 from livegaze.landmarks import Landmarker
@@ -43,6 +44,10 @@ class FrameProcessor:
         if landmarkers is not None and not isinstance(landmarkers, list):
             landmarkers = [landmarkers]
         self.landmarkers = landmarkers or []
+        # Following the face between model runs needs the frames in order: one landmark worker.
+        config = getattr(self.landmarkers[0], "config", None) if len(self.landmarkers) == 1 else None
+        every = config.model_every if config is not None and not config.still_images else 1
+        self.follower = FaceFollower(every) if every > 1 else None
         self._closed = False
         self.corrector: Corrector | None = None
         self.aligner: Aligner | None = None
@@ -116,8 +121,15 @@ class FrameProcessor:
         if self.passthrough:
             frame.outcome = Outcome.PASSTHROUGH
             return False
+        follower = self.follower
+        if follower is not None:
+            frame.followed, frame.face = follower.follow(frame.image)
+            if frame.followed:
+                return True
         try:
             frame.face = self.landmarkers[worker].detect(frame.image, int(frame.t_capture * 1000))
+            if follower is not None:
+                follower.keyframe(frame.image, frame.face)
         except Exception as exc:  # the frame goes on as one without a face (the tracker and gate
             # ease out as for a dropout), but counts as failed: a model failing on every frame is
             # a broken run, not an empty room

@@ -1,0 +1,116 @@
+"""Following the face between face-model runs (livegaze.facefollow), on real MediaPipe landmarks of
+real photos moved by known transforms: the followed landmarks are checked against the clip's own
+motion, and the model must run again when the eyes blink or look elsewhere."""
+import cv2
+import numpy as np
+import pytest
+
+from livegaze.correctors import CorrectConfig, from_config
+from livegaze.evaluation.clips import ClipSpec, iter_frames
+from livegaze.evaluation.temporal import shut_eyes
+from livegaze.frames import Frame, Outcome
+from livegaze.landmarks import Landmarker, LandmarkerConfig
+from livegaze.processor import FrameProcessor
+
+
+def stream(images, every=3, whole=False):
+    """Each image through the landmark stage (`whole`: through every stage, the warp corrector's)."""
+    processor = FrameProcessor([Landmarker(LandmarkerConfig(model_every=every))], from_config(CorrectConfig()))
+    out = []
+    with processor:
+        for i, image in enumerate(images):
+            frame = Frame(seq=i + 1, t_capture=i / 30, image=image, original=image)
+            if whole:
+                processor.process(frame)
+            else:
+                processor.step_landmarks(frame)
+            out.append(frame)
+    return out
+
+
+def as_3x3(m):
+    return np.vstack([m, [0, 0, 1]])
+
+
+@pytest.mark.parametrize("photo", ["astronaut", "grace_hopper"])
+def test_a_face_panning_4px_a_frame_is_followed_without_lag(photo):
+    """Between model runs the landmarks move with the face: the points of the last model frame,
+    moved by the clip's known transform from that frame to this one, within a third of a pixel
+    (a frame of lag would be 4 px off). The model runs on at most every third frame."""
+    spec = ClipSpec(width=1280, height=720, frames=30, photos=(photo,), motion="pan", velocity=(4.0, 0.0),
+                    noise=2.0)
+    frames = list(iter_frames(spec))
+    done = stream([f[0] for f in frames])
+    followed = [i for i, f in enumerate(done) if f.followed]
+    assert len(followed) == 20, [f.followed for f in done]
+    key = None
+    worst = 0.0
+    for i, frame in enumerate(done):
+        if not frame.followed:
+            key = i
+            continue
+        motion = as_3x3(frames[i][2]) @ np.linalg.inv(as_3x3(frames[key][2]))
+        expected = done[key].face.points[:, :2] @ motion[:2, :2].T + motion[:2, 2]
+        worst = max(worst, float(np.abs(frame.face.points[:, :2] - expected).max()))
+    assert worst < 0.34, worst
+
+
+def test_a_blink_between_model_runs_makes_the_model_run_and_the_frame_pass_through():
+    """Eyes shut on frames that would have been followed: the first shut frame already runs the
+    model (the eye patches changed), and no shut frame is corrected."""
+    spec = ClipSpec(frames=24, photos=("astronaut",), motion="wander", gaze=(0.1, 0.1), noise=2.0, seed=2)
+    images = [f[0] for f in iter_frames(spec)]
+    shut = range(10, 14)  # frame 10 is the second after the model frame 9 (every 3rd from 0)
+    with Landmarker() as lm:
+        for i in shut:
+            images[i] = shut_eyes(images[i], lm.detect(images[i], i * 33))
+    done = stream(images, whole=True)
+    assert [done[i].followed for i in (7, 8)] == [True, True]  # followed up to the blink
+    assert not done[10].followed
+    assert [i for i in shut if not np.array_equal(done[i].image, images[i])] == []
+    assert all(done[i].outcome is Outcome.EYES_CLOSED for i in shut), [done[i].outcome for i in shut]
+
+
+@pytest.mark.parametrize("photo", ["astronaut", "grace_hopper"])
+def test_a_look_elsewhere_between_model_runs_makes_the_model_run(photo):
+    """The irises move (0.12 eye widths sideways, the clip's own iris move) while the face stays:
+    the frame they move on is not followed, so the corrector sees the new gaze at once."""
+    still = dict(frames=12, photos=(photo,), motion="still", noise=2.0)
+    before = [f[0] for f in iter_frames(ClipSpec(gaze=(0.0, 0.0), **still))]
+    after = [f[0] for f in iter_frames(ClipSpec(gaze=(0.12, 0.0), seed=1, **still))]
+    images = before[:7] + after[7:]  # frame 7 follows the model frame 6
+    done = stream(images)
+    assert [f.followed for f in done[:7]] == [False, True, True, False, True, True, False]
+    assert not done[7].followed
+
+
+def test_with_no_face_in_view_the_model_looks_every_third_frame_and_finds_a_face_within_it():
+    """An empty room costs the model a third of the frames (the idle rate); a face walking in is
+    found at the next look, at most two frames later."""
+    spec = ClipSpec(frames=9, photos=("astronaut",), motion="still")
+    faces = [f[0] for f in iter_frames(spec)]
+    empty = [cv2.GaussianBlur(np.full_like(faces[0], 110), (3, 3), 0) for _ in range(10)]
+    done = stream(empty + faces)
+    assert [f.followed for f in done[:10]] == [False, True, True] * 3 + [False]
+    assert all(f.face is None for f in done[:10])
+    found = next(i for i, f in enumerate(done) if f.face is not None)
+    assert found == 12  # frames 10 and 11 are skipped by the idle rate, 12 is the next look
+
+
+def test_model_every_1_runs_the_model_on_every_frame_and_several_workers_do_not_follow():
+    spec = ClipSpec(frames=6, photos=("astronaut",), motion="still", noise=2.0)
+    images = [f[0] for f in iter_frames(spec)]
+    assert not any(f.followed for f in stream(images, every=1))
+    with FrameProcessor([Landmarker(), Landmarker()], None) as processor:
+        assert processor.follower is None  # frames reach two workers out of order
+
+
+def test_model_every_is_a_flag_with_a_range(tmp_path):
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "livegaze", "run", "--input", "x.mp4", "--model-every", "0"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        "livegaze: error: --model-every 0: expected a whole number from 1 to 30 frames"]
