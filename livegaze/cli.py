@@ -123,7 +123,9 @@ def cmd_bench(args) -> int:
 
     if not 10 <= args.frames <= 100000:
         raise LivegazeError(f"--frames {args.frames}: expected 10 to 100000 frames")
-    bench_pipeline(sizes=args.sizes, frames=args.frames, correct=from_args(args).correct)
+    config = from_args(args)
+    bench_pipeline(sizes=args.sizes, frames=args.frames, correct=config.correct, faces=args.faces,
+                   model_every=getattr(args, "landmarks__model_every", None))
     return 0
 
 

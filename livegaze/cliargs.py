@@ -49,6 +49,17 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
     return sizes
 
 
+def parse_counts(text: str) -> tuple[int, ...]:
+    """'1,2,4' -> (1, 2, 4): faces in view, 1 to 4 each."""
+    try:
+        counts = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        counts = ()
+    if not counts or not all(1 <= n <= 4 for n in counts):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected face counts from 1 to 4, comma-separated, like 1,2,4")
+    return counts
+
+
 class _Parser(argparse.ArgumentParser):
     """A wrong option is one line, as every other livegaze error is (argparse prints its whole
     usage first, which pushes the line that says what is wrong out of sight)."""
@@ -184,13 +195,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench = _command(sub, "bench", "measure fps, latency and per-stage time of the live pipeline",
                      "Runs the live pipeline on generated clips of each size, paced like a camera, and "
                      "prints fps,\nend-to-end latency, per-stage time, and the CPU a live run adds (cores, "
-                     "and per frame\nagainst a bare MediaPipe FaceLandmarker on the same frames).",
-                     "  livegaze bench\n  livegaze bench --sizes 640x480,1920x1080 --frames 300")
+                     "and per frame\nagainst a bare MediaPipe FaceLandmarker on the same frames), for the normal "
+                     "setting and the\ntray's battery saver, with the flicker of each.",
+                     "  livegaze bench\n  livegaze bench --sizes 640x480,1920x1080 --frames 300\n"
+                     "  livegaze bench --sizes 1280x720 --faces 1,2,4")
     bench.add_argument("--frames", type=int, default=150, help="frames per clip (10-100000) [default: 150]")
     bench.add_argument("--sizes", type=parse_sizes, default=parse_sizes("640x480,1280x720,1920x1080"),
                        metavar="WxH,...", help="frame sizes, comma-separated WIDTHxHEIGHT "
                                                "[default: 640x480,1280x720,1920x1080]")
-    add_flags(bench.add_argument_group("corrector"), CORRECTOR)
+    bench.add_argument("--faces", type=parse_counts, default=(1,), metavar="N,...",
+                       help="faces in view, comma-separated; each count is a clip of its own [default: 1]")
+    add_flags(bench.add_argument_group("corrector"), CORRECTOR + ("landmarks.model_every",))
 
     _command(sub, "download-model", "download MediaPipe's face_landmarker.task into the cache (needs internet)",
              "Fetches Google's face_landmarker.task, checks its checksum and puts it in the user cache, "

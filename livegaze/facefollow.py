@@ -9,10 +9,13 @@ by it. The model runs again when that would be wrong:
 - the eyes moved on their own: an iris or a lid point is off the face's motion by more than
   `OWN_MOTION` eye widths, or its patch no longer looks like it did (a blink, a gaze shift);
 - the flow is unsure: too few points tracked, or the fit leaves them scattered;
+- the head turns or nods: the face is squeezed more one way than the other (`MAX_SQUEEZE`),
+  which a shift, turn and scale cannot follow and the gate must see;
 - the face moved far from where the model saw it (more than `MAX_TRAVEL` eye widths);
 - `every` frames have passed (the model's blink and pose scores are refreshed at least that often).
 
-With no face in view the model looks again every `every` frames (an idle rate), not every frame.
+With no face in view for `IDLE_AFTER` frames (an empty room, not a missed detection), the model
+looks again every `every` frames (an idle rate), not every frame.
 Everything here works on a grey copy of the region around the eyes, scaled so an eye is about
 `EYE_PX` pixels wide: the cost is the same for a 480p and a 1080p frame.
 """
@@ -35,8 +38,13 @@ EYE_PX = 32.0  # eye width in the working image: enough for the flow's 1/10-pixe
 OWN_MOTION = 0.05  # eye widths an iris or lid may move apart from the face before the model runs
 MAX_TRAVEL = 0.6  # eye widths the face may travel from where the model saw it
 MIN_RIGID = 8  # tracked skull points needed for a trustworthy fit
+# A face narrower (or shorter) by this share against its other direction: a frontal head turned
+# or nodded about 10 degrees (1 - cos), an already turned one by less.
+MAX_SQUEEZE = 0.015
 PATCH_CHANGE = 2.5  # an eye point's patch error over the skull points' (a blink or a new gaze)
 PATCH_FLOOR = 6.0  # grey levels: below this a patch error is sensor noise, whatever the ratio
+IDLE_AFTER = 15  # frames without a face before the idle rate: a face missed for a frame or two is
+                 # looked for again at once, or its correction would fade for nothing
 _LK = dict(winSize=(15, 15), maxLevel=2, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03))
 
 
@@ -63,17 +71,20 @@ class FaceFollower:
         self._key: _Key | None = None
         self._since = 0  # frames since the model last ran
         self._ran_once = False
+        self._empty = 0  # model runs in a row that found no face
 
     def reset(self) -> None:
-        self._key, self._since, self._ran_once = None, 0, False
+        self._key, self._since, self._ran_once, self._empty = None, 0, False, 0
 
     def follow(self, image: np.ndarray) -> tuple[bool, FaceLandmarks | None]:
         """(followed, face): followed is False when the model must run on this frame; with no
         face in view, (True, None) on the frames the idle rate skips."""
         if self._since + 1 >= self.every or not self._ran_once:
             return False, None
-        if self._key is None:  # nobody in view: look again every `every` frames
-            self._since += 1
+        if self._key is None:
+            if self._empty < IDLE_AFTER:  # a face just lost: look for it on every frame
+                return False, None
+            self._since += 1  # nobody in view: look again every `every` frames
             return True, None
         face = self._moved(image)
         if face is None:
@@ -84,6 +95,7 @@ class FaceFollower:
     def keyframe(self, image: np.ndarray, face: FaceLandmarks | None) -> None:
         """What the model found on this frame (None: no face): the next frames follow from it."""
         self._since, self._ran_once = 0, True
+        self._empty = self._empty + 1 if face is None else 0
         self._key = None if face is None else self._make_key(image, face)
 
     def _make_key(self, image: np.ndarray, face: FaceLandmarks) -> _Key | None:
@@ -126,6 +138,13 @@ class FaceFollower:
         fit, inliers = cv2.estimateAffinePartial2D(key.points[rigid], found[rigid], method=cv2.RANSAC,
                                                    ransacReprojThreshold=0.1 * key.eye_width)
         if fit is None or int(inliers.sum()) < MIN_RIGID:
+            return None
+        full, _ = cv2.estimateAffine2D(key.points[rigid], found[rigid], method=cv2.RANSAC,
+                                       ransacReprojThreshold=0.1 * key.eye_width)
+        if full is None:
+            return None
+        stretch = np.linalg.svd(full[:, :2], compute_uv=False)
+        if stretch[0] / stretch[1] - 1 > MAX_SQUEEZE:
             return None
         travel = np.abs(fit[:, 2] + (fit[:, :2] - np.eye(2)) @ key.points[:n].mean(0))
         if travel.max() > MAX_TRAVEL * key.eye_width:

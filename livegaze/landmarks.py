@@ -93,6 +93,11 @@ class FaceLandmarks:
         return float(np.prod(hi - lo))
 
 
+# The tray's battery saver: the face model at least every this many frames (the default config's
+# model_every is the normal setting); livegaze bench measures both.
+BATTERY_MODEL_EVERY = 6
+
+
 @dataclass
 class LandmarkerConfig:
     """FaceLandmarker settings. num_faces > 1 lets the largest face win when several are in view;

@@ -38,10 +38,12 @@ class PipelineStats:
     finished: float = 0.0
     out_times: collections.deque = field(default_factory=collections.deque)
     failed_in_a_row: int = 0
+    model_frames: int = 0  # frames the face model ran on (the rest were followed, or passed through)
 
     def record(self, frame: Frame, t_out: float) -> None:
         self.delivered += 1
         self.statuses[frame.outcome.value] += 1
+        self.model_frames += "landmarks" in frame.timings and not frame.followed
         if frame.failed:
             self.failed += 1
             self.failed_in_a_row += 1
@@ -102,4 +104,5 @@ class PipelineStats:
             "stage_ms": {k: float(np.mean(v)) for k, v in self.stage_ms.items() if v},
             "stage_cpu_ms": {k: float(np.mean(v)) for k, v in self.stage_cpu_ms.items() if v},
             "statuses": dict(self.statuses),
+            "model_share": self.model_frames / self.delivered if self.delivered else 0.0,
         }

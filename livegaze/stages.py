@@ -44,7 +44,8 @@ class Stage:
 
 STAGES: tuple[Stage, ...] = (
     Stage("capture", CaptureConfig, Threads.SOURCE, "the next camera or file frame (reconnects a lost camera)"),
-    Stage("landmarks", LandmarkerConfig, Threads.PER_WORKER, "MediaPipe face mesh and irises of the largest face"),
+    Stage("landmarks", LandmarkerConfig, Threads.PER_WORKER, "MediaPipe face mesh and irises of the largest face, "
+          "followed by optical flow between model runs"),
     Stage("track", TrackerConfig, Threads.IN_ORDER, "Kalman-smoothed eye boxes (filterpy)"),
     Stage("gate", GateConfig, Threads.IN_ORDER, "how much to correct: look-away, head turn, blinks, fades in and out"),
     Stage("align", None, Threads.IN_ORDER, "the face into the model's square space (aligned-space correctors only)"),

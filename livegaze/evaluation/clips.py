@@ -86,6 +86,7 @@ class ClipSpec:
     lighting: float = 0.0  # amplitude of a slow brightness change (0..0.5)
     noise: float = 0.0  # per-frame Gaussian pixel noise std (sensor noise)
     seed: int = 0
+    faces: int = 1  # faces in view: the first as above, the others smaller, behind it (a shared room)
     transforms: list = field(default_factory=list, repr=False)
 
 
@@ -109,6 +110,17 @@ def _transform(spec: ClipSpec, src_shape, i: int, rng_path: np.ndarray) -> np.nd
     return np.array([[scale, 0, cx - scale * w / 2], [0, scale, cy - scale * h / 2]], np.float64)
 
 
+def _behind(m: np.ndarray, main_shape, other_shape, k: int, spec: ClipSpec) -> np.ndarray:
+    """Where face k (1, 2, ...) of a shared room goes: 0.45 the main face's size, left and right
+    of it in turn, a row lower every two faces, moving with the main face."""
+    (h, w), (oh, ow) = main_shape[:2], other_shape[:2]
+    moved = m[:, :2] @ (w / 2, h / 2) + m[:, 2] - (spec.width / 2, spec.height / 2)
+    side, row = (-1 if k % 2 else 1), (k - 1) // 2
+    centre = np.array([spec.width * (0.5 + side * 0.375), spec.height * (0.25 + 0.45 * row)]) + moved
+    scale = 0.45 * m[0, 0] * h / oh  # the same head height ratio whatever the photo's size
+    return np.array([[scale, 0, centre[0] - scale * ow / 2], [0, scale, centre[1] - scale * oh / 2]])
+
+
 def iter_frames(spec: ClipSpec):
     """Yield (frame BGR, photo name, 2x3 photo->frame transform, iris centres in frame px)."""
     rng = np.random.default_rng(spec.seed)
@@ -121,8 +133,14 @@ def iter_frames(spec: ClipSpec):
         name = spec.photos[min(i // per_photo, len(spec.photos) - 1)]
         src, irises = averted_photo(name, tuple(spec.gaze))
         m = _transform(spec, src.shape, i, path)
+        frame = background.copy()
+        for k in range(1, spec.faces):  # the others first: the main face is in front
+            other, _ = averted_photo(PHOTOS[k % len(PHOTOS)], (0.0, 0.0))
+            cv2.warpAffine(other, _behind(m, src.shape, other.shape, k, spec), (spec.width, spec.height),
+                           flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_TRANSPARENT, dst=frame)
         frame = cv2.warpAffine(src, m, (spec.width, spec.height), flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_TRANSPARENT, dst=background.copy())
+                               borderMode=cv2.BORDER_TRANSPARENT, dst=frame)
         if spec.lighting:
             gain = 1.0 + spec.lighting * np.sin(2 * np.pi * i / max(spec.frames, 1))
             frame = cv2.convertScaleAbs(frame, alpha=gain)

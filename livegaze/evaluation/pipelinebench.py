@@ -4,7 +4,9 @@ Besides speed it measures what a live run costs the CPU, which is what users bes
 feel: process CPU seconds over wall seconds for the full and the passthrough run of the same
 clip paced at 30 fps (their difference is what livegaze adds), that per frame against a bare
 MediaPipe FaceLandmarker (video mode, one face, no blendshapes) on the same frames, and each
-stage's own thread CPU time per frame."""
+stage's own thread CPU time per frame. The battery saver's run (the face model on fewer frames,
+livegaze.facefollow) shows what it saves, and the flicker of both settings on a still noisy face
+shows what it costs the picture."""
 from __future__ import annotations
 
 import dataclasses
@@ -21,7 +23,7 @@ from livegaze.capture import CaptureConfig
 from livegaze.config import AppConfig
 from livegaze.correctors import CorrectConfig, from_config
 from livegaze.frames import Frame
-from livegaze.landmarks import Landmarker
+from livegaze.landmarks import BATTERY_MODEL_EVERY, Landmarker, LandmarkerConfig
 from livegaze.pipeline import PipelineConfig
 from livegaze.sinks import SinkConfig
 from livegaze.stages import STAGES
@@ -39,19 +41,27 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+# The runs per clip: (mode, paced, passthrough, the face model every N frames).
+RUNS = (("passthrough", True, True, 1), ("full", True, False, LandmarkerConfig.model_every),
+        ("battery", True, False, BATTERY_MODEL_EVERY), ("full", False, False, LandmarkerConfig.model_every))
+
+
 def bench_pipeline(sizes=((640, 480), (1280, 720)), frames: int = 150, correct: CorrectConfig | None = None,
-                   fps: float = 30.0, echo=print) -> list[dict]:
-    """Run passthrough/full, paced and unpaced, per size; print and return one row per run."""
+                   fps: float = 30.0, faces=(1,), model_every: int | None = None, flicker: bool = True,
+                   echo=print) -> list[dict]:
+    """Run passthrough, full and battery paced, and full unpaced, per size and faces in view;
+    print and return one row per run. `model_every` replaces the default setting's."""
     rows = []
+    runs = [run if model_every is None or run[0] != "full" else run[:3] + (model_every,) for run in RUNS]
     with tempfile.TemporaryDirectory(prefix="livegaze-bench-") as tmp:
-        for width, height in sizes:
-            clip = os.path.join(tmp, f"clip_{width}x{height}.mp4")
+        for (width, height), people in ((size, n) for size in sizes for n in faces):
+            clip = os.path.join(tmp, f"clip_{width}x{height}_{people}.mp4")
             spec = ClipSpec(width=width, height=height, frames=frames, photos=PHOTOS, motion="wander",
-                            gaze=(0.12, 0.15), fps=fps)
+                            gaze=(0.12, 0.15), fps=fps, faces=people, noise=2.0)
             write_clip(clip, spec)
-            for mode, paced, passthrough in (("passthrough", True, True), ("full", True, False),
-                                             ("full", False, False)):
+            for mode, paced, passthrough, every in runs:
                 config = AppConfig(capture=CaptureConfig(source=clip, paced=paced, fps=fps),
+                                   landmarks=LandmarkerConfig(model_every=every),
                                    correct=dataclasses.replace(correct or CorrectConfig()),
                                    sink=SinkConfig(virtual_camera=False),
                                    pipeline=PipelineConfig(passthrough=passthrough, lossless=None if paced else True))
@@ -59,14 +69,27 @@ def bench_pipeline(sizes=((640, 480), (1280, 720)), frames: int = 150, correct: 
                 cpu0, wall0 = process_cpu_s(), time.perf_counter()
                 summary = run_until_done(pipeline).summary()
                 cpu, wall = process_cpu_s() - cpu0, time.perf_counter() - wall0
-                summary.update(size=f"{width}x{height}", mode=mode, pacing=f"{fps:.0f}fps" if paced else "unpaced",
+                summary.update(size=f"{width}x{height}" + (f" {people} faces" if people > 1 else ""), mode=mode,
+                               pacing=f"{fps:.0f}fps" if paced else "unpaced", model_every=every,
                                peak_rss_mb=peak_rss_mb(), cores=cpu / wall,
                                cpu_ms_per_frame=cpu * 1000 / max(1, summary["delivered"]))
                 rows.append(summary)
             rows[-1]["one_core_ms"] = correct_ms_one_core(spec, correct or CorrectConfig())
             rows[-1]["bare_landmarker_cpu_ms"] = bare_landmarker_cpu_ms(spec)
-    echo(format_table(rows))
+    text = format_table(rows)
+    if flicker:
+        text += "\n" + flicker_line(correct or CorrectConfig(), [run[3] for run in runs[1:3]])
+    echo(text)
     return rows
+
+
+def flicker_line(correct: CorrectConfig, settings) -> str:
+    """The eval's flicker (output over input on a still face with sensor noise) per setting."""
+    from livegaze.evaluation.temporal import flicker
+
+    parts = [f"{name} (model every {every}) {flicker(correct, LandmarkerConfig(model_every=every))[0]:.3f}"
+             for name, every in zip(("full", "battery"), settings)]
+    return "flicker over input, still noisy face: " + ", ".join(parts)
 
 
 def correct_ms_one_core(spec: ClipSpec, correct: CorrectConfig) -> float:
@@ -127,7 +150,14 @@ def cpu_lines(rows: list[dict], size: str) -> list[str]:
         return []
     added_ms = full["cpu_ms_per_frame"] - base["cpu_ms_per_frame"]
     lines = [f"{size}: CPU at 30 fps: full {full['cores']:.2f} cores, passthrough {base['cores']:.2f}, "
-             f"added {full['cores'] - base['cores']:.2f} cores = {added_ms:.1f} ms per frame"]
+             f"added {full['cores'] - base['cores']:.2f} cores = {added_ms:.1f} ms per frame "
+             f"(face model on {full.get('model_share', 1.0):.0%} of frames)"]
+    battery = by.get(("battery", "30fps"))
+    if battery:
+        lines.append(f"{size}: battery saver (face model at least every {battery['model_every']} frames): "
+                     f"added {battery['cores'] - base['cores']:.2f} cores = "
+                     f"{battery['cpu_ms_per_frame'] - base['cpu_ms_per_frame']:.1f} ms per frame "
+                     f"(face model on {battery.get('model_share', 1.0):.0%} of frames)")
     bare = next((r["bare_landmarker_cpu_ms"] for r in rows if r["size"] == size and "bare_landmarker_cpu_ms" in r),
                 None)
     if bare:

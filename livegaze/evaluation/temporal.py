@@ -21,15 +21,16 @@ import numpy as np
 from livegaze.correctors import CorrectConfig, from_config
 from livegaze.frames import Frame
 from livegaze.gate import EYEBALL, Gate
-from livegaze.landmarks import IRIS_CENTRES, IRIS_RINGS, FaceLandmarks, Landmarker
+from livegaze.landmarks import IRIS_CENTRES, IRIS_RINGS, FaceLandmarks, Landmarker, LandmarkerConfig
 from livegaze.media import save_figure
 from livegaze.processor import FrameProcessor
 from livegaze.evaluation.clips import ClipSpec, iter_frames, photo_landmarks
 
 
-def run_stream(frames: list[np.ndarray], corrector) -> tuple[list[Frame], float]:
+def run_stream(frames: list[np.ndarray], corrector, landmarks: LandmarkerConfig | None = None
+               ) -> tuple[list[Frame], float]:
     """Every frame through a fresh landmarker and the corrector (in order); (frames, fps)."""
-    processor = FrameProcessor([Landmarker()], None)
+    processor = FrameProcessor([Landmarker(landmarks)], None)
     processor.set_corrector(corrector)
     out = []
     start = time.perf_counter()
@@ -52,13 +53,14 @@ def eye_regions(face: FaceLandmarks, shape) -> np.ndarray:
     return cv2.dilate(mask, np.ones((2 * half + 1, 2 * half + 1), np.uint8)) > 0
 
 
-def flicker(correct: CorrectConfig) -> tuple[float, float]:
-    """(output flicker over input flicker, fps), the mean over the packaged photos."""
+def flicker(correct: CorrectConfig, landmarks: LandmarkerConfig | None = None) -> tuple[float, float]:
+    """(output flicker over input flicker, fps), the mean over the packaged photos; `landmarks`:
+    the face model's settings (how often it runs)."""
     ratios, rates = [], []
     for photo in ("astronaut", "grace_hopper"):
         frames = [f for f, _, _, _ in iter_frames(ClipSpec(frames=40, photos=(photo,), motion="still",
                                                            gaze=(0.1, 0.1), noise=4.0, seed=5))]
-        done, fps = run_stream(frames, from_config(correct))
+        done, fps = run_stream(frames, from_config(correct), landmarks)
         faces = [f.face for f in done if f.face is not None]
         if not faces:
             continue

@@ -61,7 +61,7 @@ class TrayApp(QObject):
         self.controller.error.connect(self.notify)
         self._save_timer = QTimer(self, singleShot=True, interval=500, timeout=self.save_settings)
         for changed in (self.panel.slider.valueChanged, self.panel.enabled_box.toggled,
-                       self.panel.camera.currentTextChanged, self.panel.resolution.currentTextChanged,
+                       self.panel.battery_box.toggled, self.panel.camera.currentTextChanged, self.panel.resolution.currentTextChanged,
                        self.panel.corrector.activated):
             changed.connect(lambda *_: self._save_timer.start())
         self.server.newConnection.connect(self._command)
@@ -111,6 +111,11 @@ class TrayApp(QObject):
         corr = menu.addMenu("Corrector")
         for index, (_, label) in enumerate(CORRECTOR_CHOICES):
             corr.addAction(label, lambda i=index: self.panel._corrector_chosen(i))
+        self.battery_action = menu.addAction("Battery saver")
+        self.battery_action.setCheckable(True)
+        self.battery_action.setChecked(self.panel.battery_box.isChecked())
+        self.battery_action.toggled.connect(self.panel.battery_box.setChecked)
+        self.panel.battery_box.toggled.connect(self.battery_action.setChecked)
         menu.addAction("Calibrate...", self.panel.calibrate)
         menu.addAction("Open preview", self.show_preview)
         menu.addAction("Open controls", self.panel.show)

@@ -17,6 +17,7 @@ from livegaze.config import AppConfig
 from livegaze.correctors import entry, from_config
 from livegaze.errors import LivegazeError, VirtualCameraUnavailable
 from livegaze.frames import Outcome
+from livegaze.landmarks import BATTERY_MODEL_EVERY, LandmarkerConfig
 from livegaze.sinks import SinkConfig, SinkLifecycle, VirtualCameraSink
 
 
@@ -120,6 +121,19 @@ class PipelineController(QObject):
 
     def toggle(self) -> None:
         self.set_enabled(not self.live.enabled)
+
+    @property
+    def battery_saver(self) -> bool:
+        return self.config.landmarks.model_every >= BATTERY_MODEL_EVERY
+
+    def set_battery_saver(self, on: bool) -> None:
+        """The face model at least every BATTERY_MODEL_EVERY frames instead of the normal rate;
+        saved with the settings, and taken up by a running pipeline on its next frame."""
+        every = BATTERY_MODEL_EVERY if on else LandmarkerConfig.model_every
+        self.config.landmarks = dataclasses.replace(self.config.landmarks, model_every=every)
+        follower = self.pipeline.processor.follower if self.pipeline is not None else None
+        if follower is not None:
+            follower.every = every
 
     def set_camera(self, source: str, width: int | None = None, height: int | None = None) -> None:
         """The next start's camera and size (0x0: the camera's own)."""

@@ -144,6 +144,12 @@ class ControlPanel(QWidget):
         calibrate.setToolTip("Look at the camera, then at the screen: keeps your own eye movements")
         calibrate.clicked.connect(self.calibrate)
         grid.addWidget(calibrate, 8, 0)
+        self.battery_box = QCheckBox("Battery saver")
+        self.battery_box.setToolTip("Run the face model less often (less CPU and battery; the eyes "
+                                    "follow a quick look a little later)")
+        self.battery_box.setChecked(controller.battery_saver)
+        self.battery_box.toggled.connect(controller.set_battery_saver)
+        grid.addWidget(self.battery_box, 8, 1)
         controller.state_changed.connect(self.show_state)
         controller.stats_updated.connect(self.show_stats)
 

@@ -84,17 +84,19 @@ def test_a_look_elsewhere_between_model_runs_makes_the_model_run(photo):
     assert not done[7].followed
 
 
-def test_with_no_face_in_view_the_model_looks_every_third_frame_and_finds_a_face_within_it():
-    """An empty room costs the model a third of the frames (the idle rate); a face walking in is
-    found at the next look, at most two frames later."""
+def test_a_face_missed_briefly_is_looked_for_on_every_frame_an_empty_room_every_third():
+    """The model looks on every frame for the first 15 without a face (a missed detection must
+    not fade the correction for longer than it lasts), then on every third (the idle rate); a
+    face walking in is found at the next look, at most two frames later."""
     spec = ClipSpec(frames=9, photos=("astronaut",), motion="still")
     faces = [f[0] for f in iter_frames(spec)]
-    empty = [cv2.GaussianBlur(np.full_like(faces[0], 110), (3, 3), 0) for _ in range(10)]
-    done = stream(empty + faces)
-    assert [f.followed for f in done[:10]] == [False, True, True] * 3 + [False]
-    assert all(f.face is None for f in done[:10])
-    found = next(i for i, f in enumerate(done) if f.face is not None)
-    assert found == 12  # frames 10 and 11 are skipped by the idle rate, 12 is the next look
+    empty = [cv2.GaussianBlur(np.full_like(faces[0], 110), (3, 3), 0) for _ in range(25)]
+    done = stream(faces[:3] + empty + faces)
+    looks = [not f.followed for f in done[3:28]]
+    assert looks == [True] * 15 + [False, False, True] * 3 + [False]
+    assert all(f.face is None for f in done[3:28])
+    found = next(i for i, f in enumerate(done[3:], 3) if f.face is not None)
+    assert found == 29  # frame 28 is skipped by the idle rate (after the look at 26), 29 is the next
 
 
 def test_model_every_1_runs_the_model_on_every_frame_and_several_workers_do_not_follow():
@@ -114,3 +116,22 @@ def test_model_every_is_a_flag_with_a_range(tmp_path):
     assert run.returncode == 2
     assert run.stderr.strip().splitlines() == [
         "livegaze: error: --model-every 0: expected a whole number from 1 to 30 frames"]
+
+
+@pytest.mark.parametrize("photo", ["astronaut", "grace_hopper"])
+def test_a_head_turning_between_model_runs_makes_the_model_run_but_a_zoom_is_followed(photo):
+    """A head turning away foreshortens the face across (3% narrower, its height kept: about 14
+    degrees of yaw from frontal): the gate must see the new pose, so the model runs. The same
+    face 3% larger both ways (leaning in) is a plain similarity: followed."""
+    spec = ClipSpec(width=1280, height=720, frames=6, photos=(photo,), motion="still", noise=2.0)
+    images = [f[0] for f in iter_frames(spec)]
+    centre = (640.0, 360.0)
+
+    def scaled(image, sx, sy):
+        m = np.array([[sx, 0, centre[0] * (1 - sx)], [0, sy, centre[1] * (1 - sy)]])
+        return cv2.warpAffine(image, m, (1280, 720), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    turned = stream(images[:4] + [scaled(images[4], 0.97, 1.0)])
+    zoomed = stream(images[:4] + [scaled(images[4], 1.03, 1.03)])
+    assert [f.followed for f in turned] == [False, True, True, False, False]
+    assert [f.followed for f in zoomed] == [False, True, True, False, True]

@@ -7,7 +7,7 @@ from livegaze.evaluation.pipelinebench import bench_pipeline
 
 def test_bench_prints_the_cpu_a_live_run_adds():
     lines = []
-    rows = bench_pipeline(sizes=[(640, 480)], frames=20, echo=lines.append)
+    rows = bench_pipeline(sizes=[(640, 480)], frames=20, flicker=False, echo=lines.append)
     by = {(r["mode"], r["pacing"]): r for r in rows}
     full, base = by[("full", "30fps")], by[("passthrough", "30fps")]
     # Landmarks and the correction cost far more than passing frames through.
@@ -27,3 +27,28 @@ def test_bench_prints_the_cpu_a_live_run_adds():
     by_stage = re.search(r"added CPU ms per frame by stage: landmarks and the rest ([-\d.]+), (.*)", text)
     others = {name: float(ms) for name, ms in re.findall(r"(\w+) ([\d.]+)", by_stage.group(2))}
     assert abs(float(by_stage.group(1)) + sum(others.values()) - added) < 0.1  # the parts add up
+
+
+def test_bench_shows_the_battery_saver_and_faces_in_view_and_the_flicker_of_each():
+    """The battery saver's run (the face model on at most every 6th frame, against every 3rd),
+    one clip per count of faces in view, and the flicker line of both settings."""
+    lines = []
+    rows = bench_pipeline(sizes=[(640, 480)], frames=24, faces=(1, 2), echo=lines.append)
+    by = {(r["size"], r["mode"], r["pacing"]): r for r in rows}
+    assert set(by) == {(size, mode, pacing) for size in ("640x480", "640x480 2 faces")
+                       for mode, pacing in (("passthrough", "30fps"), ("full", "30fps"), ("battery", "30fps"),
+                                            ("full", "unpaced"))}
+    for size in ("640x480", "640x480 2 faces"):
+        full, battery = by[(size, "full", "30fps")], by[(size, "battery", "30fps")]
+        # Every 3rd frame at most 8 of 24 (more when the eyes move); every 6th at most 4 of 24.
+        assert 0 < battery["model_share"] <= full["model_share"] <= 1
+        assert battery["model_share"] * battery["delivered"] <= full["model_share"] * full["delivered"]
+        assert battery["model_every"] == 6 and full["model_every"] == 3
+        assert by[(size, "passthrough", "30fps")]["model_share"] == 0
+    text = lines[0]
+    assert re.search(r"640x480 2 faces: CPU at 30 fps: full [\d.]+ cores, .* \(face model on \d+% of frames\)", text)
+    assert re.search(r"640x480: battery saver \(face model at least every 6 frames\): added -?[\d.]+ cores = "
+                     r"-?[\d.]+ ms per frame \(face model on \d+% of frames\)", text)
+    flicker = re.search(r"flicker over input, still noisy face: full \(model every 3\) ([\d.]+), "
+                        r"battery \(model every 6\) ([\d.]+)", text)
+    assert flicker and all(0.5 < float(v) <= 1.1 for v in flicker.groups())
