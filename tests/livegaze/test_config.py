@@ -174,3 +174,69 @@ def test_the_correction_modes_and_one_model_at_a_time():
         config = AppConfig()
         config.correct.checkpoint, config.correct.engine = checkpoint, engine
         config.check()
+
+
+def test_range_messages_name_the_flag_and_spell_whole_numbers():
+    """A value out of range, checked as a whole: named by its flag where it has one (else as
+    section.key, even after a text setting in its section), its range's ends written as
+    typed (1000000, not 1e+06); a count that is not finite is refused with no range."""
+    import math
+
+    import pytest
+
+    from livegaze.config import AppConfig
+    from livegaze.errors import LivegazeError
+
+    cases = (("correct", "max_move", 0.9, "--max-move 0.9: expected a number from 0.01 to 0.5 eye widths"),
+             ("landmarks", "num_faces", 0, "landmarks.num_faces 0: expected a whole number from 1 to 10 faces"),
+             ("capture", "image_frames", -1,
+              "capture.image_frames -1: expected a whole number from 0 to 1000000 frames (0 = endless)"),
+             ("pipeline", "max_frames", math.inf, "--max-frames inf: expected a finite number"))
+    for section, name, value, message in cases:
+        config = AppConfig()
+        setattr(getattr(config, section), name, value)
+        with pytest.raises(LivegazeError) as info:
+            config.check()
+        assert str(info.value) == message
+
+
+def test_a_settings_file_is_read_on_past_an_unknown_or_mistyped_setting():
+    """Each bad line is listed and skipped; the settings after it in the same section are
+    still taken."""
+    from livegaze.config import from_toml
+
+    config, problems = from_toml('[live]\nnope = 1\nstrength = 0.5\n[gate]\ngaze_full = "x"\ngaze_none = 40.0\n')
+    assert config.live.strength == 0.5 and config.gate.gaze_none == 40.0
+    assert problems[0] == "gate.gaze_full" and problems[1].startswith("unknown setting live.nope (live has ")
+    assert len(problems) == 2  # in the sections' order
+
+
+def test_a_whole_number_for_an_optional_number_is_that_number():
+    """correct.max_move (a number, unset by default) given as 1: read as 1.0, then refused for
+    its range, not for its type."""
+    from livegaze.config import from_toml
+
+    _, problems = from_toml("[correct]\nmax_move = 1\n")
+    assert problems == ["correct (correct.max_move 1: expected a number from 0.01 to 0.5 eye widths)"]
+
+
+def test_a_double_dash_in_a_file_name_is_left_as_written():
+    """A settings file's message names settings, not flags: --checkpoint becomes
+    correct.checkpoint, but '--b' inside a file name is no flag and stays."""
+    from livegaze.config import from_toml
+
+    _, problems = from_toml('[correct]\ncheckpoint = "a--b.pt"\nengine = "c.onnx"\n')
+    assert problems == ["correct (correct.checkpoint a--b.pt and correct.engine c.onnx: give one model, not both)"]
+
+
+def test_the_help_names_each_value_by_what_it_is():
+    """--max-move WIDTHS, --gaze-full DEG, --input SOURCE, --model-every N: the value's kind, not
+    the option's name in capitals."""
+    from livegaze.config import FLAGS, add_flags
+
+    parser = argparse.ArgumentParser()
+    add_flags(parser, tuple(FLAGS))
+    text = " ".join(parser.format_help().split())
+    for shown in ("--max-move WIDTHS", "--gaze-full DEG", "--input SOURCE, -i SOURCE", "--model-every N",
+                  "--width PX"):
+        assert shown in text, shown
