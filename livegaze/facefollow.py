@@ -8,6 +8,7 @@ by it. The model runs again when that would be wrong:
 
 - the eyes moved on their own: an iris or a lid point is off the face's motion by more than
   `OWN_MOTION` eye widths, or its patch no longer looks like it did (a blink, a gaze shift);
+  then the model also runs on the next `every - 1` frames, while the blink or look goes on;
 - the flow is unsure: too few points tracked, or the fit leaves them scattered;
 - the head turns or nods: the face is squeezed more one way than the other (`MAX_SQUEEZE`),
   which a shift, turn and scale cannot follow and the gate must see;
@@ -72,13 +73,20 @@ class FaceFollower:
         self._since = 0  # frames since the model last ran
         self._ran_once = False
         self._empty = 0  # model runs in a row that found no face
+        # Frames left on which the model runs because the eyes were moving on their own: a blink
+        # or a look lasts several frames, and the model may misjudge its first one (then every
+        # frame followed from that one would carry the mistake).
+        self._eyes_busy = 0
 
     def reset(self) -> None:
-        self._key, self._since, self._ran_once, self._empty = None, 0, False, 0
+        self._key, self._since, self._ran_once, self._empty, self._eyes_busy = None, 0, False, 0, 0
 
     def follow(self, image: np.ndarray) -> tuple[bool, FaceLandmarks | None]:
         """(followed, face): followed is False when the model must run on this frame; with no
         face in view, (True, None) on the frames the idle rate skips."""
+        if self._eyes_busy > 0:
+            self._eyes_busy -= 1
+            return False, None
         if self._since + 1 >= self.every or not self._ran_once:
             return False, None
         if self._key is None:
@@ -133,7 +141,10 @@ class FaceFollower:
         err = err.ravel()
         n = len(RIGID)
         rigid = np.flatnonzero(ok[:n])
-        if len(rigid) < MIN_RIGID or not ok[n:].all():
+        if not ok[n:].all():  # an iris or lid gone from view: most likely a blink
+            self._eyes_busy = self.every - 1
+            return None
+        if len(rigid) < MIN_RIGID:
             return None
         fit, inliers = cv2.estimateAffinePartial2D(key.points[rigid], found[rigid], method=cv2.RANSAC,
                                                    ransacReprojThreshold=0.1 * key.eye_width)
@@ -155,10 +166,10 @@ class FaceFollower:
         eyes = key.points[n:]
         own = found[n:] - (eyes @ fit[:, :2].T + fit[:, 2])
         own[len(IRISES):, 0] = 0.0
-        if np.hypot(own[:, 0], own[:, 1]).max() > OWN_MOTION * key.eye_width:
-            return None
         noise = float(np.median(err[rigid[inliers.ravel() == 1]]))
-        if err[n:].max() > max(PATCH_FLOOR, PATCH_CHANGE * noise):
+        if (np.hypot(own[:, 0], own[:, 1]).max() > OWN_MOTION * key.eye_width
+                or err[n:].max() > max(PATCH_FLOOR, PATCH_CHANGE * noise)):
+            self._eyes_busy = self.every - 1
             return None
         key.last = found
         return self._apply(key, fit)

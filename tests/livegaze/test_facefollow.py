@@ -57,7 +57,8 @@ def test_a_face_panning_4px_a_frame_is_followed_without_lag(photo):
 
 def test_a_blink_between_model_runs_makes_the_model_run_and_the_frame_pass_through():
     """Eyes shut on frames that would have been followed: the first shut frame already runs the
-    model (the eye patches changed), and no shut frame is corrected."""
+    model (the eye patches changed), and so do the next two (the model may misjudge a blink's
+    first frame); no shut frame is corrected, and the model sees the eyes open again at once."""
     spec = ClipSpec(frames=24, photos=("astronaut",), motion="wander", gaze=(0.1, 0.1), noise=2.0, seed=2)
     images = [f[0] for f in iter_frames(spec)]
     shut = range(10, 14)  # frame 10 is the second after the model frame 9 (every 3rd from 0)
@@ -66,7 +67,8 @@ def test_a_blink_between_model_runs_makes_the_model_run_and_the_frame_pass_throu
             images[i] = shut_eyes(images[i], lm.detect(images[i], i * 33))
     done = stream(images, whole=True)
     assert [done[i].followed for i in (7, 8)] == [True, True]  # followed up to the blink
-    assert not done[10].followed
+    assert [done[i].followed for i in (10, 11, 12)] == [False, False, False]
+    assert not done[14].followed  # open again: the eyes moved on their own
     assert [i for i in shut if not np.array_equal(done[i].image, images[i])] == []
     assert all(done[i].outcome is Outcome.EYES_CLOSED for i in shut), [done[i].outcome for i in shut]
 
@@ -74,14 +76,15 @@ def test_a_blink_between_model_runs_makes_the_model_run_and_the_frame_pass_throu
 @pytest.mark.parametrize("photo", ["astronaut", "grace_hopper"])
 def test_a_look_elsewhere_between_model_runs_makes_the_model_run(photo):
     """The irises move (0.12 eye widths sideways, the clip's own iris move) while the face stays:
-    the frame they move on is not followed, so the corrector sees the new gaze at once."""
+    the frame they move on is not followed, so the corrector sees the new gaze at once, and
+    neither are the next two (a look goes on for a few frames); then following resumes."""
     still = dict(frames=12, photos=(photo,), motion="still", noise=2.0)
     before = [f[0] for f in iter_frames(ClipSpec(gaze=(0.0, 0.0), **still))]
     after = [f[0] for f in iter_frames(ClipSpec(gaze=(0.12, 0.0), seed=1, **still))]
     images = before[:7] + after[7:]  # frame 7 follows the model frame 6
     done = stream(images)
     assert [f.followed for f in done[:7]] == [False, True, True, False, True, True, False]
-    assert not done[7].followed
+    assert [f.followed for f in done[7:]] == [False, False, False, True, True]
 
 
 def test_a_face_missed_briefly_is_looked_for_on_every_frame_an_empty_room_every_third():
