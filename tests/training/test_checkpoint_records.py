@@ -51,6 +51,11 @@ def test_a_saved_checkpoint_loads_with_its_records(saved):
     (lambda p: p["config"].update(test_x=-1), "test_x = -1: expected an integer from 0 to 1000000000"),
     (lambda p: p["config"].update(test_y=True), "test_y = True: expected an integer"),
     (lambda p: p["config"].update(box_h=2.0), "box_h = 2.0: expected an integer"),
+    (lambda p: p["config"].update(test_y=10**9 + 1), "test_y = 1000000001: expected an integer from 0 to 1000000000"),
+    (lambda p: p["config"].update(crop=12), "its training config: crop = 12: expected an integer from 8 to 128"),
+    (lambda p: p["networks"]["pam"].update(kind="nope"), "network 'pam': unknown network kind 'nope'"),
+    (lambda p: p["networks"]["pam"]["args"].update(base=0), "network 'pam': argument base = 0: expected"),
+    (lambda p: p["state"].update({1: "junk"}), "network 1: damaged or missing weights"),  # a name not text
 ])
 def test_a_damaged_or_foreign_checkpoint_is_one_line_naming_the_file(saved, change, words):
     rewrite(saved, change)
@@ -108,7 +113,9 @@ def test_rebuilding_a_network_it_does_not_hold_names_those_it_does(saved):
 # One small network of every kind the format records, with the arguments each takes.
 KINDS = {"pam": dict(crop=16, base=8, fc=32), "content_encoder": dict(crop=16, base=8, fc=32),
          "angle_encoder": dict(crop=16, base=8), "generator": dict(size=64, base=8, fc=32, content=32),
-         "discriminator": dict(size=64, crop=16, base=8)}
+         "discriminator": dict(size=64, crop=16, base=8),
+         "cfm_generator": dict(size=64, coarse=64, base=4, fc=16, content=16, fine_base=4, box_h=8, box_w=12,
+                               margin=2)}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -141,3 +148,62 @@ def test_weights_that_do_not_fit_their_arguments_are_one_line(saved):
     text = str(info.value)
     assert text.startswith(f"{saved}: network 'pam': its weights do not fit its recorded arguments")
     assert "\n" not in text
+
+
+def test_the_optimisers_state_is_saved_with_the_networks(tmp_path):
+    net = networks.build("pam", **KINDS["pam"])
+    opt = torch.optim.Adam(net.parameters(), lr=0.25)
+    path = tmp_path / "o.pt"
+    checkpoint.save(str(path), {"pam": net}, {"pam": opt})
+    assert checkpoint.load(str(path))["optim"]["pam"]["param_groups"][0]["lr"] == 0.25
+
+
+def test_load_maps_every_tensor_through_the_map_location_given(saved):
+    """map_location is torch.load's: a function is called with each stored tensor's storage and
+    its location (here "cpu")."""
+    seen = []
+    payload = checkpoint.load(str(saved), map_location=lambda storage, where: seen.append(where) or storage)
+    assert seen and set(seen) == {"cpu"} and payload["step"] == 3
+
+
+def test_a_checkpoint_carrying_code_is_refused_without_running_it(tmp_path):
+    """Only weights and plain values are unpickled: a file whose payload would run a command as
+    it is read is refused as unreadable, and the command never runs."""
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"format": checkpoint.FORMAT, "x": Payload()}, path)
+    with pytest.raises(ValueError, match=r"evil.pt: not a readable checkpoint \(UnpicklingError\)"):
+        checkpoint.load(str(path))
+    assert not marker.exists()
+
+
+def test_weights_that_do_not_fit_are_named_by_the_mismatch(saved):
+    """torch lists a missing weight first and a size mismatch last: the message keeps the last
+    line (the mismatch), one line."""
+    payload = checkpoint.load(str(saved))
+    state = payload["state"]["pam"]
+    missing, wrong = list(state)[0], list(state)[2]
+    del state[missing]
+    state[wrong] = torch.zeros(1)
+    with pytest.raises(ValueError) as info:
+        checkpoint.rebuild(payload, "pam")
+    text = str(info.value)
+    assert f"(size mismatch for {wrong}: " in text and text.endswith(".)") and missing not in text
+    assert "Error(s)" not in text and "\n" not in text
+
+
+def test_a_payload_not_from_load_is_named_checkpoint():
+    """rebuild on records that did not come from a file: its messages name 'checkpoint'."""
+    payload = {"networks": {"pam": {"kind": "pam", "args": KINDS["pam"]}}, "state": {}}
+    with pytest.raises(ValueError, match=r"^checkpoint: has no network 'gx' \(it holds pam\)"):
+        checkpoint.rebuild(payload, "gx")
+
+
+def test_an_absent_size_bounds_the_boxes_at_the_reference_256():
+    assert checkpoint.config_error({"box_w": 256}) is None
+    assert checkpoint.config_error({"box_w": 257}) == "box_w = 257: expected an integer from 1 to 256"
