@@ -22,6 +22,7 @@ Everything here works on a grey copy of the region around the eyes, scaled so an
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import cv2
@@ -43,6 +44,7 @@ MIN_RIGID = 8  # tracked skull points needed for a trustworthy fit
 # or nodded about 10 degrees (1 - cos), an already turned one by less.
 MAX_SQUEEZE = 0.015
 PATCH_CHANGE = 2.5  # an eye point's patch error over the skull points' (a blink or a new gaze)
+FIT_STILL = 0.02  # eye widths: an iris this close to the face's motion keeps the model frame's fit
 PATCH_FLOOR = 6.0  # grey levels: below this a patch error is sensor noise, whatever the ratio
 IDLE_AFTER = 15  # frames without a face before the idle rate: a face missed for a frame or two is
                  # looked for again at once, or its correction would fade for nothing
@@ -109,13 +111,17 @@ class FaceFollower:
     def _make_key(self, image: np.ndarray, face: FaceLandmarks) -> _Key | None:
         width = max(face.eye_size(0)[0], face.eye_size(1)[0], 1.0)
         pts = face.points[list(RIGID + IRISES + LIDS), :2].astype(np.float64)
-        margin = width * (MAX_TRAVEL + 0.8)  # room for the travel allowed plus the flow's window
+        margin = width * (MAX_TRAVEL + 0.5)  # room for the travel allowed plus the flow's window
         h, w = image.shape[:2]
+        # A whole-number shrink (1/2, 1/3, ...): an area resize by one is ten times cheaper than by
+        # any other factor, and the eye's width in the working image stays within 1.5x of EYE_PX.
+        factor = max(1, round(width / EYE_PX))
         x0, y0 = np.maximum(np.floor(pts.min(0) - margin), 0).astype(int)
         x1, y1 = np.minimum(np.ceil(pts.max(0) + margin), (w, h)).astype(int)
-        if x1 - x0 < 8 or y1 - y0 < 8:
+        x1, y1 = x0 + (x1 - x0) // factor * factor, y0 + (y1 - y0) // factor * factor
+        if x1 - x0 < 8 * factor or y1 - y0 < 8 * factor:
             return None
-        scale = min(1.0, EYE_PX / width)
+        scale = 1.0 / factor
         grey = self._grey(image, (x0, y0), (x1 - x0, y1 - y0), scale)
         work = ((pts - (x0, y0)) * scale).astype(np.float32)
         return _Key(face, np.array([x0, y0], np.float64), scale, (x1 - x0, y1 - y0), grey, work,
@@ -127,7 +133,7 @@ class FaceFollower:
         crop = image[y0:y0 + size[1], x0:x0 + size[0]]
         grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
         if scale < 1.0:
-            grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            grey = cv2.resize(grey, (round(size[0] * scale), round(size[1] * scale)), interpolation=cv2.INTER_AREA)
         return grey
 
     def _moved(self, image: np.ndarray) -> FaceLandmarks | None:
@@ -172,14 +178,46 @@ class FaceFollower:
             self._eyes_busy = self.every - 1
             return None
         key.last = found
-        return self._apply(key, fit)
+        still = np.hypot(own[:2, 0], own[:2, 1]) <= FIT_STILL * key.eye_width
+        return self._apply(key, fit, image, (bool(still[0]), bool(still[1])))
 
     @staticmethod
-    def _apply(key: _Key, fit: np.ndarray) -> FaceLandmarks:
-        """The model's landmarks moved by a working-space similarity, in frame pixels."""
-        s = key.scale
+    def _apply(key: _Key, fit: np.ndarray, image: np.ndarray, still: tuple[bool, bool]) -> FaceLandmarks:
+        """The model's landmarks moved by a working-space similarity, in frame pixels; the irises
+        the image showed on the model frame move with them where the eye kept still."""
+        s, o = key.scale, key.origin
+        a = fit[:, :2]
+        frame_fit = np.hstack([a, (fit[:, 2] / s + o - a @ o)[:, None]])  # the same motion, frame pixels
         pts = key.face.points.copy()
-        xy = (pts[:, :2].astype(np.float64) - key.origin) * s
-        pts[:, :2] = (xy @ fit[:, :2].T + fit[:, 2]) / s + key.origin
-        pts[:, 2] *= float(np.sqrt(abs(np.linalg.det(fit[:, :2]))))  # depth scales with the face
-        return FaceLandmarks(pts, dict(key.face.blendshapes), key.face.pose)
+        pts[:, :2] = pts[:, :2].astype(np.float64) @ a.T + frame_fit[:, 2]
+        size = float(np.sqrt(abs(np.linalg.det(a))))
+        pts[:, 2] *= size  # depth scales with the face
+        face = FaceLandmarks(pts, dict(key.face.blendshapes), key.face.pose)
+        face.iris_fits = MovedFits(key.face.iris_fits, image, frame_fit, size, still)
+        return face
+
+
+class MovedFits(dict):
+    """A followed face's image-checked irises (livegaze.irisfit.IrisFinder.fit_eye's cache): the
+    model frame's fits moved with the face, for an eye that kept still against it (within
+    FIT_STILL eye widths), instead of fitting the iris again. Looked up when first asked for, by
+    which time the model frame's own fits are made (its gate ran first: stages keep frame order)."""
+
+    def __init__(self, source: dict, image: np.ndarray, motion: np.ndarray, size: float, still: tuple[bool, bool]):
+        super().__init__()
+        self._source, self._image, self._motion, self._size, self._still = source, image, motion, size, still
+
+    def __contains__(self, key) -> bool:
+        if dict.__contains__(self, key):
+            return True
+        eye, image_id, config = key
+        if image_id != id(self._image) or not self._still[eye]:
+            return False
+        for (e, _, c), (_, fit) in list(self._source.items()):
+            if e == eye and c == config:  # an iris the model frame did not show clearly stays unclear
+                if fit is not None:
+                    centre = (self._motion[:, :2] @ fit.centre + self._motion[:, 2]).astype(np.float32)
+                    fit = dataclasses.replace(fit, centre=centre, radius=fit.radius * self._size)
+                self[key] = (self._image, fit)
+                return True
+        return False

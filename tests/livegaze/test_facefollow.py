@@ -138,3 +138,35 @@ def test_a_head_turning_between_model_runs_makes_the_model_run_but_a_zoom_is_fol
     zoomed = stream(images[:4] + [scaled(images[4], 1.03, 1.03)])
     assert [f.followed for f in turned] == [False, True, True, False, False]
     assert [f.followed for f in zoomed] == [False, True, True, False, True]
+
+
+@pytest.mark.parametrize("photo", ["astronaut", "grace_hopper"])
+def test_a_followed_frame_keeps_the_model_frames_irises_moved_with_the_face(photo, monkeypatch):
+    """The irises the gate and the warp fitted on the model frame are moved with the face (by the
+    clip's known transform) instead of being fitted again: two fits per model frame (one per
+    eye), none on a followed frame, and each moved fit where the clip's motion puts it."""
+    from livegaze.irisfit import IrisFinder
+
+    fits = []
+    real_fit = IrisFinder.fit
+    monkeypatch.setattr(IrisFinder, "fit", lambda self, *a: fits.append(1) or real_fit(self, *a))
+    spec = ClipSpec(width=1280, height=720, frames=12, photos=(photo,), motion="pan", velocity=(4.0, 0.0),
+                    noise=2.0, gaze=(0.1, 0.1))
+    frames = list(iter_frames(spec))
+    done = stream([f[0] for f in frames], whole=True)
+    model = [i for i, f in enumerate(done) if not f.followed]
+    assert model == [0, 3, 6, 9] and len(fits) == 2 * len(model)
+
+    def fitted(frame):
+        return {k[0]: v[1] for k, v in dict.items(frame.face.iris_fits)}
+
+    for i in set(range(12)) - set(model):
+        key = max(k for k in model if k < i)
+        motion = as_3x3(frames[i][2]) @ np.linalg.inv(as_3x3(frames[key][2]))
+        for eye, fit in fitted(done[key]).items():
+            moved = fitted(done[i])[eye]
+            if fit is None:
+                assert moved is None
+                continue
+            assert np.abs(moved.centre - (motion[:2, :2] @ fit.centre + motion[:2, 2])).max() < 0.35
+            assert moved.radius == pytest.approx(fit.radius, rel=0.01)
