@@ -240,3 +240,22 @@ def test_the_help_names_each_value_by_what_it_is():
     for shown in ("--max-move WIDTHS", "--gaze-full DEG", "--input SOURCE, -i SOURCE", "--model-every N",
                   "--width PX"):
         assert shown in text, shown
+
+
+def test_a_settings_file_is_read_as_utf8_whatever_the_locale(tmp_path):
+    """The tray writes UTF-8; a user whose locale is ASCII (LC_ALL=C, not coerced to UTF-8)
+    still reads a file name with an accent in it."""
+    import os
+    import subprocess
+    import sys
+
+    from livegaze.config import read_file
+
+    path = tmp_path / "settings.toml"
+    path.write_text('[sink]\noutput = "café.mp4"\n', encoding="utf-8")
+    assert read_file(str(path)).sink.output == "café.mp4"
+    env = dict(os.environ, LC_ALL="C", PYTHONCOERCECLOCALE="0", PYTHONUTF8="0")
+    code = "import sys; from livegaze.config import read_file; print(ascii(read_file(sys.argv[1]).sink.output))"
+    run = subprocess.run([sys.executable, "-X", "utf8=0", "-c", code, str(path)], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert run.stdout.strip() == ascii("café.mp4"), run.stderr
