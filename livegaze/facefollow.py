@@ -79,6 +79,7 @@ class FaceFollower:
         # or a look lasts several frames, and the model may misjudge its first one (then every
         # frame followed from that one would carry the mistake).
         self._eyes_busy = 0
+        self.eyes_moving = False  # the model must run because the eyes are moving on their own
 
     def reset(self) -> None:
         self._key, self._since, self._ran_once, self._empty, self._eyes_busy = None, 0, False, 0, 0
@@ -86,6 +87,7 @@ class FaceFollower:
     def follow(self, image: np.ndarray) -> tuple[bool, FaceLandmarks | None]:
         """(followed, face): followed is False when the model must run on this frame; with no
         face in view, (True, None) on the frames the idle rate skips."""
+        self.eyes_moving = self._eyes_busy > 0
         if self._eyes_busy > 0:
             self._eyes_busy -= 1
             return False, None
@@ -148,7 +150,7 @@ class FaceFollower:
         n = len(RIGID)
         rigid = np.flatnonzero(ok[:n])
         if not ok[n:].all():  # an iris or lid gone from view: most likely a blink
-            self._eyes_busy = self.every - 1
+            self._eyes_busy, self.eyes_moving = self.every - 1, True
             return None
         if len(rigid) < MIN_RIGID:
             return None
@@ -175,7 +177,7 @@ class FaceFollower:
         noise = float(np.median(err[rigid[inliers.ravel() == 1]]))
         if (np.hypot(own[:, 0], own[:, 1]).max() > OWN_MOTION * key.eye_width
                 or err[n:].max() > max(PATCH_FLOOR, PATCH_CHANGE * noise)):
-            self._eyes_busy = self.every - 1
+            self._eyes_busy, self.eyes_moving = self.every - 1, True
             return None
         key.last = found
         still = np.hypot(own[:2, 0], own[:2, 1]) <= FIT_STILL * key.eye_width
@@ -200,7 +202,8 @@ class FaceFollower:
 class MovedFits(dict):
     """A followed face's image-checked irises (livegaze.irisfit.IrisFinder.fit_eye's cache): the
     model frame's fits moved with the face, for an eye that kept still against it (within
-    FIT_STILL eye widths), instead of fitting the iris again. Looked up when first asked for, by
+    FIT_STILL eye widths) and whose iris the model frame showed whole, instead of fitting the
+    iris again. Looked up when first asked for, by
     which time the model frame's own fits are made (its gate ran first: stages keep frame order)."""
 
     def __init__(self, source: dict, image: np.ndarray, motion: np.ndarray, size: float, still: tuple[bool, bool]):
@@ -214,10 +217,10 @@ class MovedFits(dict):
         if image_id != id(self._image) or not self._still[eye]:
             return False
         for (e, _, c), (_, fit) in list(self._source.items()):
-            if e == eye and c == config:  # an iris the model frame did not show clearly stays unclear
-                if fit is not None:
-                    centre = (self._motion[:, :2] @ fit.centre + self._motion[:, 2]).astype(np.float32)
-                    fit = dataclasses.replace(fit, centre=centre, radius=fit.radius * self._size)
-                self[key] = (self._image, fit)
+            # An iris the model frame showed only in part (no fit, or one edge) is fitted again:
+            # this frame's noise and light may show it whole.
+            if e == eye and c == config and fit is not None and fit.sides == 2:
+                centre = (self._motion[:, :2] @ fit.centre + self._motion[:, 2]).astype(np.float32)
+                self[key] = (self._image, dataclasses.replace(fit, centre=centre, radius=fit.radius * self._size))
                 return True
         return False

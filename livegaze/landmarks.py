@@ -98,6 +98,10 @@ class FaceLandmarks:
 BATTERY_MODEL_EVERY = 8
 
 
+# Model calls between two looks for every face while one face is in view (see Landmarker).
+SCAN_EVERY = 8
+
+
 @dataclass
 class LandmarkerConfig:
     """FaceLandmarker settings. num_faces > 1 lets the largest face win when several are in view;
@@ -120,14 +124,35 @@ class Landmarker:
     """MediaPipe FaceLandmarker in video mode; `detect` returns the largest face or None."""
 
     def __init__(self, config: LandmarkerConfig | None = None):
-        from mediapipe.tasks.python import BaseOptions, vision  # heavy import, only when used
-
         self.config = config or LandmarkerConfig()
         model = find_face_landmarker(self.config.model_path)
+        self._landmarker = self._create(model, self.config.num_faces)
+        # A model asked for several faces runs its face detector on every frame while it tracks
+        # fewer (one person at a laptop); asked for one, it only tracks it. So a stream uses a
+        # one-face model while one face is in view, and the full one every SCAN_EVERY calls, and
+        # while several faces or none are in view: the largest face still wins within a scan.
+        # The one-face model smooths its landmarks over the frames it tracks, so it sees a blink a
+        # frame late: frames where the eyes move on their own ask for the full model (`everyone`).
+        self._single = None
+        if self.config.num_faces > 1 and not self.config.still_images:
+            try:
+                self._single = self._create(model, 1)
+            except BaseException:
+                self.close()
+                raise
+        self._calls = 0
+        self._crowd = True  # the last full look found several faces or none: look with it again
+        self.looked_for_all = True  # whether the last call ran the full model (tests, diagnostics)
+        self._last_ms = -1
+        self._started: set[int] = set()  # models that ran once (the first inference prints native lines)
+
+    def _create(self, model, num_faces: int):
+        from mediapipe.tasks.python import BaseOptions, vision  # heavy import, only when used
+
         options = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_buffer=model.read_bytes()),
             running_mode=vision.RunningMode.IMAGE if self.config.still_images else vision.RunningMode.VIDEO,
-            num_faces=self.config.num_faces,
+            num_faces=num_faces,
             min_face_detection_confidence=self.config.min_detection_confidence,
             min_face_presence_confidence=self.config.min_presence_confidence,
             min_tracking_confidence=self.config.min_tracking_confidence,
@@ -136,20 +161,20 @@ class Landmarker:
         )
         try:
             with native_output_silenced():  # MediaPipe's start-up log lines (see livegaze.quiet)
-                self._landmarker = vision.FaceLandmarker.create_from_options(options)
+                return vision.FaceLandmarker.create_from_options(options)
         except Exception as exc:  # shaped like a model (model_files checked) yet MediaPipe cannot run it
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise LivegazeError(f"{model}: MediaPipe cannot load this face landmark model ({reason}); run "
                                 "`livegaze download-model`, or give a good copy with --face-model") from exc
-        self._last_ms = -1
-        self._started = False  # the first inference prints native lines too
 
-    def detect(self, image_bgr: np.ndarray, t_ms: int | None = None) -> FaceLandmarks | None:
-        """Landmarks of the largest face in a BGR frame; timestamps must increase (bumped if not)."""
-        faces = self.detect_all(image_bgr, t_ms)
+    def detect(self, image_bgr: np.ndarray, t_ms: int | None = None, everyone: bool = False) -> FaceLandmarks | None:
+        """Landmarks of the largest face in a BGR frame; timestamps must increase (bumped if not).
+        everyone: run the full model (see __init__) on this frame whatever the count of faces."""
+        faces = self.detect_all(image_bgr, t_ms, everyone)
         return max(faces, key=FaceLandmarks.area) if faces else None
 
-    def detect_all(self, image_bgr: np.ndarray, t_ms: int | None = None) -> list[FaceLandmarks]:
+    def detect_all(self, image_bgr: np.ndarray, t_ms: int | None = None, everyone: bool = False
+                   ) -> list[FaceLandmarks]:
         """Landmarks of every face found (at most `num_faces`), in the model's order."""
         import mediapipe as mp
 
@@ -162,12 +187,18 @@ class Landmarker:
             small_h = round(h * self.config.max_input_width / w)
             image_bgr = cv2.resize(image_bgr, (self.config.max_input_width, small_h), interpolation=cv2.INTER_AREA)
         rgb = mp.Image(image_format=mp.ImageFormat.SRGB, data=cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
-        with native_output_silenced() if not self._started else contextlib.nullcontext():
+        every = everyone or self._single is None or self._crowd or self._calls % SCAN_EVERY == 0
+        self._calls += 1
+        model = self._landmarker if every else self._single
+        with native_output_silenced() if id(model) not in self._started else contextlib.nullcontext():
             if self.config.still_images:
-                result = self._landmarker.detect(rgb)
+                result = model.detect(rgb)
             else:
-                result = self._landmarker.detect_for_video(rgb, t_ms)
-        self._started = True
+                result = model.detect_for_video(rgb, t_ms)
+        self._started.add(id(model))
+        self.looked_for_all = every
+        if every or not result.face_landmarks:  # the one face lost: look for every face again
+            self._crowd = len(result.face_landmarks) != 1
         faces = []
         for i, marks in enumerate(result.face_landmarks):
             pts = np.array([(p.x * w, p.y * h, p.z * w) for p in marks], np.float32)
@@ -181,12 +212,14 @@ class Landmarker:
         return faces
 
     def close(self) -> None:
-        if self._landmarker is not None:
-            try:
-                self._landmarker.close()
-            except Exception:  # mediapipe's close can fail during interpreter shutdown
-                pass
-            self._landmarker = None
+        for name in ("_landmarker", "_single"):
+            model = getattr(self, name, None)
+            if model is not None:
+                try:
+                    model.close()
+                except Exception:  # mediapipe's close can fail during interpreter shutdown
+                    pass
+                setattr(self, name, None)
 
     def __enter__(self):
         return self

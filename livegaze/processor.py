@@ -127,7 +127,8 @@ class FrameProcessor:
             if frame.followed:
                 return True
         try:
-            frame.face = self.landmarkers[worker].detect(frame.image, int(frame.t_capture * 1000))
+            frame.face = self.landmarkers[worker].detect(frame.image, int(frame.t_capture * 1000),
+                                                         everyone=follower is not None and follower.eyes_moving)
             if follower is not None:
                 follower.keyframe(frame.image, frame.face)
         except Exception as exc:  # the frame goes on as one without a face (the tracker and gate
