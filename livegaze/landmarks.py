@@ -95,7 +95,7 @@ class FaceLandmarks:
 
 # The tray's battery saver: the face model at least every this many frames (the default config's
 # model_every is the normal setting); livegaze bench measures both.
-BATTERY_MODEL_EVERY = 8
+BATTERY_MODEL_EVERY = 12
 
 
 # Model calls between two looks for every face while one face is in view (see Landmarker).
@@ -117,7 +117,7 @@ class LandmarkerConfig:
     still_images: bool = False
     # A live stream runs the model at least every this many frames and follows the face by optical
     # flow between (livegaze.facefollow); 1 = every frame. The tray's battery saver raises it.
-    model_every: int = 4
+    model_every: int = 6
 
 
 class Landmarker:

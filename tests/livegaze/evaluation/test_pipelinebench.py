@@ -30,7 +30,7 @@ def test_bench_prints_the_cpu_a_live_run_adds():
 
 
 def test_bench_shows_the_battery_saver_and_faces_in_view_and_the_flicker_of_each():
-    """The battery saver's run (the face model on at most every 8th frame, against every 4th),
+    """The battery saver's run (the face model on at most every 12th frame, against every 6th),
     one clip per count of faces in view, and the flicker line of both settings."""
     lines = []
     rows = bench_pipeline(sizes=[(640, 480)], frames=24, faces=(1, 2), echo=lines.append)
@@ -42,12 +42,12 @@ def test_bench_shows_the_battery_saver_and_faces_in_view_and_the_flicker_of_each
         full, battery = by[(size, "full", "30fps")], by[(size, "battery", "30fps")]
         assert 0 < battery["model_share"] <= full["model_share"] <= 1
         assert battery["model_share"] * battery["delivered"] <= full["model_share"] * full["delivered"]
-        assert battery["model_every"] == 8 and full["model_every"] == 4
+        assert battery["model_every"] == 12 and full["model_every"] == 6
         assert by[(size, "passthrough", "30fps")]["model_share"] == 0
     text = lines[0]
     assert re.search(r"640x480 2 faces: CPU at 30 fps: full [\d.]+ cores, .* \(face model on \d+% of frames\)", text)
-    assert re.search(r"640x480: battery saver \(face model at least every 8 frames\): added -?[\d.]+ cores = "
+    assert re.search(r"640x480: battery saver \(face model at least every 12 frames\): added -?[\d.]+ cores = "
                      r"-?[\d.]+ ms per frame \(face model on \d+% of frames\)", text)
-    flicker = re.search(r"flicker over input, still noisy face: full \(model every 4\) ([\d.]+), "
-                        r"battery \(model every 8\) ([\d.]+)", text)
+    flicker = re.search(r"flicker over input, still noisy face: full \(model every 6\) ([\d.]+), "
+                        r"battery \(model every 12\) ([\d.]+)", text)
     assert flicker and all(0.5 < float(v) <= 1.1 for v in flicker.groups())

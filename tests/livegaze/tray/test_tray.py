@@ -277,20 +277,20 @@ def test_tray_signals_quit_cleanly_and_a_second_tray_hands_over(tmp_path, signam
 
 
 def test_battery_saver_is_saved_and_reaches_the_running_pipeline(qapp, tray):
-    """The check box runs the face model at least every 8th frame instead of every 4th: on the
+    """The check box runs the face model at least every 12th frame instead of every 6th: on the
     running pipeline at once, in the saved settings, and back again when unchecked."""
     c = tray.controller
     assert not tray.panel.battery_box.isChecked()
     assert wait_until(qapp, lambda: c.state == "correcting" and c.frames_seen > 5)
-    assert c.pipeline.processor.follower.every == 4
+    assert c.pipeline.processor.follower.every == 6
     tray.panel.battery_box.setChecked(True)
-    assert c.pipeline.processor.follower.every == 8
+    assert c.pipeline.processor.follower.every == 12
     tray.save_settings()
-    assert store.load()[0].landmarks.model_every == 8
+    assert store.load()[0].landmarks.model_every == 12
     seen = c.pipeline.stats.delivered
     assert wait_until(qapp, lambda: c.last_frame is not None and c.last_frame.followed
                       and c.pipeline.stats.delivered > seen + 6)
     tray.panel.battery_box.setChecked(False)
-    assert c.pipeline.processor.follower.every == 4
+    assert c.pipeline.processor.follower.every == 6
     tray.save_settings()
-    assert store.load()[0].landmarks.model_every == 4
+    assert store.load()[0].landmarks.model_every == 6
