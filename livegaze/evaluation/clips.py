@@ -86,7 +86,7 @@ class ClipSpec:
     lighting: float = 0.0  # amplitude of a slow brightness change (0..0.5)
     noise: float = 0.0  # per-frame Gaussian pixel noise std (sensor noise)
     seed: int = 0
-    faces: int = 1  # faces in view: the first as above, the others smaller, behind it (a shared room)
+    faces: int = 1  # faces in view: more than one share the frame in a grid, two to a row, the first top left
     transforms: list = field(default_factory=list, repr=False)
 
 
@@ -110,15 +110,16 @@ def _transform(spec: ClipSpec, src_shape, i: int, rng_path: np.ndarray) -> np.nd
     return np.array([[scale, 0, cx - scale * w / 2], [0, scale, cy - scale * h / 2]], np.float64)
 
 
-def _behind(m: np.ndarray, main_shape, other_shape, k: int, spec: ClipSpec) -> np.ndarray:
-    """Where face k (1, 2, ...) of a shared room goes: 0.45 the main face's size, left and right
-    of it in turn, a row lower every two faces, moving with the main face."""
-    (h, w), (oh, ow) = main_shape[:2], other_shape[:2]
-    moved = m[:, :2] @ (w / 2, h / 2) + m[:, 2] - (spec.width / 2, spec.height / 2)
-    side, row = (-1 if k % 2 else 1), (k - 1) // 2
-    centre = np.array([spec.width * (0.5 + side * 0.375), spec.height * (0.25 + 0.45 * row)]) + moved
-    scale = 0.45 * m[0, 0] * h / oh  # the same head height ratio whatever the photo's size
-    return np.array([[scale, 0, centre[0] - scale * ow / 2], [0, scale, centre[1] - scale * oh / 2]])
+def _in_cell(moved: np.ndarray, shape, k: int, spec: ClipSpec) -> np.ndarray:
+    """Where face k of several goes (its photo of `shape`): cell k of a grid two faces wide, the
+    head as high in its cell as one face is in the frame, `moved` (pixels) from its centre as the
+    clip's motion moves the main face from the frame's centre."""
+    h, w = shape[:2]
+    rows = (spec.faces + 1) // 2
+    cell_w, cell_h = spec.width / 2, spec.height / rows
+    scale = min(spec.face_height * cell_h / h, 0.98 * cell_w / w)  # as high as fits the cell
+    centre = np.array([(k % 2 + 0.5) * cell_w, (k // 2 + 0.5) * cell_h]) + moved * scale * h / spec.height
+    return np.array([[scale, 0, centre[0] - scale * w / 2], [0, scale, centre[1] - scale * h / 2]])
 
 
 def iter_frames(spec: ClipSpec):
@@ -134,11 +135,13 @@ def iter_frames(spec: ClipSpec):
         src, irises = averted_photo(name, tuple(spec.gaze))
         m = _transform(spec, src.shape, i, path)
         frame = background.copy()
-        for k in range(1, spec.faces):  # the others first: the main face is in front
+        moved = m[:, 2] + m[0, 0] * np.array(src.shape[1::-1]) / 2 - (spec.width / 2, spec.height / 2)
+        for k in range(1, spec.faces):
             other, _ = averted_photo(PHOTOS[k % len(PHOTOS)], (0.0, 0.0))
-            cv2.warpAffine(other, _behind(m, src.shape, other.shape, k, spec), (spec.width, spec.height),
-                           flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_TRANSPARENT, dst=frame)
+            cv2.warpAffine(other, _in_cell(moved, other.shape, k, spec), (spec.width, spec.height),
+                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT, dst=frame)
+        if spec.faces > 1:
+            m = _in_cell(moved, src.shape, 0, spec)
         frame = cv2.warpAffine(src, m, (spec.width, spec.height), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_TRANSPARENT, dst=frame)
         if spec.lighting:
