@@ -98,6 +98,12 @@ def save(calibration: Calibration, path: Path | None = None) -> Path:
     return path
 
 
+# Eye widths the eyes must move between the two looks. A screen 8 degrees below the camera moves
+# them about 0.05 (0.4 x sin 8), which the measure under-reads to a third at worst; less than
+# this means the user kept looking at one place, and a saved "offset" would only be noise.
+MIN_LOOK = 0.012
+
+
 class Calibrator:
     """Collects the warp corrector's per-frame measurements in two phases ("camera", "screen")
     and turns them into a Calibration."""
@@ -136,6 +142,11 @@ class Calibrator:
                                     f"{phase} (of {frames}; need {self.min_frames}); {why}")
         camera, screen = (tuple(float(v) for v in np.median(np.stack(self.samples[p]), axis=0))
                           for p in ("camera", "screen"))
+        moved = float(np.hypot(screen[0] - camera[0], screen[1] - camera[1]))
+        if moved < MIN_LOOK:
+            raise LivegazeError(f"calibration: your eyes moved only {moved:.3f} eye widths between the camera "
+                                f"and the screen (need {MIN_LOOK}): look into the camera lens, then at the "
+                                "middle of your screen, each when asked; nothing was saved")
         return Calibration(camera=camera, screen=screen,
                            when=datetime.datetime.now().isoformat(timespec="seconds"))
 

@@ -45,6 +45,23 @@ def test_a_video_too_short_is_one_clear_error(two_looks, capsys):
     assert load() is None  # nothing half-written
 
 
+def test_a_user_who_keeps_looking_at_the_camera_is_told_and_nothing_is_saved(tmp_path, capsys):
+    """Both looks at the camera (the user did not look at the screen when asked): one line that
+    says so and what to do, exit 2, no calibration file."""
+    path = str(tmp_path / "same.avi")
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
+    for seed in (0, 1):
+        for frame, _, _, _ in iter_frames(ClipSpec(frames=51, photos=("astronaut",), motion="still",
+                                                   noise=2.0, seed=seed)):
+            writer.write(frame)
+    writer.release()
+    assert main(["calibrate", "--input", path, "--seconds", "1"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("livegaze")]  # not the bars
+    assert len(err) == 1 and err[0].startswith("livegaze: error: calibration: your eyes moved only 0.0")
+    assert "look into the camera lens, then at the middle of your screen" in err[0]
+    assert load() is None and not os.path.exists(calibration_path())
+
+
 def test_without_enough_faces_nothing_is_saved():
     calibrator = Calibrator(min_frames=5)
     calibrator.begin("camera")
