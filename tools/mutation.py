@@ -42,7 +42,8 @@ MODULES = {
     "checkpoint": ("training/checkpoint.py", ["tests/training/test_checkpoint_records.py"]),
     "irisfit": ("livegaze/irisfit.py", ["tests/livegaze/test_irisfit.py"]),
     "warpfield": ("livegaze/correctors/warpfield.py", ["tests/livegaze/correctors/test_warpfield.py"]),
-    "warp": ("livegaze/correctors/warp.py", ["tests/livegaze/correctors/test_warp.py"]),
+    "warp": ("livegaze/correctors/warp.py", ["tests/livegaze/correctors/test_warp.py",
+                                             "tests/livegaze/correctors/test_warp_limits.py"]),
     "pipeline": ("livegaze/pipeline.py", ["tests/livegaze/test_pipeline.py", "tests/livegaze/test_faults.py"]),
 }
 
