@@ -23,7 +23,9 @@ def _run(spec):
     tracker = EyeTracker(TrackerConfig())
     with Landmarker() as lm:
         for i, (frame, _, m, irises) in enumerate(iter_frames(spec)):
-            face = lm.detect(frame, i * 33)
+            # The full model on every frame: its landmarks are not smoothed over frames (the
+            # one-face model's are), so what is measured is the tracker's own smoothing.
+            face = lm.detect(frame, i * 33, everyone=True)
             boxes = tracker.update(face, i / spec.fps)
             raw.append(face.eye_centre(0))
             smooth.append(boxes[0].centre)
