@@ -370,3 +370,34 @@ def test_the_move_is_capped_at_max_shift_strength_at_one_and_a_fifth_of_a_pixel_
     out = image.copy()
     assert not tiny.correct_frame(image, face, 1.0, out)
     assert np.array_equal(out, image)
+
+
+def test_a_capped_move_aside_grows_back_at_cap_rise_too(astronaut):
+    """A move aside (towards image right, positive) of 0.6 eye widths, capped on a squint, then
+    on the open face: it grows back by cap_rise times the time step, as a lift does."""
+    image, face = astronaut
+    corrector = WarpCorrector(mode="shift", shift=(0.6, 0.0), smooth_cutoff=0.0, rim_check=False, max_shift=1.0)
+    assert corrector.correct_frame(image, squint(face, 0.45), 1.0, image.copy(), t=0.0)
+    first = corrector.last_move[0]
+    assert 0.1 < first < 0.5  # capped
+    for t in (1 / 30, 0.1):
+        assert corrector.correct_frame(image, face, 1.0, image.copy(), t=t)
+        assert corrector.last_move[0] == pytest.approx(first + 0.12 * t, abs=1e-9)
+
+
+def test_the_eye_built_first_may_be_the_one_outside_the_picture(astronaut):
+    """The picture cut between the eyes, the first eye's side cut off (landmarks moved with the
+    cut): the other eye still makes the whole move, the one outside none."""
+    image, face = astronaut
+    cut = int(round((face.eye_centre(0)[0] + face.eye_centre(1)[0]) / 2))
+    half = np.ascontiguousarray(image[:, cut:])
+    points = face.points.copy()
+    points[:, 0] -= cut
+    moved = type(face)(points, face.blendshapes, face.pose)
+    assert moved.eye_centre(0)[0] < 0 < moved.eye_centre(1)[0]
+    corrector = WarpCorrector(mode="shift", shift=(0.08, 0.0), smooth_cutoff=0.0, rim_check=False)
+    out = half.copy()
+    assert corrector.correct_frame(half, moved, 1.0, out)
+    outside, inside = corrector.last_plans
+    assert np.array_equal(outside.made, [0.0, 0.0]) and np.allclose(inside.made, [0.08, 0.0], atol=1e-12)
+    assert np.any(out != half)
