@@ -127,7 +127,10 @@ class FrameProcessor:
             if frame.followed:
                 return True
         try:
-            frame.face = self.landmarkers[worker].detect(frame.image, int(frame.t_capture * 1000),
+            # Stream time from the sequence number, as the warp's: the model smooths its landmarks
+            # over time, and a file read faster than real time (or a loaded machine) must give
+            # the same landmarks as the camera it stands for.
+            frame.face = self.landmarkers[worker].detect(frame.image, round(frame.seq * 1000 / STREAM_FPS),
                                                          everyone=follower is not None and follower.eyes_moving)
             if follower is not None:
                 follower.keyframe(frame.image, frame.face)
