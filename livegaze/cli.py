@@ -125,7 +125,7 @@ def cmd_bench(args) -> int:
         raise LivegazeError(f"--frames {args.frames}: expected 10 to 100000 frames")
     config = from_args(args)
     bench_pipeline(sizes=args.sizes, frames=args.frames, correct=config.correct, faces=args.faces,
-                   model_every=getattr(args, "landmarks__model_every", None))
+                   model_every=config.landmarks.model_every)
     return 0
 
 

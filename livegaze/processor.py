@@ -45,7 +45,7 @@ class FrameProcessor:
             landmarkers = [landmarkers]
         self.landmarkers = landmarkers or []
         # Following the face between model runs needs the frames in order: one landmark worker.
-        config = getattr(self.landmarkers[0], "config", None) if len(self.landmarkers) == 1 else None
+        config = self.landmarkers[0].config if len(self.landmarkers) == 1 else None
         every = config.model_every if config is not None and not config.still_images else 1
         self.follower = FaceFollower(every) if every > 1 else None
         self._closed = False
