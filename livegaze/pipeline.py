@@ -150,7 +150,11 @@ class Pipeline:
         for name, (take, handle, done) in loops.items():
             t = threading.Thread(target=self._guard, args=(self._drain, take, handle, done),
                                  name=f"livegaze-{name}", daemon=True)
-            t.start()
+            try:
+                t.start()
+            except BaseException:
+                self.abort()  # the threads already started would wait forever for this one
+                raise
             self._threads.append(t)
 
     def _guard(self, target, *args) -> None:
@@ -307,9 +311,7 @@ class Pipeline:
         """Ask every thread to finish; frames already captured are still delivered."""
         if not self._stop.is_set():
             self._stop_at = time.perf_counter()
-        self._stop.set()
-        if not self.rings[0].closed:
-            self.rings[0].close()
+        self._stop.set()  # the capture closes its ring at its next take: a frame waiting for room is kept
 
     def abort(self) -> None:
         """Stop every thread now, dropping the frames between them (a thread failed, or the user

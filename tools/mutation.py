@@ -44,7 +44,8 @@ MODULES = {
     "warpfield": ("livegaze/correctors/warpfield.py", ["tests/livegaze/correctors/test_warpfield.py"]),
     "warp": ("livegaze/correctors/warp.py", ["tests/livegaze/correctors/test_warp.py",
                                              "tests/livegaze/correctors/test_warp_limits.py"]),
-    "pipeline": ("livegaze/pipeline.py", ["tests/livegaze/test_pipeline.py", "tests/livegaze/test_faults.py"]),
+    "pipeline": ("livegaze/pipeline.py", ["tests/livegaze/test_pipeline.py", "tests/livegaze/test_faults.py",
+                                          "tests/livegaze/test_pipeline_lifecycle.py"]),
 }
 
 # What the workspace needs besides the sources mutmut copies: the other packages, the tests and
