@@ -34,7 +34,8 @@ class Calibration:
     looked at the camera / at the middle of the screen."""
 
     camera: tuple[float, float] = (0.0, 0.0)
-    screen: tuple[float, float] = (-DEFAULT_SHIFT[0], -DEFAULT_SHIFT[1])
+    # Uncalibrated: looking at the screen's middle, the move back to the camera is the default lift.
+    screen: tuple[float, float] = DEFAULT_SHIFT
     when: str = ""
 
     @property

@@ -88,6 +88,15 @@ def test_without_calibration_shift_mode_moves_the_eyes_up():
     assert corrector.config.mode == "shift" and corrector.config.shift[1] < 0
 
 
+def test_an_empty_calibration_lifts_the_eyes_as_an_uncalibrated_run_does():
+    """Calibration() stands for "no calibration" (the eval's uncalibrated row): its move is the
+    same lift of 0.08 eye widths (y is down, so up is negative) that a run without a saved
+    calibration makes, and nothing is taken off in lock mode. It once moved the eyes down."""
+    empty = Calibration()
+    assert np.allclose(empty.shift, (0.0, -0.08)) and np.allclose(empty.bias, (0.0, 0.0))
+    assert np.allclose(empty.shift, from_config(CorrectConfig()).config.shift)
+
+
 @pytest.mark.parametrize("camera", ["[nan, 0.0]", "[inf, 0.0]", "[0.0]", "[0.0, 5.0]", '["a", 0.0]'])
 def test_a_damaged_calibration_is_refused_before_the_run(averted_clip, tmp_path, camera):
     """NaN used to make every frame an error (exit 0, `wrote`); `[0.0]` was a traceback."""
