@@ -4,7 +4,11 @@ A person looking well away from the camera, or with the head turned, is not tryi
 contact: moving their eyes to the lens looks wrong. Defaults as NVIDIA's Eye Contact: full
 correction while the gaze is within `gaze_full` degrees of the camera and the head within
 `head_full` degrees (yaw or pitch), none past `gaze_none` / `head_none`, a smooth fade between.
-Closed eyes (a blink) get none. With hysteresis: in a stream each angle passes through a play
+Closed eyes (a blink) get none; in a stream an eye also counts as closed once its opening falls
+below `closing` of this person's usual opening (MediaPipe reads the first frame of a blink on
+narrow eyes as still open, above `min_openness`, while the opening has already dropped by a
+third; a look at the screen keeps it, a look far down at a keyboard narrows it by a tenth or
+two, so such a look may pass through too). With hysteresis: in a stream each angle passes through a play
 (backlash) operator, which follows the angle only once it has turned back by more than
 `hysteresis` degrees, so landmark jitter near a threshold never turns the strength around. In a
 stream the share eases towards its target over `ease_frames` frames (a face found or lost, a look
@@ -14,6 +18,7 @@ iris) and the share eases back in as they open. A photo gets the target share at
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,13 +29,20 @@ from livegaze.irisfit import IrisFinder
 from livegaze.landmarks import FaceLandmarks
 
 EYEBALL = 0.4  # eyeball radius over eye width: the iris moves this far per radian of gaze
+# An eye's usual opening: a high quantile of its openings over the last USUAL_FRAMES frames (10 s
+# at 30 fps), so blinks and glances down, which are brief, do not lower it; at least USUAL_MIN
+# frames are needed before it is used.
+USUAL_QUANTILE = 0.8
+USUAL_FRAMES = 300
+USUAL_MIN = 5
 
 
 @dataclass(frozen=True)
 class GateConfig:
     """Angles in degrees. gaze_*: the eyes' angle from the camera-facing direction; head_*: head
     yaw or pitch; min_openness: eye opening over width below which an eye counts as closed;
-    blink_closed: MediaPipe's eyeBlink score above which it does; ease_frames: frames from full
+    blink_closed: MediaPipe's eyeBlink score above which it does; closing: in a stream, the
+    opening over this eye's usual one below which it does; ease_frames: frames from full
     correction to none."""
 
     gaze_full: float = 20.0
@@ -40,6 +52,7 @@ class GateConfig:
     hysteresis: float = 3.0
     min_openness: float = 0.18
     blink_closed: float = 0.5
+    closing: float = 0.8
     ease_frames: int = 4
 
     def check(self) -> None:
@@ -50,6 +63,8 @@ class GateConfig:
                                  "expected 0 <= full < none <= 90 degrees")
         if not 0 <= self.hysteresis < 20:
             raise ValueError(f"--gate-hysteresis {self.hysteresis:g}: expected 0 to 20 degrees")
+        if not 0 <= self.closing < 1:
+            raise ValueError(f"gate.closing {self.closing:g}: expected 0 to under 1 (0: off)")
         if not 1 <= self.ease_frames <= 60:
             raise ValueError(f"--ease-frames {self.ease_frames}: expected 1 to 60")
 
@@ -88,11 +103,22 @@ class Gate:
         self.config.check()
         self.share = 0.0  # eased share of the stream so far
         self._held: dict[str, float] = {}  # the play operator's output per angle (a stream)
+        self._openings: deque = deque(maxlen=USUAL_FRAMES)  # per frame: both eyes' openness (a stream)
         self._finder = IrisFinder()
 
     def reset(self) -> None:
         self.share = 0.0
         self._held = {}
+        self._openings.clear()
+
+    def _closing(self, face: FaceLandmarks) -> bool:
+        """Whether either eye is well below its usual opening (a stream); this frame joins the
+        record of usual openings."""
+        now = (face.openness(0), face.openness(1))
+        usual = np.quantile(np.asarray(self._openings), USUAL_QUANTILE, axis=0) \
+            if len(self._openings) >= USUAL_MIN else None
+        self._openings.append(now)
+        return usual is not None and any(o < self.config.closing * u for o, u in zip(now, usual))
 
     def _play(self, name: str, angle: float) -> float:
         """Backlash: the held value moves only when the angle is more than `hysteresis` away."""
@@ -115,6 +141,8 @@ class Gate:
         cfg = self.config
         closed = min(face.openness(0), face.openness(1)) < cfg.min_openness or \
             max(face.blink(0), face.blink(1)) > cfg.blink_closed
+        if stream and self._closing(face):
+            closed = True
         if closed:
             return 0.0, Outcome.EYES_CLOSED
         gaze, head = self.angles(face, image)

@@ -137,6 +137,35 @@ def test_one_closed_eye_is_a_closed_face(face, eye):
     assert gate.target(half) == (1.0, None)  # a half-lowered lid is still an open eye
 
 
+def test_in_a_stream_an_eye_well_below_its_usual_opening_is_closed(face):
+    """MediaPipe can read the first frame of a blink as still open (above min_openness). In a
+    stream an eye is also closed once its opening is under `closing` (0.8) of its usual one (a
+    high quantile of its recent openings, so a few narrower frames do not lower it); an eye a
+    tenth narrower than usual is open, and a photo, with no history, is judged on min_openness."""
+    three_quarters = blinking(face, 0.75, eyes=(1,))
+    assert three_quarters.openness(1) > GateConfig().min_openness  # the fixed threshold alone misses it
+    gate = Gate()
+    assert [gate.update(three_quarters)[1] for _ in range(5)] == [None] * 5  # no usual opening yet
+    gate.reset()
+    for _ in range(10):
+        gate.update(face)
+    glance = blinking(face, 0.85)
+    assert [gate.update(glance) for _ in range(3)] == [(1.0, None)] * 3
+    assert gate.update(three_quarters) == (0.0, "eyes_closed")
+    assert gate.update(face) == (0.25, None)  # eases back in, as after any blink
+    assert Gate().target(three_quarters) == (1.0, None)
+
+
+def test_the_usual_opening_rule_can_be_switched_off_and_is_range_checked(face):
+    gate = Gate(GateConfig(closing=0.0))
+    for _ in range(10):
+        gate.update(face)
+    assert gate.update(blinking(face, 0.6)) == (1.0, None)  # 0.6 of 0.36: still above 0.18
+    for bad in (1.0, -0.1):
+        with pytest.raises(ValueError, match="gate.closing"):
+            Gate(GateConfig(closing=bad))
+
+
 def test_face_lost_and_found_fade_through_the_processor():
     """A real clip with two faceless frames in the middle: the lost frames are still corrected
     where the face was, at falling strength; the found face eases back in; strength never

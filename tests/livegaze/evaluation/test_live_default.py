@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from livegaze.calibration import Calibration
-from livegaze.evaluation.clips import photo
+from livegaze.evaluation.clips import head_box, photo
 from livegaze.evaluation.livedefault import BLINK, MEASURED, reading_plan, run_live, screen_shift
-from livegaze.evaluation.lookdown import FacingFace, clip_frames
+from livegaze.evaluation.lookdown import ClipPlan, FacingFace, clip_frames
 from livegaze.evaluation.quality import far_changes, fresh_landmarker, measure
 from livegaze.frames import Outcome
 from livegaze.gate import Gate
@@ -56,8 +56,31 @@ def test_a_screen_reading_look_with_lids_following_is_not_closed_eyes(name):
         person = FacingFace(name, image, lm.detect(image))
     from livegaze.landmarks import Landmarker
     for angle in (8.0, 14.0, 20.0):
-        frames = [c[0] for c in clip_frames(person, reading_plan(angle, seed=3))][:BLINK[0]]
+        # A second of reading: long enough for the rule on the eyes' usual opening to act.
+        frames = [c[0] for c in clip_frames(person, ClipPlan([angle] * 30, seed=3, noise=3.0, wander=1.0))]
         gate = Gate()
         with Landmarker() as lm:
             shares = [gate.target(lm.detect(f, i * 33), stream=True, image=f) for i, f in enumerate(frames)]
         assert all(share > 0.95 and why is None for share, why in shares), (angle, shares)
+
+
+def test_the_first_frame_of_a_blink_passes_through_where_mediapipe_reads_it_open():
+    """biden.jpg reading a screen 8 degrees down, a blink in the middle: on the blink's first
+    frame MediaPipe reads both eyes still open (opening above 0.18, eyeBlink under 0.5), but the
+    opening has dropped well below this person's usual one; no frame with the eyes shut is
+    changed, and the reading frames around the blink are corrected."""
+    import cv2
+
+    image = cv2.imread("../shared/media/biden.jpg")
+    with still_landmarker() as lm:
+        face = lm.detect(image)
+        x0, y0, x1, y1 = head_box(face, image.shape)
+        crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+        person = FacingFace("biden", crop, lm.detect(crop))
+    inputs = [c[0] for c in clip_frames(person, reading_plan(8.0, seed=408))]
+    done = run_live(inputs, Calibration(screen=screen_shift(8.0)))
+    first = done[BLINK[0]].face
+    assert min(first.openness(0), first.openness(1)) > 0.18 and max(first.blink(0), first.blink(1)) < 0.5
+    for i in range(*BLINK):
+        assert np.array_equal(done[i].image, inputs[i]), i
+    assert all(done[i].outcome is Outcome.CORRECTED for i in range(2, BLINK[0])), [f.outcome for f in done]
