@@ -137,6 +137,8 @@ class Gate:
                image: np.ndarray | None = None) -> tuple[float, Outcome | None]:
         """The share for this face alone (stream=True: through the angles' hysteresis)."""
         if face is None:
+            if stream:  # whoever comes into view next has eyes of their own
+                self._openings.clear()
             return 0.0, Outcome.NO_FACE
         cfg = self.config
         closed = min(face.openness(0), face.openness(1)) < cfg.min_openness or \

@@ -154,6 +154,8 @@ def test_in_a_stream_an_eye_well_below_its_usual_opening_is_closed(face):
     assert gate.update(three_quarters) == (0.0, "eyes_closed")
     assert gate.update(face) == (0.25, None)  # eases back in, as after any blink
     assert Gate().target(three_quarters) == (1.0, None)
+    gate.update(None)  # the face left: the next one may be someone with narrower eyes
+    assert [gate.update(three_quarters)[1] for _ in range(8)] == [None] * 8
 
 
 def test_the_usual_opening_rule_can_be_switched_off_and_is_range_checked(face):
