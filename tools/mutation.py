@@ -45,7 +45,8 @@ MODULES = {
     "warp": ("livegaze/correctors/warp.py", ["tests/livegaze/correctors/test_warp.py",
                                              "tests/livegaze/correctors/test_warp_limits.py"]),
     "pipeline": ("livegaze/pipeline.py", ["tests/livegaze/test_pipeline.py", "tests/livegaze/test_faults.py",
-                                          "tests/livegaze/test_pipeline_lifecycle.py"]),
+                                          "tests/livegaze/test_pipeline_lifecycle.py",
+                                          "tests/livegaze/test_pipeline_flow.py"]),
 }
 
 # What the workspace needs besides the sources mutmut copies: the other packages, the tests and
