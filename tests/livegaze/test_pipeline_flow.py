@@ -43,8 +43,11 @@ def test_a_live_run_skips_to_the_newest_frame(live, lossless):
     located = threading.Event()
     capture.holds[2] = lambda: located.wait(GUARD_S)
     processor.hooks[(Threads.PER_WORKER, 1)] = lambda: (located.set(), capture.wait_end())
-    stats = run_guarded(Pipeline(capture, processor, sink, PipelineConfig(lossless=lossless)))["stats"]
-    assert sink.numbers == [1, 9]
+    dropped_by_then = []  # what the tray reads while a camera runs
+    pipeline = Pipeline(capture, processor, sink, PipelineConfig(lossless=lossless),
+                        on_frame=lambda frame: dropped_by_then.append(pipeline.stats.dropped))
+    stats = run_guarded(pipeline)["stats"]
+    assert sink.numbers == [1, 9] and dropped_by_then == [7, 7]  # all dropped while frame 1 was held
     assert (stats.captured, stats.delivered, stats.dropped) == (9, 2, 7)
 
 

@@ -11,8 +11,8 @@ import pytest
 from livegaze.errors import LivegazeError
 from livegaze.pipeline import Pipeline
 from livegaze.stages import Threads
-from tests.livegaze.pipeline_doubles import (GUARD_S, Hooked, Numbered, Recording, Watched, new_threads,
-                                             run_guarded)
+from tests.livegaze.pipeline_doubles import (GUARD_S, Hooked, Numbered, Recording, Watched, in_thread,
+                                             new_threads, run_guarded)
 
 
 def test_leaving_a_with_block_stops_the_run_and_finishes_the_output():
@@ -171,5 +171,41 @@ def test_a_stage_that_never_returns_after_a_stop_ends_the_run_with_an_error(monk
     assert message.endswith(" did not finish; the output was not written"), message
     assert (sink.closes, sink.aborts, capture.closes, processor.closes) == (0, 1, 1, 0)
     for thread in new_threads(before):  # released: the stuck thread ends too
+        thread.join(GUARD_S)
+    assert not pipeline.running
+
+
+def test_stop_then_join_delivers_the_frames_in_flight_and_closes_everything():
+    """What the tray does to end a run: stop() from its own thread, then join()."""
+    capture, processor, sink = Numbered(), Hooked(), Recording()
+    pipeline = Pipeline(capture, processor, sink)
+    pipeline.start()
+    sink.wait_sent(3)
+    pipeline.stop()
+    stats = in_thread(lambda: pipeline.join(GUARD_S))
+    assert sink.numbers == list(range(1, stats.captured + 1)) and stats.captured >= 3
+    assert (sink.closes, sink.aborts, capture.closes, processor.closes) == (1, 0, 1, 1)
+    assert not pipeline.running
+
+
+def test_a_join_with_a_timeout_returns_without_a_stuck_thread_and_leaves_the_face_model_open():
+    """The in-order stage sticks on frame 3 and join(timeout) is not an abort: it returns after
+    its timeout, the output finished with the frames so far and the capture closed; the
+    processor stays open for the thread still using it."""
+    capture, processor, sink = Numbered(), Hooked(), Recording()
+    stuck, release = threading.Event(), threading.Event()
+    processor.hooks[(Threads.IN_ORDER, 3)] = lambda: (stuck.set(), release.wait(3 * GUARD_S))
+    before = threading.enumerate()
+    pipeline = Pipeline(capture, processor, sink)
+    try:
+        pipeline.start()
+        assert stuck.wait(GUARD_S)
+        pipeline.stop()
+        stats = in_thread(lambda: pipeline.join(0.2))
+        assert pipeline.running and stats.delivered == len(sink.numbers) <= 2
+        assert (sink.closes, sink.aborts, capture.closes, processor.closes) == (1, 0, 1, 0)
+    finally:
+        release.set()
+    for thread in new_threads(before):
         thread.join(GUARD_S)
     assert not pipeline.running
