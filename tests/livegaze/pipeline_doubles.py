@@ -193,3 +193,14 @@ class Timed(Recording):
         while time.perf_counter() == wall or time.thread_time() == cpu:
             pass
         self.ms.append(((time.perf_counter() - wall) * 1000, (time.thread_time() - cpu) * 1000))
+
+
+def stuck_threads(error) -> list[str]:
+    """The threads a "did not finish" error names."""
+    message = str(error)
+    start, end = "the run was stopped but ", " did not finish; the output was not written"
+    assert message.startswith(start) and message.endswith(end), message
+    names = message[len(start):-len(end)].split(", ")
+    assert set(names) <= {"livegaze-capture", "livegaze-landmarks0", "livegaze-order", "livegaze-in-order",
+                          "livegaze-output"}, message
+    return names

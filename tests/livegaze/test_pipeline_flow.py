@@ -9,7 +9,7 @@ import pytest
 from livegaze.pipeline import InFlight, Pipeline, PipelineConfig
 from livegaze.stages import Threads
 from tests.livegaze.pipeline_doubles import (GUARD_S, Hooked, Numbered, Recording, Timed, in_thread,
-                                             run_guarded)
+                                             run_guarded, stuck_threads)
 
 
 def test_a_file_is_delivered_whole_in_order_and_everything_is_closed_once():
@@ -151,9 +151,7 @@ def test_a_finishing_thread_that_never_returns_after_a_stop_ends_the_run_with_an
         out = run_guarded(pipeline)
     finally:
         release.set()
-    message = str(out["error"])
-    assert message.startswith("the run was stopped but ") and "livegaze-in-order" in message, message
-    assert message.endswith(" did not finish; the output was not written"), message
+    assert "livegaze-in-order" in stuck_threads(out["error"])
     assert (sink.closes, sink.aborts, capture.closes) == (0, 1, 1)
 
 

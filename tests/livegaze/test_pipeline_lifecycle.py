@@ -12,7 +12,7 @@ from livegaze.errors import LivegazeError
 from livegaze.pipeline import Pipeline
 from livegaze.stages import Threads
 from tests.livegaze.pipeline_doubles import (GUARD_S, Hooked, Numbered, Recording, Watched, in_thread,
-                                             new_threads, run_guarded)
+                                             new_threads, run_guarded, stuck_threads)
 
 
 def test_leaving_a_with_block_stops_the_run_and_finishes_the_output():
@@ -166,13 +166,36 @@ def test_a_stage_that_never_returns_after_a_stop_ends_the_run_with_an_error(monk
         out = run_guarded(pipeline)
     finally:
         release.set()
-    message = str(out["error"])
-    assert message.startswith("the run was stopped but ") and "livegaze-in-order" in message, message
-    assert message.endswith(" did not finish; the output was not written"), message
+    assert "livegaze-in-order" in stuck_threads(out["error"])
     assert (sink.closes, sink.aborts, capture.closes, processor.closes) == (0, 1, 1, 0)
     for thread in new_threads(before):  # released: the stuck thread ends too
         thread.join(GUARD_S)
     assert not pipeline.running
+
+
+def test_a_stage_that_fails_on_the_first_frame_is_named_in_the_error():
+    """Not "no frame reached the output": that is what the failure caused, not why."""
+    capture, processor, sink = Numbered(5), Hooked(), Recording()
+
+    def fail():
+        raise RuntimeError("stage broke")
+
+    processor.hooks[(Threads.PER_WORKER, 1)] = fail
+    out = run_guarded(Pipeline(capture, processor, sink))
+    assert str(out["error"]) == ("the run stopped: its landmarks thread failed (RuntimeError: stage broke); "
+                                 "the output was not written (-vv shows where)")
+    assert sink.numbers == [] and (sink.closes, sink.aborts, capture.closes, processor.closes) == (0, 1, 1, 1)
+
+
+def test_a_run_that_delivered_nothing_is_an_error():
+    """The one frame of the source is dropped by an abort before it is out."""
+    capture, processor, sink = Numbered(1), Hooked(), Recording()
+    pipeline = Pipeline(capture, processor, sink)
+    processor.hooks[(Threads.PER_WORKER, 1)] = pipeline.abort
+    out = run_guarded(pipeline)
+    assert isinstance(out["error"], LivegazeError)
+    assert str(out["error"]) == "no frame reached the output (1 captured); nothing was written"
+    assert (sink.closes, sink.aborts, capture.closes, processor.closes) == (0, 1, 1, 1)
 
 
 def test_stop_then_join_delivers_the_frames_in_flight_and_closes_everything():
