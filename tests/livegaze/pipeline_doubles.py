@@ -2,6 +2,7 @@
 pass-through processor with hooks, a Pipeline whose run loop can be waited on. Every wait is a
 handshake on something the pipeline's own threads reach; GUARD_S only turns a hang into a
 failure."""
+import os
 import threading
 import time
 
@@ -13,7 +14,9 @@ from livegaze.processor import FrameProcessor
 from livegaze.sinks import NullSink
 from livegaze.stages import Threads
 
-GUARD_S = 60  # a hang guard, not a speed limit
+# A hang guard, not a speed limit: every wait is for a few milliseconds' work. Mutation runs
+# shorten it (a mutant that hangs a handshake then fails in seconds, not a minute).
+GUARD_S = float(os.environ.get("LIVEGAZE_TEST_GUARD_S", "60"))
 
 
 def wait(cond: threading.Condition, predicate, what: str) -> None:
