@@ -8,7 +8,7 @@ import pytest
 
 from livegaze.frames import Frame, Outcome
 from livegaze.gate import Gate, GateConfig, gaze_angle
-from livegaze.landmarks import BLINK_NAMES, EYE_CONTOURS, IRIS_CENTRES, IRIS_RINGS, Landmarker
+from livegaze.landmarks import BLINK_NAMES, EYE_CONTOURS, EYE_LIDS, IRIS_CENTRES, IRIS_RINGS, Landmarker
 from livegaze.processor import FrameProcessor
 from livegaze.evaluation.clips import ClipSpec, iter_frames, photo
 
@@ -137,18 +137,24 @@ def test_one_closed_eye_is_a_closed_face(face, eye):
     assert gate.target(half) == (1.0, None)  # a half-lowered lid is still an open eye
 
 
-def test_in_a_stream_an_eye_well_below_its_usual_opening_is_closed(face):
+@pytest.mark.parametrize("eye", [0, 1])
+def test_in_a_stream_an_eye_well_below_its_usual_opening_is_closed(face, eye):
     """MediaPipe can read the first frame of a blink as still open (above min_openness). In a
     stream an eye is also closed once its opening is under `closing` (0.8) of its usual one (a
-    high quantile of its recent openings, so a few narrower frames do not lower it); an eye a
-    tenth narrower than usual is open, and a photo, with no history, is judged on min_openness."""
-    three_quarters = blinking(face, 0.75, eyes=(1,))
-    assert three_quarters.openness(1) > GateConfig().min_openness  # the fixed threshold alone misses it
+    high quantile of its recent openings, so a few narrower frames do not lower it), after at
+    least 5 frames; an eye a tenth narrower than usual is open, and a photo, with no history, is
+    judged on min_openness."""
+    three_quarters = blinking(face, 0.75, eyes=(eye,))
+    assert three_quarters.openness(eye) > GateConfig().min_openness  # the fixed threshold alone misses it
     gate = Gate()
     assert [gate.update(three_quarters)[1] for _ in range(5)] == [None] * 5  # no usual opening yet
     gate.reset()
-    for _ in range(10):
+    for _ in range(5):
         gate.update(face)
+    assert gate.update(three_quarters)[1] == "eyes_closed"  # five frames are enough
+    gate.reset()
+    for f in [blinking(face, 0.7)] * 2 + [face] * 10:  # two narrow frames first: not the usual
+        gate.update(f)
     glance = blinking(face, 0.85)
     assert [gate.update(glance) for _ in range(3)] == [(1.0, None)] * 3
     assert gate.update(three_quarters) == (0.0, "eyes_closed")
@@ -156,6 +162,36 @@ def test_in_a_stream_an_eye_well_below_its_usual_opening_is_closed(face):
     assert Gate().target(three_quarters) == (1.0, None)
     gate.update(None)  # the face left: the next one may be someone with narrower eyes
     assert [gate.update(three_quarters)[1] for _ in range(8)] == [None] * 8
+
+
+def test_the_usual_opening_is_that_of_the_last_ten_seconds(face):
+    """Openings 300 frames back (10 s at 30 fps) are forgotten: a face that narrows for good
+    (another light, a relaxed face) is corrected again once its new opening is the usual one."""
+    narrower = blinking(face, 0.7)
+    gate = Gate()
+    for _ in range(100):
+        gate.update(face)
+    assert gate.update(narrower)[1] == "eyes_closed"
+    for _ in range(299):
+        gate.update(narrower)
+    assert gate.update(narrower) == (1.0, None)
+
+
+def test_an_opening_exactly_at_the_usual_share_is_open(face):
+    """'Under' `closing` of the usual opening: exactly at it is open. Lids straight above each
+    other (no sideways offset), so the openings' ratio is exactly a half."""
+    def lids(height):
+        points = face.points.copy()
+        for upper, lower in EYE_LIDS:
+            points[[upper, lower], 0] = 300.0
+            points[upper, 1], points[lower, 1] = 200.0 - height / 2, 200.0 + height / 2
+        return type(face)(points, dict(face.blendshapes), face.pose)
+
+    gate = Gate(GateConfig(closing=0.5, min_openness=0.0))
+    for _ in range(10):
+        gate.update(lids(16.0))
+    assert gate.update(lids(8.0)) == (1.0, None)
+    assert gate.update(lids(7.5))[1] == "eyes_closed"
 
 
 def test_the_usual_opening_rule_can_be_switched_off_and_is_range_checked(face):
