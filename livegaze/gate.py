@@ -35,6 +35,11 @@ EYEBALL = 0.4  # eyeball radius over eye width: the iris moves this far per radi
 USUAL_QUANTILE = 0.8
 USUAL_FRAMES = 300
 USUAL_MIN = 5
+# MediaPipe under-reads a blink on its first or last frame or two; the fixed thresholds catch the
+# shut frames between. Eyes narrower than usual on more frames in a row than this, while open by
+# the fixed thresholds, are no blink: another face (a cut, someone else nearer the camera), the
+# same one in another light, or a long look down. Their opening becomes the usual one.
+LONGEST_BLINK = 3
 
 
 @dataclass(frozen=True)
@@ -104,21 +109,30 @@ class Gate:
         self.share = 0.0  # eased share of the stream so far
         self._held: dict[str, float] = {}  # the play operator's output per angle (a stream)
         self._openings: deque = deque(maxlen=USUAL_FRAMES)  # per frame: both eyes' openness (a stream)
+        self._narrow = 0  # frames in a row found closing by the usual-opening rule alone
         self._finder = IrisFinder()
 
     def reset(self) -> None:
         self.share = 0.0
         self._held = {}
         self._openings.clear()
+        self._narrow = 0
 
-    def _closing(self, face: FaceLandmarks) -> bool:
+    def _closing(self, face: FaceLandmarks, closed: bool) -> bool:
         """Whether either eye is well below its usual opening (a stream); this frame joins the
-        record of usual openings."""
+        record of usual openings. closed: the fixed thresholds already say so."""
         now = (face.openness(0), face.openness(1))
         usual = np.quantile(np.asarray(self._openings), USUAL_QUANTILE, axis=0) \
             if len(self._openings) >= USUAL_MIN else None
         self._openings.append(now)
-        return usual is not None and any(o < self.config.closing * u for o, u in zip(now, usual))
+        narrow = usual is not None and any(o < self.config.closing * u for o, u in zip(now, usual))
+        self._narrow = self._narrow + 1 if narrow and not closed else 0
+        if self._narrow > LONGEST_BLINK:  # no blink: these are this face's open eyes now
+            self._openings.clear()
+            self._openings.append(now)
+            self._narrow = 0
+            return False
+        return narrow
 
     def _play(self, name: str, angle: float) -> float:
         """Backlash: the held value moves only when the angle is more than `hysteresis` away."""
@@ -139,11 +153,12 @@ class Gate:
         if face is None:
             if stream:  # whoever comes into view next has eyes of their own
                 self._openings.clear()
+                self._narrow = 0
             return 0.0, Outcome.NO_FACE
         cfg = self.config
         closed = min(face.openness(0), face.openness(1)) < cfg.min_openness or \
             max(face.blink(0), face.blink(1)) > cfg.blink_closed
-        if stream and self._closing(face):
+        if stream and self._closing(face, closed):
             closed = True
         if closed:
             return 0.0, Outcome.EYES_CLOSED

@@ -193,11 +193,22 @@ def test_a_signal_ends_a_run_whose_stage_never_returns(averted_clip, tmp_path, s
     assert out.read_bytes() == b"an earlier recording" and hidden_files(folder) == []
 
 
-def test_a_run_in_which_every_frame_failed_is_not_a_success(averted_clip, tmp_path):
+@pytest.fixture(scope="module")
+def one_face_clip(tmp_path_factory):
+    """20 frames of one face looking down, drifting: every frame reaches the corrector (no cut to
+    another face, whose first frames the gate leaves alone by design)."""
+    from livegaze.evaluation.clips import ClipSpec, write_clip
+
+    path = str(tmp_path_factory.mktemp("one-face") / "one.mp4")
+    write_clip(path, ClipSpec(frames=20, photos=("astronaut",), motion="wander", gaze=(0.12, 0.15)))
+    return path
+
+
+def test_a_run_in_which_every_frame_failed_is_not_a_success(one_face_clip, tmp_path):
     """It used to print `wrote out.avi` and exit 0 with every frame passed through uncorrected."""
     out = tmp_path / "out.avi"
     out.write_bytes(b"an earlier recording")
-    proc = livegaze_with_test_correctors(tmp_path, "run", "--input", averted_clip[0], "--output", str(out),
+    proc = livegaze_with_test_correctors(tmp_path, "run", "--input", one_face_clip, "--output", str(out),
                                          "--corrector", "broken")
     stdout, stderr = proc.communicate(timeout=HANG_GUARD_S)
     assert proc.returncode == 2, stderr
