@@ -17,6 +17,7 @@ from livegaze.gate import Gate
 from livegaze.landmarks import Landmarker
 from livegaze.pipeline import Pipeline
 from livegaze.processor import FrameProcessor
+from livegaze.quiet import terminal
 from livegaze.sinks import build_sink
 from livegaze.tracking import EyeTracker
 
@@ -80,7 +81,7 @@ def run_until_done(pipeline: Pipeline):
 
         def stop(signum, _frame):
             if not asked and signum == signal.SIGINT:
-                print("livegaze: stopping: finishing the output (frames so far are kept)", file=sys.stderr)
+                print("livegaze: stopping: finishing the output (frames so far are kept)", file=terminal())
             asked.append(signum)
             if len(asked) == 1:
                 pipeline.stop()

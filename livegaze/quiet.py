@@ -61,12 +61,27 @@ def quiet_opencv() -> None:
 FFMPEG_QUIET = -8  # AV_LOG_QUIET
 
 
+_terminal = None  # the copy of descriptor 2 made by keep_log_lines_visible
+
+
 def keep_log_lines_visible() -> None:
-    """The log's terminal lines go through their own copy of descriptor 2: native start-ups on
-    the pipeline's threads point descriptor 2 at /dev/null for a moment (livegaze.quiet), and a
-    warning the tray logs in that moment (a missing virtual camera, just as the camera starts)
-    would be lost with their noise."""
+    """The log's terminal lines, and livegaze's own lines written to `terminal()`, go through
+    their own copy of descriptor 2: native start-ups on the pipeline's threads point descriptor 2
+    at /dev/null for a moment (native_output_silenced), and a line written in that moment (a
+    missing virtual camera's warning just as the camera starts, Ctrl-C's "stopping" while the face
+    model starts) would be lost with their noise."""
+    global _terminal
+    if sys.stderr is not sys.__stderr__:  # already redirected by the caller (a test's capture)
+        return
+    if _terminal is None:
+        _terminal = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1, encoding=sys.stderr.encoding,
+                              errors="replace")
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
-            handler.setStream(os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1,
-                                        encoding=sys.stderr.encoding, errors="replace"))
+            handler.setStream(_terminal)
+
+
+def terminal():
+    """Where a line for the user goes while native code may have silenced descriptor 2: the copy
+    keep_log_lines_visible made, or sys.stderr when there is none (or stderr was redirected since)."""
+    return _terminal if _terminal is not None and sys.stderr is sys.__stderr__ else sys.stderr

@@ -164,3 +164,29 @@ def test_a_file_the_system_refuses_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "stderr", err)
     assert cli.main(["devices"]) == 2
     assert err.getvalue() == f"livegaze: error: {tmp_path / 'calibration.toml'}: Permission denied\n"
+
+
+def test_a_line_for_the_user_survives_a_native_start_up_on_another_thread():
+    """A native start-up (the face model's first frame) points descriptor 2 at /dev/null for a
+    moment; Ctrl-C's "stopping" line written in that moment reached nobody. Lines written to
+    livegaze.quiet.terminal() and log lines go through a copy of descriptor 2 and still arrive;
+    what the native code writes to descriptor 2 itself does not."""
+    script = "\n".join([
+        "import logging, os, sys, threading",
+        "from livegaze.quiet import keep_log_lines_visible, native_output_silenced, terminal",
+        "logging.basicConfig(format='%(message)s')",
+        "keep_log_lines_visible()",
+        "inside, done = threading.Event(), threading.Event()",
+        "def native():",
+        "    with native_output_silenced():",
+        "        os.write(2, b'native noise\\n')",
+        "        inside.set()",
+        "        done.wait(60)",
+        "t = threading.Thread(target=native); t.start(); inside.wait(60)",
+        "print('livegaze: stopping', file=terminal(), flush=True)",
+        "logging.warning('livegaze: a warning')",
+        "done.set(); t.join()",
+    ])
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == ["livegaze: stopping", "livegaze: a warning"]
