@@ -60,8 +60,10 @@ def test_a_busy_in_order_stage_holds_the_landmark_worker_back():
     capture.holds[3] = lambda: processor.wait_seen(Threads.PER_WORKER, 2)
     processor.hooks[(Threads.IN_ORDER, 1)] = capture.wait_end
     stats = run_guarded(Pipeline(capture, processor, sink))["stats"]
-    assert sink.numbers == [1, 2, 9] and processor.seen[Threads.PER_WORKER] == [1, 2, 9]
-    assert (stats.captured, stats.dropped) == (9, 6)
+    assert processor.seen[Threads.PER_WORKER] == [1, 2, 9] and stats.captured == 9
+    # The output's own buffer may drop frame 1 or 2 too (a live run's, when the output thread is
+    # slow to be scheduled): frame 9 is always out.
+    assert sink.numbers[-1] == 9 and set(sink.numbers) <= {1, 2, 9}
 
 
 def test_a_lossless_live_run_reads_ahead_only_as_far_as_the_buffer():
