@@ -220,8 +220,10 @@ class PipelineController(QObject):
 
     def _on_frame(self, frame) -> None:  # output thread: keep a reference, nothing more
         self.last_frame = frame
-        if self.calibrator is not None:
-            self.calibrator.add(frame.measured)
+        calibrator = self.calibrator
+        if calibrator is not None:
+            calibrator.saw_face(frame.face is not None)
+            calibrator.add(frame.measured)
         self.frames_seen += 1
 
     def _post(self, item) -> None:

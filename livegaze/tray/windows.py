@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from PyQt6.QtCore import QTimer, Qt, pyqtSignal
 from PyQt6.QtGui import QGuiApplication, QPixmap
@@ -349,10 +350,17 @@ class CalibrationDialog(QDialog):
             self._advance()
 
     def _advance(self) -> None:
-        """Next step: show the prompt, pause `settle` seconds, collect `seconds`, then move on."""
+        """Next step: show the prompt, pause `settle` seconds, collect `seconds` (longer while too
+        few frames came: a busy computer delivers fewer a second), then move on."""
         if self._step >= 0 and self.calibrator.phase is None:
             self.calibrator.begin(self.STEPS[self._step][0])  # the pause is over: collect
+            self._collecting_since = time.monotonic()
             self._timer.start(int(self.seconds * 1000))
+            return
+        phase = self.calibrator.phase
+        if phase is not None and len(self.calibrator.samples[phase]) < self.calibrator.min_frames \
+                and time.monotonic() - self._collecting_since < max(4 * self.seconds, 5.0):
+            self._timer.start(200)
             return
         self._step += 1
         if self._step == len(self.STEPS):
