@@ -109,14 +109,15 @@ class Gate:
         self.share = 0.0  # eased share of the stream so far
         self._held: dict[str, float] = {}  # the play operator's output per angle (a stream)
         self._openings: deque = deque(maxlen=USUAL_FRAMES)  # per frame: both eyes' openness (a stream)
-        self._narrow = 0  # frames in a row found closing by the usual-opening rule alone
+        # Frames in a row found closing by the usual-opening rule alone. No reset needed with the
+        # record: the frames that build a new record of usual openings are not narrow, and set it to 0.
+        self._narrow = 0
         self._finder = IrisFinder()
 
     def reset(self) -> None:
         self.share = 0.0
         self._held = {}
         self._openings.clear()
-        self._narrow = 0
 
     def _closing(self, face: FaceLandmarks, closed: bool) -> bool:
         """Whether either eye is well below its usual opening (a stream); this frame joins the
@@ -130,7 +131,6 @@ class Gate:
         if self._narrow > LONGEST_BLINK:  # no blink: these are this face's open eyes now
             self._openings.clear()
             self._openings.append(now)
-            self._narrow = 0
             return False
         return narrow
 
@@ -153,7 +153,6 @@ class Gate:
         if face is None:
             if stream:  # whoever comes into view next has eyes of their own
                 self._openings.clear()
-                self._narrow = 0
             return 0.0, Outcome.NO_FACE
         cfg = self.config
         closed = min(face.openness(0), face.openness(1)) < cfg.min_openness or \

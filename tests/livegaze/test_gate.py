@@ -184,8 +184,8 @@ def test_eyes_narrower_than_usual_for_more_than_three_frames_are_the_new_usual(f
     gate = Gate()
     for _ in range(10):
         gate.update(face)
-    reasons = [gate.update(other)[1] for _ in range(8)]
-    assert reasons == ["eyes_closed"] * 3 + [None] * 5
+    reasons = [gate.update(other)[1] for _ in range(12)]
+    assert reasons == ["eyes_closed"] * 3 + [None] * 9
     gate.reset()
     for _ in range(10):
         gate.update(face)
