@@ -169,6 +169,20 @@ def run_guarded(pipeline) -> dict:
     return out
 
 
+def run_stopped_while_stuck(capture, processor, sink, where) -> dict:
+    """A run whose stage `where` (a hook key: thread, frame) blocks until released; stop() is
+    called once it is stuck, and it is released after the run. The run's result (run_guarded),
+    with the pipeline under "pipeline"."""
+    stuck, release = threading.Event(), threading.Event()
+    processor.hooks[where] = lambda: (stuck.set(), release.wait(3 * GUARD_S))
+    pipeline = Pipeline(capture, processor, sink)
+    threading.Thread(target=lambda: (stuck.wait(GUARD_S), pipeline.stop()), daemon=True).start()
+    try:
+        return {**run_guarded(pipeline), "pipeline": pipeline}
+    finally:
+        release.set()
+
+
 def new_threads(before):
     return [t for t in threading.enumerate() if t not in before]
 

@@ -9,7 +9,7 @@ import pytest
 from livegaze.pipeline import InFlight, Pipeline, PipelineConfig
 from livegaze.stages import Threads
 from tests.livegaze.pipeline_doubles import (GUARD_S, Hooked, Numbered, Recording, Timed, in_thread,
-                                             run_guarded, stuck_threads)
+                                             run_guarded, run_stopped_while_stuck, stuck_threads)
 
 
 def test_a_file_is_delivered_whole_in_order_and_everything_is_closed_once():
@@ -145,14 +145,7 @@ def test_a_finishing_thread_that_never_returns_after_a_stop_ends_the_run_with_an
     monkeypatch.setattr(Pipeline, "ABORT_GRACE_S", 2.0)
     capture, processor, sink = Numbered(), Hooked(pending=True), Recording()
     processor.concurrency = 2
-    stuck, release = threading.Event(), threading.Event()
-    processor.hooks[(Threads.CONCURRENT, 3)] = lambda: (stuck.set(), release.wait(3 * GUARD_S))
-    pipeline = Pipeline(capture, processor, sink)
-    threading.Thread(target=lambda: (stuck.wait(GUARD_S), pipeline.stop()), daemon=True).start()
-    try:
-        out = run_guarded(pipeline)
-    finally:
-        release.set()
+    out = run_stopped_while_stuck(capture, processor, sink, (Threads.CONCURRENT, 3))
     assert "livegaze-in-order" in stuck_threads(out["error"])
     assert (sink.closes, sink.aborts, capture.closes) == (0, 1, 1)
 

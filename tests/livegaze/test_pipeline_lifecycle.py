@@ -12,7 +12,7 @@ from livegaze.errors import LivegazeError
 from livegaze.pipeline import Pipeline
 from livegaze.stages import Threads
 from tests.livegaze.pipeline_doubles import (GUARD_S, Hooked, Numbered, Recording, Watched, in_thread,
-                                             new_threads, run_guarded, stuck_threads)
+                                             new_threads, run_guarded, run_stopped_while_stuck, stuck_threads)
 
 
 def test_leaving_a_with_block_stops_the_run_and_finishes_the_output():
@@ -157,20 +157,13 @@ def test_a_stage_that_never_returns_after_a_stop_ends_the_run_with_an_error(monk
     monkeypatch.setattr(Pipeline, "STOP_GRACE_S", 0.5)
     monkeypatch.setattr(Pipeline, "ABORT_GRACE_S", 2.0)
     capture, processor, sink = Numbered(), Hooked(), Recording()
-    stuck, release = threading.Event(), threading.Event()
-    processor.hooks[(Threads.IN_ORDER, 3)] = lambda: (stuck.set(), release.wait(3 * GUARD_S))
     before = threading.enumerate()
-    pipeline = Pipeline(capture, processor, sink)
-    threading.Thread(target=lambda: (stuck.wait(GUARD_S), pipeline.stop()), daemon=True).start()
-    try:
-        out = run_guarded(pipeline)
-    finally:
-        release.set()
+    out = run_stopped_while_stuck(capture, processor, sink, (Threads.IN_ORDER, 3))
     assert "livegaze-in-order" in stuck_threads(out["error"])
     assert (sink.closes, sink.aborts, capture.closes, processor.closes) == (0, 1, 1, 0)
     for thread in new_threads(before):  # released: the stuck thread ends too
         thread.join(GUARD_S)
-    assert not pipeline.running
+    assert not out["pipeline"].running
 
 
 def test_a_stage_that_fails_on_the_first_frame_is_named_in_the_error():
