@@ -7,9 +7,8 @@ correction while the gaze is within `gaze_full` degrees of the camera and the he
 Closed eyes (a blink) get none; in a stream an eye also counts as closed once its opening falls
 below `closing` of this person's usual opening (MediaPipe reads the first frame of a blink on
 narrow eyes as still open, above `min_openness`, while the opening has already dropped by a
-third; a look at the screen keeps it, a look far down at a keyboard narrows it by a tenth or
-two, so such a look may pass through too). With hysteresis: in a stream each angle passes through a play
-(backlash) operator, which follows the angle only once it has turned back by more than
+third), for at most LONGEST_BLINK frames in a row. With hysteresis: in a stream each angle
+passes through a play (backlash) operator, which follows the angle only once it has turned back by more than
 `hysteresis` degrees, so landmark jitter near a threshold never turns the strength around. In a
 stream the share eases towards its target over `ease_frames` frames (a face found or lost, a look
 away and back never shows a jump); closed eyes are left untouched at once (the lids hide the
