@@ -330,6 +330,7 @@ class CalibrationDialog(QDialog):
         self.result = None
         self.error = None
         self._step = -1
+        self._collecting_since = 0.0  # when the current look's collecting began (time.monotonic)
         self._timer = QTimer(self, singleShot=True)
         self._timer.timeout.connect(self._advance)
 
