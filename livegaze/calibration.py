@@ -2,11 +2,14 @@
 
 The user looks into the camera for a couple of seconds, then at the middle of the screen. Each
 frame the warp corrector measures the move that would bring the irises to the camera-facing
-position (eye widths, the same measurement the correction uses, so its biases cancel): the
-median while looking at the camera is this user's bias, the median while looking at the screen
-minus that bias is the screen-to-camera offset. In "shift" mode the eyes are moved by that offset
-(the user's own reading movements and glances stay visible); in "lock" mode the bias is taken off
-each frame's measurement and the gaze is put on the camera. Saved per user in the config folder.
+position (eye widths): the median while looking at the camera is this user's bias (lock mode
+takes it off each frame's measurement). The screen's offset is read from the image
+(livegaze.lookmatch): each look averaged over its frames, then the move whose warp turns the
+screen look into the camera look. MediaPipe's iris point follows only a small share of a look
+down, so the medians' difference under-reads it; it only seeds the search, and is the offset
+for frames given without their image. In "shift" mode the
+eyes are moved by that offset (the user's own reading movements and glances stay visible).
+Saved per user in the config folder.
 """
 from __future__ import annotations
 
@@ -100,21 +103,27 @@ def save(calibration: Calibration, path: Path | None = None) -> Path:
 
 
 # Eye widths the eyes must move between the two looks. A screen 8 degrees below the camera moves
-# them about 0.05 (0.4 x sin 8); the measure under-reads a look down, behind glasses to a sixth of
-# it. Two looks at the same place read 0.000-0.002 apart (noise), so a user who kept looking at
-# one place is told, and a hard-to-read eye that did move is not.
-MIN_LOOK = 0.005
+# them about 0.05 (0.4 x sin 8). Read from the image, two looks at the same place come out
+# 0.000-0.002 apart on the test faces; 0.02 (about 3 degrees) tells a user who kept looking at one
+# place from any screen worth correcting for. The medians alone under-read a look down, behind
+# glasses to a sixth of it, so without the images only 0.005 is asked.
+MIN_LOOK = 0.02
+MIN_LOOK_MEASURED = 0.005
 
 
 class Calibrator:
-    """Collects the warp corrector's per-frame measurements in two phases ("camera", "screen")
-    and turns them into a Calibration."""
+    """Collects the warp corrector's per-frame measurements, and each frame's image and face for
+    the image match (livegaze.lookmatch), in two phases ("camera", "screen"), and turns them
+    into a Calibration."""
 
     def __init__(self, min_frames: int = 10):
+        from livegaze.lookmatch import LookRecorder
+
         self.min_frames = min_frames
         self.samples: dict[str, list[np.ndarray]] = {"camera": [], "screen": []}
         self.frames = {"camera": [0, 0], "screen": [0, 0]}  # [frames, frames with a face]
         self.phase: str | None = None
+        self.looks = LookRecorder()
 
     def begin(self, phase: str | None) -> None:
         """Collect for `phase` from now on (None: collect nothing, the user is still turning)."""
@@ -122,16 +131,26 @@ class Calibrator:
             raise ValueError(f"phase {phase}: expected camera or screen")
         self.phase = phase
 
-    def add(self, measured) -> None:
-        """One frame's measured move (None: no face or no clear iris that frame)."""
-        if self.phase is not None and measured is not None:
+    def add(self, measured, image: np.ndarray | None = None, face=None) -> None:
+        """One frame's measured move (None: no face or no clear iris that frame), and the frame
+        itself with its face (unprocessed), for the image match."""
+        if self.phase is None:
+            return
+        if measured is not None:
             self.samples[self.phase].append(np.asarray(measured, np.float64))
+        if image is not None:
+            self.looks.add(self.phase, image, face)
 
     def saw_face(self, found: bool) -> None:
         """Count the frames of the current phase, and those with a face in them."""
         if self.phase is not None:
             self.frames[self.phase][0] += 1
             self.frames[self.phase][1] += int(found)
+
+    def usable(self, phase: str) -> int:
+        """Frames of `phase` that count so far: measured, and registered where images came."""
+        n = len(self.samples[phase])
+        return min(n, self.looks.frames(phase)) if self.looks.offered.get(phase) else n
 
     def result(self) -> Calibration:
         for phase, values in self.samples.items():
@@ -144,10 +163,24 @@ class Calibrator:
                                     f"{phase} (of {frames}; need {self.min_frames}); {why}")
         camera, screen = (tuple(float(v) for v in np.median(np.stack(self.samples[p]), axis=0))
                           for p in ("camera", "screen"))
+        least = MIN_LOOK_MEASURED
+        for phase in ("camera", "screen"):
+            kept, offered = self.looks.frames(phase), self.looks.offered.get(phase, 0)
+            if offered and kept < self.min_frames:
+                raise LivegazeError(f"calibration: only {kept} frames of the {phase} look could be used (of "
+                                    f"{offered}; need {self.min_frames}): keep your head still and your eyes "
+                                    "open while you look")
+        if all(self.looks.frames(p) >= self.min_frames for p in ("camera", "screen")):
+            from livegaze.lookmatch import matched_move
+
+            across, lift = matched_move(self.looks.average("camera"), self.looks.average("screen"),
+                                        across=screen[0] - camera[0])
+            screen = (camera[0] + across, camera[1] - lift)  # a lift is a move up: y falls
+            least = MIN_LOOK
         moved = float(np.hypot(screen[0] - camera[0], screen[1] - camera[1]))
-        if moved < MIN_LOOK:
+        if moved < least:
             raise LivegazeError(f"calibration: your eyes moved only {moved:.3f} eye widths between the camera "
-                                f"and the screen (need {MIN_LOOK}): look into the camera lens, then at the "
+                                f"and the screen (need {least}): look into the camera lens, then at the "
                                 "middle of your screen, each when asked (if you did, your irises were hard to "
                                 "read: light your face from the front); nothing was saved")
         return Calibration(camera=camera, screen=screen,
@@ -199,7 +232,7 @@ def run_calibration(source: str = "0", seconds: float = 2.5, face_model: str | N
                 calibrator.saw_face(face is not None)
                 if face is not None:
                     corrector.correct_frame(image, face, 1.0, out=image.copy())
-                    calibrator.add(corrector.last_measured)
+                    calibrator.add(corrector.last_measured, image, face)
         result = calibrator.result()
     saved = save(result, path)
     dx, dy = result.shift

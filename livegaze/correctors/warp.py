@@ -227,6 +227,30 @@ class WarpCorrector:
         move, fields = self._steady(image, face, plans, move)
         for p, f in zip(plans, fields):
             p.made = np.zeros(2) if f is None else move * f[4]
+        moved = self._remap(image, out, fields)
+        self.last_move = move
+        return moved
+
+    def warp_by(self, image: np.ndarray, face: FaceLandmarks, move, out: np.ndarray | None = None) -> np.ndarray:
+        """Warp both eyes of `image` into `out` (default: in place) by `move` (eye widths, eye-local
+        x right, y down) as correct_frame warps by a move it has decided: nothing measured, the
+        iris placed by its fit or else MediaPipe's point, the same limits. Returns the move made
+        (less than asked where an eye cannot give it; zeros where nothing moved)."""
+        out = image if out is None else out
+        self._rim_keeps = {}
+        plans = self.plan(image, face)
+        move = np.asarray(move, np.float64)
+        norm = float(np.hypot(*move))
+        if any(p is None for p in plans) or norm * min(p.width for p in plans) < 0.2:
+            return np.zeros(2)
+        if norm > self.config.max_shift:
+            move = move * (self.config.max_shift / norm)
+        move, fields = self._steady(image, face, plans, move)
+        return move if self._remap(image, out, fields) else np.zeros(2)
+
+    @staticmethod
+    def _remap(image: np.ndarray, out: np.ndarray, fields) -> bool:
+        """Each eye's box of `out` from `image` through its field; True when any eye moved."""
         fields = [f for f in fields if f is not None and f[4].any()]
         for box, dx, dy, moving, *_ in fields:
             x0, y0, x1, y1 = box
@@ -235,7 +259,6 @@ class WarpCorrector:
             map_y = np.arange(y1 - y0, dtype=np.float32)[:, None] - dy
             warped = cv2.remap(source, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
             np.copyto(out[y0:y1, x0:x1], warped, where=moving[..., None])
-        self.last_move = move
         return bool(fields)
 
     def _steady(self, image: np.ndarray, face: FaceLandmarks, plans: list[EyePlan], move: np.ndarray):

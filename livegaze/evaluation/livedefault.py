@@ -56,9 +56,13 @@ def run_live(frames: list[np.ndarray], calibration: Calibration) -> list[Frame]:
 
 def measured_calibration(person, angle: float, seed: int, folder: str) -> Calibration | str:
     """`livegaze calibrate`'s own code on a video of the face looking at the camera, then at a
-    screen `angle` degrees below it (1 s per look); its refusal line when it refuses."""
+    screen `angle` degrees below it (1 s per look, a blink in the middle of the second); its
+    refusal line when it refuses."""
     settle, count = 21, 30  # run_calibration at 30 fps: 0.7 s to settle, then 1 s per look
-    plan = ClipPlan([0.0] * (settle + count) + [angle] * (settle + count), seed=seed, noise=3.0, wander=0.5)
+    screen = [angle] * (settle + count)
+    middle = settle + count // 2
+    screen[middle - 1:middle + 2] = [None] * 3
+    plan = ClipPlan([0.0] * (settle + count) + screen, seed=seed, noise=3.0, wander=0.5)
     path = os.path.join(folder, f"calibrate-{person.name}-{angle:g}.avi")
     writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 30, plan.size)
     for look, _, _ in clip_frames(person, plan):

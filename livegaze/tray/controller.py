@@ -201,7 +201,7 @@ class PipelineController(QObject):
         pipeline.processor.set_corrector(corrector)
 
     def begin_calibration(self):
-        """A Calibrator fed with every frame's measured move until `end_calibration`."""
+        """A Calibrator fed with every frame's measured move, image and face until `end_calibration`."""
         from livegaze.calibration import Calibrator
 
         self.calibrator = Calibrator()
@@ -223,7 +223,7 @@ class PipelineController(QObject):
         calibrator = self.calibrator
         if calibrator is not None:
             calibrator.saw_face(frame.face is not None)
-            calibrator.add(frame.measured)
+            calibrator.add(frame.measured, frame.original, frame.face)
         self.frames_seen += 1
 
     def _post(self, item) -> None:

@@ -359,7 +359,7 @@ class CalibrationDialog(QDialog):
             self._timer.start(int(self.seconds * 1000))
             return
         phase = self.calibrator.phase
-        if phase is not None and len(self.calibrator.samples[phase]) < self.calibrator.min_frames \
+        if phase is not None and self.calibrator.usable(phase) < self.calibrator.min_frames \
                 and time.monotonic() - self._collecting_since < max(4 * self.seconds, 5.0):
             self._timer.start(200)
             return

@@ -1,6 +1,8 @@
 """The live default (warp, shift mode, through the gate) on a screen-reading clip made from a
 real photo with real MediaPipe landmarks: lids following the eyes down, head motion, noise and
 a blink; the same clip looking into the camera is the truth."""
+import os
+
 import numpy as np
 import pytest
 
@@ -71,7 +73,12 @@ def test_the_first_frame_of_a_blink_passes_through_where_mediapipe_reads_it_open
     changed, and the reading frames around the blink are corrected."""
     import cv2
 
-    image = cv2.imread("../shared/media/biden.jpg")
+    from livegaze.evaluation.quality import shared_media_dir
+
+    shared = shared_media_dir()
+    if shared is None:
+        pytest.skip("the shared media (biden.jpg) are not beside this checkout")
+    image = cv2.imread(os.path.join(shared, "biden.jpg"))
     with still_landmarker() as lm:
         face = lm.detect(image)
         x0, y0, x1, y1 = head_box(face, image.shape)

@@ -5,7 +5,7 @@ from livegaze.capture import CaptureConfig
 from livegaze.config import AppConfig
 from livegaze.sinks import NullSink
 from livegaze.tray import settings as store
-from tests.livegaze.tray.conftest import wait_until
+from tests.livegaze.tray.conftest import SCREEN_ANGLE, twin_calibrator, wait_until
 
 
 def saved(source, width=640, height=480) -> AppConfig:
@@ -126,14 +126,16 @@ def test_state_icons_differ(qapp):
     assert len(set(colours.values())) == 4
 
 
-def test_without_a_virtual_camera_the_fix_is_shown_and_preview_and_calibration_work(qapp, config_dir, averted_clip):
+def test_without_a_virtual_camera_the_fix_is_shown_and_preview_and_calibration_work(qapp, config_dir, reading_twins, monkeypatch):
     import os
     if os.path.exists("/dev/video0"):
         pytest.skip("a video device exists here")
     from livegaze import calibration
     from livegaze.tray.app import TrayApp
-    store.save(saved(averted_clip[0]))
-    app = TrayApp(cameras=[averted_clip[0]], force_window=True)  # the real virtual-camera sink
+    camera, twins = reading_twins
+    monkeypatch.setattr(calibration, "Calibrator", twin_calibrator(twins))
+    store.save(saved(camera))
+    app = TrayApp(cameras=[camera], force_window=True)  # the real virtual-camera sink
     try:
         c = app.controller
         assert wait_until(qapp, lambda: c.state == "preview_only")
@@ -149,7 +151,7 @@ def test_without_a_virtual_camera_the_fix_is_shown_and_preview_and_calibration_w
         dialog.seconds, dialog.settle = 0.6, 0.2
         assert wait_until(qapp, lambda: dialog.result is not None or dialog.error is not None)
         assert dialog.error is None, dialog.error
-        assert calibration.load() is not None
+        assert calibration.load() is not None and calibration.Calibrator.strangers == 0
     finally:
         app.controller.shutdown()
         app.server.close()
@@ -205,21 +207,35 @@ def test_the_control_window_shows_the_whole_message_and_its_fix(qapp, tray):
     assert QGuiApplication.clipboard().text() == fix.text()
 
 
-def test_calibration_from_the_tray_is_saved_and_applied(qapp, tray):
-    """The Calibrate dialog on the running camera: two looks, a saved calibration, and the
-    corrector rebuilt with it."""
-    from livegaze import calibration
+def test_calibration_from_the_tray_is_saved_and_applied(qapp, config_dir, reading_twins, monkeypatch):
+    """The Calibrate dialog on the running camera: two looks (the screen SCREEN_ANGLE degrees
+    below the camera), a saved calibration that lifts the eyes by that look (0.4 x sin of it,
+    within 0.03 eye widths), and the corrector rebuilt with it."""
+    import math
 
-    c = tray.controller
-    assert wait_until(qapp, lambda: c.state == "correcting")
-    dialog = tray.panel.calibrate()
-    dialog.seconds, dialog.settle = 0.6, 0.2
-    assert wait_until(qapp, lambda: dialog.result is not None or dialog.error is not None)
-    assert dialog.error is None, dialog.error
-    saved = calibration.load()
-    assert saved is not None and np.allclose(saved.shift, dialog.result.shift, atol=1e-5)
-    assert "Done: your screen is" in dialog.text.text()
-    assert wait_until(qapp, lambda: np.allclose(c.pipeline.processor.corrector.config.shift, saved.shift))
+    from livegaze import calibration
+    from livegaze.tray.app import TrayApp
+
+    camera, twins = reading_twins
+    monkeypatch.setattr(calibration, "Calibrator", twin_calibrator(twins))
+    store.save(saved(camera))
+    app = TrayApp(sink_factory=lambda: NullSink(keep=False), cameras=[camera], force_window=True)
+    try:
+        c = app.controller
+        assert wait_until(qapp, lambda: c.state == "correcting")
+        dialog = app.panel.calibrate()
+        dialog.seconds, dialog.settle = 0.6, 0.2
+        assert wait_until(qapp, lambda: dialog.result is not None or dialog.error is not None)
+        assert dialog.error is None, dialog.error
+        saved_ = calibration.load()
+        assert saved_ is not None and np.allclose(saved_.shift, dialog.result.shift, atol=1e-5)
+        assert calibration.Calibrator.strangers == 0
+        assert abs(-saved_.shift[1] - 0.4 * math.sin(math.radians(SCREEN_ANGLE))) < 0.03, saved_.shift
+        assert "Done: your screen is" in dialog.text.text()
+        assert wait_until(qapp, lambda: np.allclose(c.pipeline.processor.corrector.config.shift, saved_.shift))
+    finally:
+        app.controller.shutdown()
+        app.server.close()
 
 
 def _tray_process(config_dir):
