@@ -1,4 +1,4 @@
-"""Calibration's vertical move, read from the image: each look averaged, then matched by warping.
+"""Calibration's screen offset, read from the image: each look averaged, then matched by warping.
 
 MediaPipe's iris point follows only a small share of a vertical look, and a different share on
 each face (docs/quality.md), so a calibration built on it under-reads the screen's offset. Here
@@ -9,12 +9,12 @@ the image decides instead:
   averaged, which lowers sensor noise by the square root of the frame count; frames the gate
   would not correct for their eyes or head (a blink, a turned head) or without a face are left
   out, by the gate's own rules;
-- the screen look's average is then warped by the corrector itself, in shift mode, by a range
-  of lifts; the lift whose result best matches the camera look's average (squared difference
-  over both eyes and their lids) is the screen-to-camera move.
+- the screen look's average is then warped by the corrector's own warp over a range of moves;
+  the move whose result best matches the camera look's average (squared difference over both
+  eyes and their lids) is the screen-to-camera move.
 
 So the calibration measures the move the correction will make with the correction's own warp,
-lids included: the lift that turns this user's screen look into their camera look.
+lids included: the move that turns this user's screen look into their camera look.
 """
 from __future__ import annotations
 
@@ -30,15 +30,15 @@ from livegaze.landmarks import FaceLandmarks
 # Mesh points that move with the skull, not with the eyes or the mouth: nose bridge and tip,
 # the sides of the nose, the forehead's middle. Their mean shift seeds the registration.
 SKULL_POINTS = (6, 168, 197, 195, 5, 4, 1, 10, 151)
-REGISTER_WIDTH = 256  # the upper face is registered at this width (px): ECC's cost, not its precision, grows with it
+REGISTER_WIDTH = 256  # px: the upper face is registered at this width (ECC's cost grows with it)
 MIN_CORRELATION = 0.8  # ECC's score below which a frame is not the same view (a cut, a large turn)
 LEFT_OUT = (Outcome.NO_FACE, Outcome.EYES_CLOSED, Outcome.HEAD_TURNED)
 
 
 @dataclass
 class LookAverage:
-    """One look's registered average: the eye region (BGR, float32, in the reference frame's
-    pixels offset by `origin`), the mean landmarks in the same pixels, and the frames used."""
+    """One look's registered average: the face's region of the calibration's first frame (BGR),
+    the mean landmarks in the region's pixels, and the frames averaged."""
 
     image: np.ndarray
     face: FaceLandmarks
@@ -85,6 +85,7 @@ class LookRecorder:
         return True
 
     def frames(self, phase: str) -> int:
+        """Frames of `phase` averaged so far."""
         return self._sums.get(phase, [None, None, 0])[2]
 
     def average(self, phase: str) -> LookAverage | None:
@@ -96,6 +97,7 @@ class LookRecorder:
         return LookAverage(np.clip(image / n + 0.5, 0, 255).astype(np.uint8), face, n)
 
     def _start(self, image: np.ndarray, face: FaceLandmarks) -> None:
+        """The first frame: the regions kept and registered, the mask, the reference."""
         h, w = image.shape[:2]
         pts = face.points[:, :2]
         lo, hi = pts.min(0), pts.max(0)
@@ -126,15 +128,15 @@ class LookRecorder:
         self._skull = face.points[list(SKULL_POINTS), :2].astype(np.float64).mean(0)
 
     def _grey(self, image: np.ndarray, shift=(0.0, 0.0)) -> np.ndarray:
-        rx0, ry0, rx1, ry1 = self._reg_box
+        """The registered region of `image`, `shift` frame pixels on, grey, at the registration's scale."""
+        rx0, ry0 = self._reg_box[:2]
         s = self._scale
         # The region, `shift` frame pixels on, scaled: one affine sample (no crop at the image edge).
         m = np.float64([[s, 0, -s * (rx0 + shift[0])], [0, s, -s * (ry0 + shift[1])]])
-        size = self._mask.shape[::-1] if self._mask is not None else \
-            (max(int(round((rx1 - rx0) * s)), 8), max(int(round((ry1 - ry0) * s)), 8))
         grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        out = cv2.warpAffine(grey, m, size, flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+        out = cv2.warpAffine(grey, m, self._mask.shape[::-1], flags=cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_REPLICATE)
+        # Blurred a little: sensor noise and skin pores are not what should align.
         return cv2.GaussianBlur(out.astype(np.float32), (0, 0), 1.0)
 
     def _register(self, image: np.ndarray, face: FaceLandmarks) -> np.ndarray | None:
@@ -144,8 +146,8 @@ class LookRecorder:
         warp = np.eye(2, 3, dtype=np.float32)
         criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-4)
         try:
-            score, warp = cv2.findTransformECC(self._reference, moving, warp, cv2.MOTION_TRANSLATION, criteria,
-                                               self._mask, 1)
+            score, warp = cv2.findTransformECC(self._reference, moving, warp, cv2.MOTION_TRANSLATION,
+                                               criteria, self._mask, 1)
         except cv2.error:  # no convergence: not the same view
             return None
         if score < MIN_CORRELATION:

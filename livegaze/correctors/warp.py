@@ -227,7 +227,7 @@ class WarpCorrector:
         move, fields = self._steady(image, face, plans, move)
         for p, f in zip(plans, fields):
             p.made = np.zeros(2) if f is None else move * f[4]
-        moved = self._remap(image, out, fields)
+        moved = remap_eyes(image, out, fields)
         self.last_move = move
         return moved
 
@@ -246,20 +246,8 @@ class WarpCorrector:
         if norm > self.config.max_shift:
             move = move * (self.config.max_shift / norm)
         move, fields = self._steady(image, face, plans, move)
-        return move if self._remap(image, out, fields) else np.zeros(2)
+        return move if remap_eyes(image, out, fields) else np.zeros(2)
 
-    @staticmethod
-    def _remap(image: np.ndarray, out: np.ndarray, fields) -> bool:
-        """Each eye's box of `out` from `image` through its field; True when any eye moved."""
-        fields = [f for f in fields if f is not None and f[4].any()]
-        for box, dx, dy, moving, *_ in fields:
-            x0, y0, x1, y1 = box
-            source = image[y0:y1, x0:x1].copy() if out is image else image[y0:y1, x0:x1]
-            map_x = np.arange(x1 - x0, dtype=np.float32)[None, :] - dx
-            map_y = np.arange(y1 - y0, dtype=np.float32)[:, None] - dy
-            warped = cv2.remap(source, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
-            np.copyto(out[y0:y1, x0:x1], warped, where=moving[..., None])
-        return bool(fields)
 
     def _steady(self, image: np.ndarray, face: FaceLandmarks, plans: list[EyePlan], move: np.ndarray):
         """`_same_move`, kept steady over a stream. The largest move an eye can give, and whether
@@ -405,3 +393,17 @@ class WarpCorrector:
 
     def close(self) -> None:
         pass
+
+
+def remap_eyes(image: np.ndarray, out: np.ndarray, fields) -> bool:
+    """Each eye's box of `out` from `image` through its field (as `WarpCorrector._eye_field` gives
+    them); True when any eye moved."""
+    fields = [f for f in fields if f is not None and f[4].any()]
+    for box, dx, dy, moving, *_ in fields:
+        x0, y0, x1, y1 = box
+        source = image[y0:y1, x0:x1].copy() if out is image else image[y0:y1, x0:x1]
+        map_x = np.arange(x1 - x0, dtype=np.float32)[None, :] - dx
+        map_y = np.arange(y1 - y0, dtype=np.float32)[:, None] - dy
+        warped = cv2.remap(source, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+        np.copyto(out[y0:y1, x0:x1], warped, where=moving[..., None])
+    return bool(fields)

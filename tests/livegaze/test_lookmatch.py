@@ -88,8 +88,10 @@ def test_the_blink_is_left_out_of_the_look(faces):
     looks = [0.0] * COUNT + [14.0] * 12 + [None] * 3 + [14.0] * 15
     recorder = LookRecorder()
     with Landmarker() as lm:
-        for i, (frame, _, _) in enumerate(clip_frames(person, ClipPlan(looks, seed=2, noise=3.0, wander=0.5))):
-            recorder.add("camera" if i < COUNT else "screen", frame, lm.detect(frame, 33 * (i + 1), everyone=True))
+        clip = clip_frames(person, ClipPlan(looks, seed=2, noise=3.0, wander=0.5))
+        for i, (frame, _, _) in enumerate(clip):
+            face = lm.detect(frame, 33 * (i + 1), everyone=True)
+            recorder.add("camera" if i < COUNT else "screen", frame, face)
     assert recorder.frames("camera") == COUNT
     assert recorder.frames("screen") == COUNT - 3
     assert recorder.offered == {"camera": COUNT, "screen": COUNT}
@@ -140,5 +142,6 @@ def test_frames_that_cannot_be_matched_are_one_clear_error():
         calibrator.begin(phase)
         for _ in range(6):
             calibrator.add((0.0, 0.01 if phase == "camera" else -0.05), image, None)
-    with pytest.raises(LivegazeError, match=r"only 0 frames of the camera look could be used \(of 6; need 5\)"):
+    why = r"only 0 frames of the camera look could be used \(of 6; need 5\)"
+    with pytest.raises(LivegazeError, match=why):
         calibrator.result()

@@ -1,7 +1,6 @@
 """WarpCorrector.warp_by: a move given, not measured (the calibration's image match tries many).
 It must warp as correct_frame does once that has decided its move (correct_frame's own tests
 check that against moved irises), and also where no iris fit is found."""
-import cv2
 import numpy as np
 import pytest
 
