@@ -6,8 +6,8 @@ import pytest
 
 from livegaze.correctors.warp import WarpCorrector
 from livegaze.evaluation.clips import photo
-from livegaze.landmarks import EYE_CONTOURS
 from livegaze.stills import still_landmarker
+from tests.livegaze.correctors.conftest import squint
 
 
 @pytest.fixture(scope="module")
@@ -17,22 +17,12 @@ def grace():
         return image, lm.detect(image)
 
 
-def narrowed(face, k):
-    """The face with both openings scaled vertically by k about their middle (less room to lift)."""
-    points = face.points.copy()
-    for eye in range(2):
-        idx = list(EYE_CONTOURS[eye])
-        mid = points[idx, 1].mean()
-        points[idx, 1] = mid + (points[idx, 1] - mid) * k
-    return type(face)(points, face.blendshapes, face.pose)
-
-
 @pytest.mark.parametrize("k, move", [(1.0, (0.0, -0.06)), (1.0, (0.05, 0.03)), (0.6, (0.0, -0.15))])
 def test_the_image_and_the_move_made_are_those_of_correct_frame_in_shift_mode(grace, k, move):
     """A lift, a move down and aside, and a lift a narrowed eye cannot give in full (cut: what
     is returned is less than asked, and is what correct_frame made)."""
     image, face = grace
-    face = narrowed(face, k)
+    face = squint(face, k)
     by_move, by_frame = image.copy(), image.copy()
     made = WarpCorrector().warp_by(image, face, move, by_move)
     corrector = WarpCorrector(mode="shift", shift=move, smooth_cutoff=0.0)

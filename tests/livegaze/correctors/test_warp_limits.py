@@ -10,6 +10,7 @@ from livegaze.correctors.warp import WarpCorrector
 from livegaze.correctors.warpfield import FieldShape
 from livegaze.evaluation.clips import photo
 from livegaze.landmarks import EYE_CONTOURS, EYE_CORNERS, Landmarker
+from tests.livegaze.correctors.conftest import squint
 
 
 @pytest.fixture(scope="module")
@@ -17,16 +18,6 @@ def astronaut():
     image = photo("astronaut")
     with Landmarker() as lm:
         return image, lm.detect(image, 0)
-
-
-def squint(face, k):
-    """The face with both eye openings scaled vertically by k about their middle."""
-    points = face.points.copy()
-    for eye in range(2):
-        idx = list(EYE_CONTOURS[eye])
-        mid = points[idx, 1].mean()
-        points[idx, 1] = mid + (points[idx, 1] - mid) * k
-    return type(face)(points, face.blendshapes, face.pose)
 
 
 def lift(corrector, image, face, t, strength=1.0):
