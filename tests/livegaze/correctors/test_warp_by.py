@@ -58,7 +58,7 @@ def test_a_move_under_a_fifth_of_a_pixel_changes_nothing(grace):
     out = image.copy()
     width = min(face.eye_size(e)[0] for e in range(2))
     made = WarpCorrector().warp_by(image, face, (0.0, -0.15 / width), out)
-    assert not made.any() and np.array_equal(out, image)
+    assert made.shape == (2,) and not made.any() and np.array_equal(out, image)
 
 
 def test_a_move_past_max_shift_is_cut_to_it_in_its_own_direction(grace):
@@ -66,3 +66,42 @@ def test_a_move_past_max_shift_is_cut_to_it_in_its_own_direction(grace):
     made = WarpCorrector(max_shift=0.05).warp_by(image, face, (0.06, -0.08), image.copy())
     assert np.hypot(*made) <= 0.05 + 1e-9
     assert made[0] > 0 and made[1] < 0 and abs(made[0] / made[1] - 0.06 / -0.08) < 1e-6
+
+
+def test_in_place_when_no_output_is_given(grace):
+    image, face = grace
+    warped = image.copy()
+    made = WarpCorrector().warp_by(warped, face, (0.0, -0.06))
+    expected = image.copy()
+    WarpCorrector().warp_by(image, face, (0.0, -0.06), expected)
+    assert made.shape == (2,) and np.array_equal(warped, expected) and not np.array_equal(warped, image)
+
+
+def test_half_a_pixel_is_made(grace):
+    """A move of half a pixel on these eyes (above the fifth of a pixel that is skipped) is made:
+    pixels change, and all of it is returned."""
+    image, face = grace
+    width = min(face.eye_size(e)[0] for e in range(2))
+    out = image.copy()
+    made = WarpCorrector().warp_by(image, face, (0.0, -0.5 / width), out)
+    np.testing.assert_allclose(made, (0.0, -0.5 / width), atol=1e-12)
+    assert not np.array_equal(out, image)
+
+
+def test_the_cut_to_max_shift_is_made_in_full(grace):
+    """A move twice max_shift along a direction the eyes can give: exactly max_shift is made."""
+    image, face = grace
+    made = WarpCorrector(max_shift=0.05).warp_by(image, face, (0.1, 0.0), image.copy())
+    np.testing.assert_allclose(made, (0.05, 0.0), atol=1e-12)
+
+
+def test_eyes_off_the_image_move_nothing(grace):
+    """Landmarks beyond the image's right edge (a face leaving the frame): no eye has pixels to
+    move, so nothing changes and the move made is zero (a pair, like any other)."""
+    image, face = grace
+    points = face.points.copy()
+    points[:, 0] += image.shape[1] + 50
+    gone = type(face)(points, face.blendshapes, face.pose)
+    out = image.copy()
+    made = WarpCorrector().warp_by(image, gone, (0.0, -0.06), out)
+    assert made.shape == (2,) and not made.any() and np.array_equal(out, image)
