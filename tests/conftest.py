@@ -82,6 +82,20 @@ def blank_clip(media_dir):
     return path
 
 
+def shared_photo(file: str) -> np.ndarray:
+    """One of the shared test media (../shared/media beside the checkout, or $LIVEGAZE_MEDIA),
+    read with OpenCV; the test is skipped where they are not here."""
+    import cv2
+
+    from livegaze.evaluation.quality import shared_media_dir
+
+    folder = shared_media_dir()
+    image = None if folder is None else cv2.imread(os.path.join(folder, file))
+    if image is None:
+        pytest.skip(f"{file} is not here (the shared media sit beside the clone, in ../shared/media)")
+    return image
+
+
 def opening_pixels(image, contour):
     """(grey ROI around an eyelid polygon, its mask of the opening, x0, y0)."""
     import cv2

@@ -8,6 +8,7 @@ import pytest
 from livegaze.evaluation.clips import photo
 from livegaze.gazetarget import TURN_GAIN, WARP_NEUTRAL, camera_facing_target
 from livegaze.irisfit import eye_frame
+from tests.conftest import shared_photo
 from livegaze.landmarks import EYE_CORNERS, Landmarker
 
 
@@ -117,8 +118,6 @@ def test_on_real_turned_heads_the_turn_term_brings_the_target_to_the_iris():
     target should sit on the irises (found in the image: livegaze.irisfit's limbus fit). With
     the head-turn term it is nearer them than without (the term's direction is the one the
     photos show, not a sign chosen in the code)."""
-    import cv2
-
     from livegaze.irisfit import IrisFinder
     from livegaze.landmarks import LandmarkerConfig
 
@@ -127,9 +126,7 @@ def test_on_real_turned_heads_the_turn_term_brings_the_target_to_the_iris():
     with_turn, without = [], []
     with Landmarker(LandmarkerConfig(still_images=True, max_input_width=2048)) as lm:
         for name in ("obama3", "biden"):
-            image = cv2.imread(f"../shared/media/{name}.jpg")
-            if image is None:
-                pytest.skip(f"../shared/media/{name}.jpg is not here (the shared media sit beside the clone)")
+            image = shared_photo(f"{name}.jpg")
             face = lm.detect(image, 0)
             assert abs(face.head_angles()[0]) > 8  # what this test needs: a turned head
             for eye in range(2):

@@ -14,6 +14,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from livegaze.evaluation.quality import shared_media_dir
+from tests.conftest import shared_photo
+
 # A tiny CFM model at the real 512 geometry (80x120 boxes, coarse stage at 128 to stay cheap).
 TINY512 = ["--size", "512", "--coarse", "128", "--crop", "32", "--base", "4", "--fc", "16", "--er-base", "4",
            "--d-base", "4", "--fine-base", "4", "--batch", "1", "--workers", "0", "--test-x", "2", "--test-y", "2"]
@@ -179,12 +182,14 @@ def test_cfm_checkpoint_exports_and_runs_at_its_geometry(data512, run512, tmp_pa
     face = np.random.default_rng(0).random((1, 3, 512, 512), np.float32) * 2 - 1
     ref = TorchRunner(ckpt, "gx", "cpu")(face)
     assert np.abs(ort(face) - ref).max() < 1e-4
-    photo = subprocess.run([sys.executable, "-m", "livegaze", "photo", "../shared/media/obama.jpg", "--checkpoint",
+    before = shared_photo("obama.jpg")
+    photo = subprocess.run([sys.executable, "-m", "livegaze", "photo", os.path.join(shared_media_dir(), "obama.jpg"),
+                            "--checkpoint",
                             ckpt, "--runner", "onnxruntime", "-o", str(tmp_path / "out")],
                            capture_output=True, text=True, timeout=300)
     assert photo.returncode == 0, photo.stderr[-2000:]
     assert "face 1 corrected" in photo.stdout
-    before, after = cv2.imread("../shared/media/obama.jpg"), cv2.imread(str(tmp_path / "out" / "obama.jpg"))
+    after = cv2.imread(str(tmp_path / "out" / "obama.jpg"))
     assert before.shape == after.shape and not np.array_equal(before, after)
 
 

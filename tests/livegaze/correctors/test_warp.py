@@ -13,7 +13,7 @@ import pytest
 from livegaze.correctors.warp import WarpCorrector
 from livegaze.landmarks import EYE_CONTOURS, Landmarker, LandmarkerConfig
 from livegaze.evaluation.clips import photo
-from tests.conftest import iris_darkness_centre, moved_irises, opening_pixels
+from tests.conftest import iris_darkness_centre, moved_irises, opening_pixels, shared_photo
 
 
 def test_warp_moves_the_iris_back_and_keeps_it_dark(averted_portrait):
@@ -144,7 +144,7 @@ def test_both_eyes_take_the_same_move_when_one_can_give_less(name, move):
     Both eyes then make the same, smaller move (eyes turn together; else they would look two
     ways), and on the output each iris's own pixels (template matching, no landmarks) moved
     alike, across and up, and across by the whole of the move made."""
-    image = cv2.imread(f"../shared/media/{name}") if name.endswith(".jpg") else photo(name)
+    image = shared_photo(name) if name.endswith(".jpg") else photo(name)
     with Landmarker() as lm:
         face = lm.detect(image, 0)
     corrector = WarpCorrector(mode="shift", shift=move, smooth_cutoff=0.0)
@@ -184,7 +184,7 @@ def test_turned_heads_looking_into_the_camera_are_measured_as_facing_it():
     needs = {}
     with Landmarker(LandmarkerConfig(still_images=True, max_input_width=2048)) as lm:
         for name in ("obama3", "biden"):
-            image = cv2.imread(f"../shared/media/{name}.jpg")
+            image = shared_photo(f"{name}.jpg")
             face = lm.detect(image, 0)
             assert abs(face.head_angles()[0]) > 8  # what this test needs: a turned head
             for gain in (None, 0.0):
@@ -204,7 +204,7 @@ def test_narrow_eyes_make_the_default_lift_in_full():
     template also holds stretched rows above and below the pupil, so it reads less than the
     lift: 0.06 for a full lift on the astronaut's open eyes, 0.038 here when the lift was capped
     at 0.056."""
-    image = cv2.imread("../shared/media/obama.jpg")
+    image = shared_photo("obama.jpg")
     with Landmarker() as lm:
         face = lm.detect(image, 0)
     assert max(face.openness(0), face.openness(1)) < 0.26  # what this test needs: narrow eyes

@@ -7,7 +7,7 @@ import pytest
 from livegaze.correctors.warp import WarpCorrector
 from livegaze.landmarks import EYE_CONTOURS, EYE_CORNERS, Landmarker
 from livegaze.evaluation.clips import photo
-from tests.conftest import iris_darkness_centre
+from tests.conftest import iris_darkness_centre, shared_photo
 
 
 def test_a_still_noisy_face_flickers_no_more_than_the_camera():
@@ -81,7 +81,7 @@ def test_a_lift_at_the_eye_s_limit_holds_steady_on_a_still_noisy_face(name):
     with the landmarks, crosses its limit; Grace Hopper: a glasses rim the field keeps off).
     Decided afresh each frame, the made lift jumped between 0.08 and 0.056 on a third of the
     frames; with the limit's hysteresis it changes by under 0.005 eye widths per frame."""
-    image = cv2.imread(f"../shared/media/{name}") if name.endswith(".jpg") else photo(name)
+    image = shared_photo(name) if name.endswith(".jpg") else photo(name)
     image = cv2.resize(image, (640, round(image.shape[0] * 640 / image.shape[1])))
     rng = np.random.default_rng(1)
     corrector = WarpCorrector(mode="shift")
