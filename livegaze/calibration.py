@@ -7,9 +7,8 @@ takes it off each frame's measurement). The screen's offset is read from the ima
 (livegaze.lookmatch): each look averaged over its frames, then the move whose warp turns the
 screen look into the camera look. MediaPipe's iris point follows only a small share of a look
 down, so the medians' difference under-reads it; it only seeds the search, and is the offset
-for frames given without their image. In "shift" mode the
-eyes are moved by that offset (the user's own reading movements and glances stay visible).
-Saved per user in the config folder.
+for frames given without their image. In "shift" mode the eyes are moved by that offset (the
+user's own reading movements and glances stay visible). Saved per user in the config folder.
 """
 from __future__ import annotations
 
