@@ -101,10 +101,10 @@ class LookRecorder:
         h, w = image.shape[:2]
         pts = face.points[:, :2]
         lo, hi = pts.min(0), pts.max(0)
-        size = hi - lo
+        margin = 0.1 * (hi - lo)
         # Kept: the whole face, and a margin for the warp's reach around the eyes.
-        x0, y0 = np.maximum(np.floor(lo - 0.1 * size), 0).astype(int)
-        x1, y1 = np.minimum(np.ceil(hi + 0.1 * size), (w, h)).astype(int)
+        x0, y0 = np.maximum(np.floor(lo - margin), 0).astype(int)
+        x1, y1 = np.minimum(np.ceil(hi + margin), (w, h)).astype(int)
         self._box = (int(x0), int(y0), int(x1), int(y1))
         # Registered: the upper face, brows to the nose's tip (the mouth moves when one speaks).
         ry1 = int(min(np.ceil(face.points[2, 1]), h))
@@ -122,8 +122,9 @@ class LookRecorder:
             # The opening, the lids and the crease above them move with the look.
             cv2.rectangle(mask, (int(ex0 - 0.15 * ew), int(ey0 - 0.45 * ew)),
                           (int(ex1 + 0.15 * ew), int(ey1 + 0.3 * ew)), 0, -1)
-        size = (max(int(round((rx1 - rx0) * self._scale)), 8), max(int(round((ry1 - ry0) * self._scale)), 8))
-        self._mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
+        s = self._scale
+        scaled = (max(int(round((rx1 - rx0) * s)), 8), max(int(round((ry1 - ry0) * s)), 8))
+        self._mask = cv2.resize(mask, scaled, interpolation=cv2.INTER_NEAREST)
         self._reference = self._grey(image)
         self._skull = face.points[list(SKULL_POINTS), :2].astype(np.float64).mean(0)
 
@@ -181,11 +182,6 @@ def matched_move(camera: LookAverage, screen: LookAverage, across: float = 0.0) 
     across = _search(lambda v: cost((v, -lift)), ACROSS, lambda made: made[0])
     lift = _search(lambda v: cost((across, -v)), LIFTS, lambda made: -made[1])
     return across, lift
-
-
-def matched_lift(camera: LookAverage, screen: LookAverage, across: float = 0.0) -> float:
-    """The lift alone (see matched_move)."""
-    return matched_move(camera, screen, across)[1]
 
 
 def _search(cost, asked: np.ndarray, part) -> float:
