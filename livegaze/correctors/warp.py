@@ -248,7 +248,6 @@ class WarpCorrector:
         move, fields = self._steady(image, face, plans, move)
         return move if remap_eyes(image, out, fields) else np.zeros(2)
 
-
     def _steady(self, image: np.ndarray, face: FaceLandmarks, plans: list[EyePlan], move: np.ndarray):
         """`_same_move`, kept steady over a stream. The largest move an eye can give, and whether
         its lower lid must take a larger share, are decided afresh each frame from landmarks

@@ -218,7 +218,9 @@ class PipelineController(QObject):
             self._spawn(self._swap_worker, self.pipeline)
         return result
 
-    def _on_frame(self, frame) -> None:  # output thread: keep a reference, nothing more
+    def _on_frame(self, frame) -> None:
+        # Output thread: keep a reference; while calibrating, also the calibrator's registration of
+        # the frame (a few ms, for the few seconds a calibration lasts).
         self.last_frame = frame
         calibrator = self.calibrator
         if calibrator is not None:
