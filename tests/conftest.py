@@ -3,6 +3,7 @@ isolation of every test from the user's own setup."""
 import atexit
 import os
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 
@@ -11,6 +12,13 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("GLOG_minloglevel", "2")
+
+# A suite started in the background of a non-interactive shell (`pytest &`, nohup) inherits
+# SIGINT ignored: Python then installs no KeyboardInterrupt handler, the child processes inherit
+# the ignore too, and the Ctrl-C tests would fail or wait forever. Python's own handler is put
+# back (the children then start with the default, as from a terminal).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parents[1]
 
