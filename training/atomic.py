@@ -169,6 +169,16 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return write_bytes(path, text.encode())
 
 
+def write_jpeg(path: str | os.PathLike, image) -> Path:
+    """Replace `path` with `image` as a quality-95 JPEG. Not cv2.imwrite: it reports a full disk
+    only by returning False and syncs nothing, so an index written after it could list lost images."""
+    import cv2  # here, not at the top: the rest of this module needs no OpenCV
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    if not ok:
+        raise ValueError(f"{path}: cannot encode the image as JPEG")
+    return write_bytes(path, data.tobytes())
+
+
 def umask_mode(path: str | os.PathLike) -> None:
     """Give a file made by mkstemp (0600) the mode the user's umask gives a new file."""
     mask = os.umask(0)  # the only way to read the umask is to set it

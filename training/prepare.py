@@ -15,7 +15,7 @@ import sys
 import cv2
 from tqdm import tqdm
 
-from training.atomic import write_text
+from training.atomic import write_jpeg, write_text
 from training.clihelp import helptext, new_parser
 from training.faces import FaceReader, default_reader
 from training.geometry import EyeGeometry, alignment
@@ -64,7 +64,7 @@ def prepare(src: str, dst: str, x_max: float = 0.06, y_min: float = 0.10, size: 
                 uncertain.append(f"{path}\t{face.gaze_offset:.3f}")
                 counts["uncertain"] += 1
                 continue
-            cv2.imwrite(os.path.join(dst, str(domain), name), aligned, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            write_jpeg(os.path.join(dst, str(domain), name), aligned)
             lines[domain].append(label)
             counts["x" if domain else "y"] += 1
     finally:
@@ -123,6 +123,9 @@ python -m training.prepare ~/photos data/ --x-max 0.04 --y-min 0.15   # stricter
         counts = prepare(args.src, args.dst, args.x_max, args.y_min, args.size, args.min_openness)
     except (FileNotFoundError, LookupError) as exc:
         print(f"prepare: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk or a folder that cannot be written: no index lists a lost image
+        print(f"prepare: error: {exc.filename or args.dst}: cannot write ({exc.strerror or exc})", file=sys.stderr)
         return 2
     print("prepare: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0

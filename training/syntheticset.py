@@ -12,7 +12,7 @@ import sys
 import cv2
 import numpy as np
 
-from training.atomic import write_text
+from training.atomic import write_jpeg, write_text
 from training.clihelp import helptext, new_parser
 from training.geometry import EyeGeometry, alignment
 from training.photos import PHOTOS, eye_centres, photo
@@ -87,9 +87,9 @@ def write_dataset(dst: str, per_domain: int = 60, seed: int = 0, size: int = 256
         for i in range(per_domain):
             image, eyes, gaze, facing = make_sample(faces[i % len(faces)], rng, looking, size)
             name = f"{domain}_{i:05d}.jpg"
-            cv2.imwrite(os.path.join(dst, str(domain), name), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            write_jpeg(os.path.join(dst, str(domain), name), image)
             if not looking:
-                cv2.imwrite(os.path.join(dst, "facing", name), facing, [cv2.IMWRITE_JPEG_QUALITY, 95])
+                write_jpeg(os.path.join(dst, "facing", name), facing)
             lines.append(f"{name} " + " ".join(str(int(round(v))) for v in eyes.reshape(-1)))
             truth[name] = gaze
         write_text(os.path.join(dst, f"{domain}.txt"), "\n".join(lines) + "\n")
@@ -122,7 +122,12 @@ python -m training.train --data data-synth/ --size 64 --box-h 10 --box-w 16 --cr
     if not 64 <= args.size <= 1024:
         print(f"syntheticset: error: --size {args.size}: expected 64 to 1024 pixels", file=sys.stderr)
         return 2
-    write_dataset(args.dst, args.per_domain, args.seed, args.size)
+    try:
+        write_dataset(args.dst, args.per_domain, args.seed, args.size)
+    except OSError as exc:  # a full disk or a folder that cannot be written
+        print(f"syntheticset: error: {exc.filename or args.dst}: cannot write ({exc.strerror or exc})",
+              file=sys.stderr)
+        return 2
     print(f"wrote {2 * args.per_domain} faces to {args.dst}")
     return 0
 

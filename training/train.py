@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 
+from training.atomic import write_text
 from training.config import TrainConfig, from_args, parser
 
 
@@ -51,8 +52,7 @@ def main(argv=None) -> int:
             os.makedirs(cfg.run_dir, exist_ok=True)
         except OSError as exc:
             raise ValueError(f"--run-dir {cfg.run_dir}: cannot create the folder ({exc.strerror})") from exc
-        with open(os.path.join(cfg.run_dir, "config.json"), "w") as f:
-            f.write(cfg.to_json())
+        write_text(os.path.join(cfg.run_dir, "config.json"), cfg.to_json())
         if resume:
             truncate(cfg.run_dir, trainer.pam_step, trainer.step)
         trainer.run()
