@@ -91,6 +91,7 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "gate.min_openness": (0, 0.5, "(opening over width)"),
     "gate.blink_closed": (0.05, 1, "(a blink score)"),
     "gate.closing": (0, 0.99, "(of the eye's usual opening; 0 = off)"),
+    "gate.lid_drop": (0, 0.49, "eye widths (0 = off)"),
     "correct.max_move": (0.01, 0.5, "eye widths"),
     "correct.faces_at_once": (0, 16, "(0 = one per core)"),
     "blend.feather": (0, 64, "pixels"),

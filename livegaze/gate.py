@@ -7,8 +7,10 @@ correction while the gaze is within `gaze_full` degrees of the camera and the he
 Closed eyes (a blink) get none; in a stream an eye also counts as closed once its opening falls
 below `closing` of this person's usual opening (MediaPipe reads the first frame of a blink on
 narrow eyes as still open, above `min_openness`, while the opening has already dropped by a
-third), for at most LONGEST_BLINK frames in a row. With hysteresis: in a stream each angle
-passes through a play (backlash) operator, which follows the angle only once it has turned back by more than
+third), for at most LONGEST_BLINK frames in a row. In a stream with the image, eyes that look
+well below this person's usual look (the upper lids more than `lid_drop` eye widths under their
+usual place, livegaze.lids: a keyboard, a phone, not the screen) are left alone too. With
+hysteresis: in a stream each angle passes through a play (backlash) operator, which follows the angle only once it has turned back by more than
 `hysteresis` degrees, so landmark jitter near a threshold never turns the strength around. In a
 stream the share eases towards its target over `ease_frames` frames (a face found or lost, a look
 away and back never shows a jump); closed eyes are left untouched at once (the lids hide the
@@ -26,6 +28,7 @@ from livegaze.gazetarget import camera_facing_target  # the point the warp moves
 from livegaze.frames import Outcome
 from livegaze.irisfit import IrisFinder
 from livegaze.landmarks import FaceLandmarks
+from livegaze.lids import LidWatch
 
 EYEBALL = 0.4  # eyeball radius over eye width: the iris moves this far per radian of gaze
 # An eye's usual opening: a high quantile of its openings over the last USUAL_FRAMES frames (10 s
@@ -39,6 +42,9 @@ USUAL_MIN = 5
 # the fixed thresholds, are no blink: another face (a cut, someone else nearer the camera), the
 # same one in another light, or a long look down. Their opening becomes the usual one.
 LONGEST_BLINK = 3
+# A look down past the screen is taken as one once the lids have been that low on this many
+# frames in a row, so that one frame's misreading never switches the correction off and on.
+DOWN_FRAMES = 2
 
 
 @dataclass(frozen=True)
@@ -46,8 +52,9 @@ class GateConfig:
     """Angles in degrees. gaze_*: the eyes' angle from the camera-facing direction; head_*: head
     yaw or pitch; min_openness: eye opening over width below which an eye counts as closed;
     blink_closed: MediaPipe's eyeBlink score above which it does; closing: in a stream, the
-    opening over this eye's usual one below which it does; ease_frames: frames from full
-    correction to none."""
+    opening over this eye's usual one below which it does; lid_drop: in a stream, the upper lids'
+    drop below their usual place (eye widths) past which the eyes look too far down (0: off);
+    ease_frames: frames from full correction to none."""
 
     gaze_full: float = 20.0
     gaze_none: float = 30.0
@@ -57,6 +64,7 @@ class GateConfig:
     min_openness: float = 0.18
     blink_closed: float = 0.5
     closing: float = 0.8
+    lid_drop: float = 0.045
     ease_frames: int = 4
 
     def check(self) -> None:
@@ -69,6 +77,8 @@ class GateConfig:
             raise ValueError(f"--gate-hysteresis {self.hysteresis:g}: expected 0 to 20 degrees")
         if not 0 <= self.closing < 1:
             raise ValueError(f"gate.closing {self.closing:g}: expected 0 to under 1 (0: off)")
+        if not 0 <= self.lid_drop < 0.5:
+            raise ValueError(f"gate.lid_drop {self.lid_drop:g}: expected 0 to under 0.5 eye widths (0: off)")
         if not 1 <= self.ease_frames <= 60:
             raise ValueError(f"--ease-frames {self.ease_frames}: expected 1 to 60")
 
@@ -112,11 +122,16 @@ class Gate:
         # record: the frames that build a new record of usual openings are not narrow, and set it to 0.
         self._narrow = 0
         self._finder = IrisFinder()
+        self._lids = LidWatch()
+        self._down = False  # this frame looks well below the usual look (a stream)
+        self._low = 0  # frames in a row with the lids well below their usual place
 
     def reset(self) -> None:
         self.share = 0.0
         self._held = {}
         self._openings.clear()
+        self._lids.reset()
+        self._low = 0
 
     def _closing(self, face: FaceLandmarks, closed: bool) -> bool:
         """Whether either eye is well below its usual opening (a stream); this frame joins the
@@ -149,9 +164,12 @@ class Gate:
     def target(self, face: FaceLandmarks | None, stream: bool = False,
                image: np.ndarray | None = None) -> tuple[float, Outcome | None]:
         """The share for this face alone (stream=True: through the angles' hysteresis)."""
+        self._down = False
         if face is None:
             if stream:  # whoever comes into view next has eyes of their own
                 self._openings.clear()
+                self._lids.reset()
+                self._low = 0
             return 0.0, Outcome.NO_FACE
         cfg = self.config
         closed = min(face.openness(0), face.openness(1)) < cfg.min_openness or \
@@ -159,7 +177,14 @@ class Gate:
         if stream and self._closing(face, closed):
             closed = True
         if closed:
-            return 0.0, Outcome.EYES_CLOSED
+            self._low += 1  # shut lids are low lids too: a look down that the closed-eye rules
+            return 0.0, Outcome.EYES_CLOSED  # caught first stays passed through after them
+        if stream and image is not None and cfg.lid_drop > 0:
+            drop = self._lids.update(image, face)
+            self._low = self._low + 1 if drop is not None and drop > cfg.lid_drop else 0
+            if self._low >= DOWN_FRAMES:
+                self._down = True
+                return 0.0, Outcome.LOOKING_AWAY
         gaze, head = self.angles(face, image)
         shares = {}
         for name, angle, full, none in (("gaze", gaze, cfg.gaze_full, cfg.gaze_none),
@@ -175,9 +200,10 @@ class Gate:
         """The eased share: it moves towards the target by at most 1/ease_frames per frame
         (switching the correction off eases out the same way)."""
         goal, reason = self.target(face, stream=True, image=image) if enabled else (0.0, Outcome.DISABLED)
-        if reason is Outcome.EYES_CLOSED:
+        if reason is Outcome.EYES_CLOSED or self._down:
             # Closed eyes pass through untouched at once: the lids hide the iris, so dropping
-            # the correction shows nothing; it eases back in when they open.
+            # the correction shows nothing; it eases back in when they open. So does a look
+            # down past the screen: the eyes' own saccade hides the step.
             self.share = 0.0
             return 0.0, reason
         step = 1.0 / self.config.ease_frames

@@ -22,6 +22,7 @@ from livegaze.calibration import Calibration, run_calibration
 from livegaze.correctors.warp import WarpCorrector
 from livegaze.errors import LivegazeError
 from livegaze.frames import Frame, Outcome
+from livegaze.gate import DOWN_FRAMES
 from livegaze.landmarks import Landmarker
 from livegaze.processor import FrameProcessor
 from livegaze.evaluation.lookdown import EYEBALL, ClipPlan, clip_frames, facing_faces
@@ -30,7 +31,20 @@ from livegaze.evaluation.quality import far_changes, measure
 BLINK = (8, 11)  # frames with the eyes shut in each reading clip
 FRAMES = 20
 MEASURED = (4, 6, 13, 16, 19)  # frames measured against the truth (eyes open, eased in)
-KEYBOARD = 40.0  # degrees: a look down at a keyboard, which must pass through
+KEYBOARD = ((15.0, 35.0), (15.0, 40.0), (20.0, 35.0), (20.0, 40.0))  # degrees: (screen, keyboard)
+SETTLE = 130  # frames of reading before the look at the keyboard (the gate learns the usual look)
+ACROSS = (8.0, 11.0, 14.0, 17.0, 20.0)  # degrees: lines of a screen read in random order
+ACROSS_FRAMES = 300
+
+
+def across_plan(seed: int) -> ClipPlan:
+    """10 s of reading all over a screen 8-20 degrees down: fixations of 0.2-0.5 s on random
+    lines, more noise and head motion than the other clips."""
+    rng = np.random.default_rng(seed)
+    angles: list = []
+    while len(angles) < ACROSS_FRAMES:
+        angles += [float(rng.choice(ACROSS))] * int(rng.integers(6, 16))
+    return ClipPlan(angles[:ACROSS_FRAMES], seed=seed, noise=5.0, wander=2.0)
 
 
 def reading_plan(angle: float, seed: int) -> ClipPlan:
@@ -80,8 +94,8 @@ def evaluate_live(landmarker, shared: str | None, angles=((8.0, 16.0), (12.0, 20
     with tempfile.TemporaryDirectory(prefix="livegaze-live-") as folder:
         people = facing_faces(landmarker, shared)
         results = {"truth": [], "default": [], "measured": []}
-        calib_errors, refusals, keyboard = [], [], []
-        flicker = []
+        calib_errors, refusals, keyboard = [], [], {pair: [] for pair in KEYBOARD}
+        flicker, across = [], []
         for k, person in enumerate(people):
             looks: dict = {}
             for angle in angles[k % len(angles)]:
@@ -108,15 +122,21 @@ def evaluate_live(landmarker, shared: str | None, angles=((8.0, 16.0), (12.0, 20
             still = list(clip_frames(person, ClipPlan([15.0] * 12, seed=k, noise=3.0, wander=0.0), looks))
             flicker.append(_flicker([c[0] for c in still], run_live([c[0] for c in still],
                                                                     Calibration(screen=screen_shift(15)))))
-            board = list(clip_frames(person, ClipPlan([KEYBOARD] * 8, seed=k, noise=3.0), looks))
-            done = run_live([c[0] for c in board], Calibration(screen=screen_shift(15)))
-            keyboard.append(sum(f.outcome is not Outcome.CORRECTED for f in done[4:]) / len(done[4:]))
+            clip = [c[0] for c in clip_frames(person, across_plan(k), looks)]
+            done = run_live(clip, Calibration(screen=screen_shift(14)))
+            across.append(float(np.mean([f.outcome is not Outcome.CORRECTED for f in done[SETTLE:]])))
+            for screen, angle in KEYBOARD:  # reading the screen, then a look at the keyboard
+                board = list(clip_frames(person, ClipPlan([screen] * SETTLE + [angle] * 10, seed=k, noise=3.0), looks))
+                done = run_live([c[0] for c in board], Calibration(screen=screen_shift(screen)))
+                keyboard[(screen, angle)].append(float(np.mean([np.array_equal(f.image, c[0])
+                                                      for f, c in zip(done[SETTLE + DOWN_FRAMES - 1:], board[SETTLE + DOWN_FRAMES - 1:])])))
     summary = {name: summarise(rows) for name, rows in results.items() if rows}
     return {"summary": summary, "rows": results, "people": [p.name for p in people],
             "calibration_error": float(np.median(calib_errors)) if calib_errors else float("nan"),
             "calibrations": len(calib_errors), "refusals": refusals,
             "flicker": float(np.mean(flicker)) if flicker else float("nan"),
-            "keyboard_passed": float(np.mean(keyboard)) if keyboard else float("nan")}
+            "across_left": float(np.mean(across)) if across else float("nan"),
+            "keyboard_passed": {pair: float(np.mean(v)) if v else float("nan") for pair, v in keyboard.items()}}
 
 
 def _clip_figures(inputs, done, truth_m, before_m, landmarker, name, angle) -> dict:
@@ -193,8 +213,12 @@ def format_live(result: dict) -> str:
               f"`livegaze calibrate` on the same faces: the screen offset recovered within "
               f"{result['calibration_error']:.3f} eye widths (median of {result['calibrations']})"
               + (f"; refused {len(result['refusals'])}" if result["refusals"] else "") + ".",
-              f"A look {KEYBOARD:g} degrees down (a keyboard): {100 * result['keyboard_passed']:.0f}% of frames "
-              "passed through."]
+              f"A look at a keyboard after {SETTLE} frames of reading the screen (frames left untouched, from "
+              f"the look's frame {DOWN_FRAMES} on): "
+              + ", ".join(f"screen {screen:g}, keyboard {angle:g} degrees down: {100 * share:.0f}%"
+                          for (screen, angle), share in result["keyboard_passed"].items()) + ".",
+              f"Reading all over the screen (8-20 degrees, {ACROSS_FRAMES} frames, fixations of 6-15 frames on "
+              f"random lines): {100 * result['across_left']:.1f}% of frames from frame {SETTLE} on not corrected."]
     return "\n".join(lines)
 
 

@@ -27,7 +27,7 @@ import numpy as np
 from livegaze.landmarks import EYE_CORNERS, FaceLandmarks
 
 EYEBALL = 0.4  # eyeball radius over the eye's corner-to-corner width
-UPPER_FOLLOW = 0.7  # the upper lid's drop over the iris's (0.6-0.8 in life)
+UPPER_FOLLOW = 1.0  # the upper lid's drop over the iris's: about one to one in life (livegaze.lids)
 LOWER_FOLLOW = 0.25  # the lower lid's (0.2-0.3)
 
 

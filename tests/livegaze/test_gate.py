@@ -370,3 +370,41 @@ def test_the_gate_measures_the_gaze_on_the_image_when_it_has_it():
     assert gate.target(moved, image=image)[0] == pytest.approx(expected, abs=1e-6)
     gate.share = 1.0
     assert gate.update(moved, image=image)[0] == pytest.approx(max(expected, 0.75), abs=1e-6)
+
+
+@pytest.mark.parametrize("drop, ok", [(0.0, True), (0.49, True), (0.5, False), (-0.01, False)])
+def test_the_lid_drop_setting_is_range_checked(drop, ok):
+    if ok:
+        Gate(GateConfig(lid_drop=drop))
+    else:
+        with pytest.raises(ValueError, match="gate.lid_drop"):
+            Gate(GateConfig(lid_drop=drop))
+
+
+def test_lids_well_below_their_usual_place_pass_through_at_once_unless_switched_off():
+    """A stream of a real photo, then the same with the eye regions pushed 3 pixels down (the
+    lids and eyes dropped, the brow in place; about 0.1 eye widths): from the second such frame
+    the gate leaves the face alone at once (no easing), and with gate.lid_drop 0 it does not."""
+    import cv2
+
+    from livegaze.lids import USUAL_MIN
+    from tests.livegaze.test_lids import lowered
+
+    image = photo("grace_hopper")
+    scale = 480 / image.shape[0]
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)[:, :640]
+    frame[:, (640 - small.shape[1]) // 2:(640 - small.shape[1]) // 2 + small.shape[1]] = small
+    with Landmarker() as lm:
+        face = lm.detect(frame, 0)
+    low = lowered(frame, face, 3.0)
+    for drop, passed in ((GateConfig().lid_drop, True), (0.0, False)):
+        gate = Gate(GateConfig(lid_drop=drop))
+        for _ in range(USUAL_MIN + 2):
+            assert gate.update(face, image=frame)[1] is None
+        first, second = gate.update(face, image=low), gate.update(face, image=low)
+        if passed:
+            assert first[0] == 1.0 and second == (0.0, Outcome.LOOKING_AWAY), (first, second)
+        else:
+            assert first == second == (1.0, None)
+        assert gate.update(face, image=frame)[0] == pytest.approx(1.0 if not passed else 0.25)

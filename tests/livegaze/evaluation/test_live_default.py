@@ -91,3 +91,50 @@ def test_the_first_frame_of_a_blink_passes_through_where_mediapipe_reads_it_open
     for i in range(*BLINK):
         assert np.array_equal(done[i].image, inputs[i]), i
     assert all(done[i].outcome is Outcome.CORRECTED for i in range(2, BLINK[0])), [f.outcome for f in done]
+
+
+def gate_through(person, angles, seed=5, noise=3.0, wander=1.0):
+    """(share, reason) per frame of a generated clip, through one stream's gate with the image,
+    on the landmarks a live run tracks."""
+    from livegaze.landmarks import Landmarker
+
+    frames = [c[0] for c in clip_frames(person, ClipPlan(angles, seed=seed, noise=noise, wander=wander))]
+    gate = Gate()
+    with Landmarker() as lm:
+        return [gate.update(lm.detect(f, i * 33), image=f) for i, f in enumerate(frames)]
+
+
+@pytest.mark.parametrize("name", ["grace_hopper", "astronaut"])
+def test_a_look_down_at_the_keyboard_passes_through_and_reading_comes_back(name):
+    """Reading a screen 15 degrees down (long enough for the usual look to be known), then a
+    look at a keyboard 35 degrees down, lids following, then reading again: the keyboard look is
+    left untouched from its second frame on, and the reading after it gets the strength it had
+    before back within the gate's ease-in (astronaut.jpg's head reads about 16 degrees turned,
+    so the head's fade gives it a little less than full)."""
+    from livegaze.lids import USUAL_MIN
+
+    with still_landmarker() as lm:
+        image = photo(name)
+        person = FacingFace(name, image, lm.detect(image))
+    settle = USUAL_MIN + 10
+    out = gate_through(person, [15.0] * settle + [35.0] * 6 + [15.0] * 8)
+    reading = out[settle - 1]
+    assert reading[0] > 0.8 and all(o == reading for o in out[settle - 10:settle]), out[settle - 10:settle]
+    look = out[settle + 1:settle + 6]
+    assert all(share == 0.0 and why in (Outcome.LOOKING_AWAY, Outcome.EYES_CLOSED) for share, why in look), look
+    assert out[-1] == reading, out[settle + 6:]
+
+
+def test_reading_all_over_the_screen_is_never_a_look_past_it():
+    """Ten seconds of reading random lines of a screen 8-20 degrees down (noise, head motion):
+    once the usual look is known, no frame is taken for a look past the screen."""
+    from livegaze.evaluation.livedefault import across_plan
+    from livegaze.lids import USUAL_MIN
+
+    with still_landmarker() as lm:
+        image = photo("grace_hopper")
+        person = FacingFace("grace_hopper", image, lm.detect(image))
+    plan = across_plan(seed=2)
+    assert min(plan.angles) == 8.0 and max(plan.angles) == 20.0
+    out = gate_through(person, plan.angles, seed=2, noise=plan.noise, wander=plan.wander)
+    assert not [i for i, (_, why) in enumerate(out) if i >= USUAL_MIN and why is Outcome.LOOKING_AWAY]

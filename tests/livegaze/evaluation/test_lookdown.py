@@ -24,7 +24,7 @@ def portrait(request):
 def test_the_iris_turns_down_and_the_upper_lid_follows(portrait):
     """15 degrees down: each iris moves down by 0.4 x sin(15) eye widths (its dark pixels,
     looked for in the output, not taken from the generator); the upper lid's margin drops by
-    part of that; nothing changes more than one eye width from the eyes."""
+    most of that (the strip read also holds skin above the margin, which moves less); nothing changes more than one eye width from the eyes."""
     image, face = portrait
     out = look_down(image, face, 15.0)
     gray_in, gray_out = (cv2.cvtColor(x, cv2.COLOR_BGR2GRAY).astype(float) for x in (image, out))
@@ -54,7 +54,7 @@ def test_the_iris_turns_down_and_the_upper_lid_follows(portrait):
         shifts = np.arange(0, int(0.2 * width) + 1)
         lid = [np.abs(gray_out[rows + s, x - 1:x + 2] - strip).mean() for s in shifts]
         lid_drop = shifts[int(np.argmin(lid))] / width
-        assert 0.3 * want < lid_drop < 1.0 * want, (eye, lid_drop, want)
+        assert 0.5 * want < lid_drop < 1.3 * want, (eye, lid_drop, want)
     assert far_changes(image, out, [face]) == [0]
 
 

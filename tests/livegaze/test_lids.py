@@ -1,0 +1,124 @@
+"""The upper lids' place read from the image (livegaze.lids), on a real photo with MediaPipe's
+landmarks. Known truths: the eye region pushed down by a set number of pixels while the brow
+stays (a lid and eye dropping), the whole frame moved (the head moving), and looks held."""
+import cv2
+import numpy as np
+import pytest
+
+from livegaze.evaluation.clips import photo
+from livegaze.gate import GateConfig
+from livegaze.landmarks import Landmarker
+from livegaze.lids import USUAL_FRAMES, USUAL_MIN, LidWatch, eye_patch
+from livegaze.stills import still_landmarker
+
+SIZE = (640, 480)
+
+
+@pytest.fixture(scope="module")
+def still():
+    """grace_hopper.jpg's head at webcam scale (eyes about 30 px wide), with its landmarks."""
+    image = photo("grace_hopper")
+    scale = SIZE[1] / image.shape[0]
+    image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    frame = np.full((SIZE[1], SIZE[0], 3), 90, np.uint8)
+    x0 = (SIZE[0] - image.shape[1]) // 2
+    frame[:, x0:x0 + image.shape[1]] = image[:, :SIZE[0]]
+    with Landmarker() as lm:
+        face = lm.detect(frame, 0)
+    assert face is not None
+    return frame, face
+
+
+def lowered(frame, face, pixels):
+    """The frame with everything from just above each upper lid down past the eye moved down by
+    `pixels`, fading to nothing over the forehead: the brow stays, the lid and eye drop."""
+    h, w = frame.shape[:2]
+    ys = np.arange(h, dtype=np.float32)[:, None] * np.ones((1, w), np.float32)
+    xs = np.ones((h, 1), np.float32) * np.arange(w, dtype=np.float32)[None, :]
+    shift = np.zeros((h, w), np.float32)
+    for eye in range(2):
+        contour = face.eye_contour(eye)
+        width = face.eye_size(eye)[0]
+        top = contour[:, 1].min()
+        near_x = np.abs(xs - contour[:, 0].mean()) < 0.8 * width
+        ramp = np.clip((ys - (top - 0.35 * width)) / (0.2 * width), 0, 1)  # 0 at the brow, 1 at the lid
+        below = ys < contour[:, 1].max() + 0.5 * width
+        shift = np.maximum(shift, np.where(near_x & below, ramp, 0) * pixels)
+    return cv2.remap(frame, xs, ys - shift, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def primed(frame, face, frames=USUAL_MIN):
+    watch = LidWatch()
+    for _ in range(frames):
+        watch.update(frame, face)
+    return watch
+
+
+def test_a_lid_pushed_down_reads_as_that_many_eye_widths(still):
+    frame, face = still
+    width = np.mean([face.eye_size(eye)[0] for eye in range(2)])
+    for pixels in (1.5, 3.0, 5.0):
+        watch = primed(frame, face)
+        drop = watch.update(lowered(frame, face, pixels), face)
+        assert drop == pytest.approx(pixels / width, abs=0.3 * pixels / width + 0.005), (pixels, drop)
+
+
+def test_the_head_moving_is_not_a_lid_dropping(still):
+    """The whole frame moved (landmarks found afresh on each): the lids have not moved against
+    the brow, also where the landmarks are off by a few pixels (MediaPipe's video mode lags a
+    sudden move): well under the drop the gate takes for a look past the screen."""
+    frame, face = still
+    watch = primed(frame, face)
+    with still_landmarker() as lm:
+        for dx, dy in ((3, 5), (-4, 2), (0, -6), (7, -3)):
+            moved = cv2.warpAffine(frame, np.float32([[1, 0, dx], [0, 1, dy]]), SIZE, borderMode=cv2.BORDER_REPLICATE)
+            found = lm.detect(moved)
+            assert abs(watch.update(moved, found)) < 0.6 * GateConfig().lid_drop, (dx, dy)
+            lagging = type(found)(found.points - np.float32([0.6 * dx, 0.6 * dy, 0]), {}, found.pose)
+            assert abs(watch.update(moved, lagging)) < 0.6 * GateConfig().lid_drop, ("lagging", dx, dy)
+
+
+def test_nothing_is_said_until_the_usual_place_is_known(still):
+    frame, face = still
+    watch = LidWatch()
+    said = [watch.update(frame, face) for _ in range(USUAL_MIN + 1)]
+    assert all(s is None for s in said[:USUAL_MIN])
+    assert said[USUAL_MIN] is not None
+    watch.reset()
+    assert watch.update(frame, face) is None
+
+
+def test_a_look_held_for_most_of_the_record_becomes_the_usual_one(still):
+    frame, face = still
+    width = np.mean([face.eye_size(eye)[0] for eye in range(2)])
+    low = lowered(frame, face, 4.0)
+    watch = primed(frame, face, USUAL_FRAMES)
+    first = watch.update(low, face)
+    assert first > 2.5 / width
+    drops = [watch.update(low, face) for _ in range(USUAL_FRAMES // 2 + 1)]
+    assert drops[0] > 2.5 / width  # a glance does not move the usual place
+    assert abs(drops[-1]) < 0.5 / width, drops[-5:]  # held this long, it is the usual one
+
+
+def test_a_tiny_eye_has_no_patch(still):
+    frame, face = still
+    small = cv2.resize(frame, None, fx=0.2, fy=0.2, interpolation=cv2.INTER_AREA)
+    points = face.points.copy()
+    points[:, :2] *= 0.2
+    assert eye_patch(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), type(face)(points, {}, face.pose), 0) is None
+    assert LidWatch().update(small, type(face)(points, {}, face.pose)) is None
+
+
+def test_another_face_starts_the_record_afresh(still):
+    """A cut to a face elsewhere in the frame (the same photo moved by two eye widths) or
+    another size: the lids are not compared across faces, so nothing is said until the new
+    face's usual place is known."""
+    frame, face = still
+    width = face.eye_size(0)[0]
+    for move, scale in (((2 * width, 0), 1.0), ((0, 0), 1.4)):
+        watch = primed(frame, face)
+        m = np.float32([[scale, 0, move[0]], [0, scale, move[1]]])
+        other = cv2.warpAffine(frame, m, SIZE, borderMode=cv2.BORDER_REPLICATE)
+        points = face.points.copy()
+        points[:, :2] = points[:, :2] * scale + np.float32(move)
+        assert watch.update(other, type(face)(points, {}, face.pose)) is None, (move, scale)
