@@ -38,6 +38,7 @@ MODULES = {
     "losses": ("training/losses.py", ["tests/training/test_losses.py", "tests/training/test_networks_losses.py"]),
     "tracking": ("livegaze/tracking.py", ["tests/livegaze/test_tracking.py"]),
     "gate": ("livegaze/gate.py", ["tests/livegaze/test_gate.py"]),
+    "lids": ("livegaze/lids.py", ["tests/livegaze/test_lids.py"]),
     "config": ("livegaze/config.py", ["tests/livegaze/test_config.py"]),
     "checkpoint": ("training/checkpoint.py", ["tests/training/test_checkpoint_records.py"]),
     "irisfit": ("livegaze/irisfit.py", ["tests/livegaze/test_irisfit.py"]),

@@ -122,3 +122,36 @@ def test_another_face_starts_the_record_afresh(still):
         points = face.points.copy()
         points[:, :2] = points[:, :2] * scale + np.float32(move)
         assert watch.update(other, type(face)(points, {}, face.pose)) is None, (move, scale)
+
+
+def test_a_large_eye_reads_the_same_drop(still):
+    """The frame four times larger (eyes about 110 px wide: a close face, a 4K camera): the patch
+    is smoothed before sampling, and a drop still reads as its share of the eye's width."""
+    frame, face = still
+    big = cv2.resize(frame, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+    points = face.points.copy()
+    points[:, :2] = points[:, :2] * 4 + 1.5  # pixel centres scale about the corner
+    large = type(face)(points, {}, face.pose)
+    width = np.mean([large.eye_size(eye)[0] for eye in range(2)])
+    assert width > 64 / 0.7
+    for pixels in (6.0, 16.0):
+        watch = primed(big, large)
+        drop = watch.update(lowered(big, large, pixels), large)
+        assert drop == pytest.approx(pixels / width, abs=0.15 * pixels / width + 0.005), (pixels, drop)
+
+
+@pytest.mark.parametrize("shift", [-12, -5, 0, 3, 9, 20])
+def test_the_flow_starts_from_the_shift_that_lays_the_band(still, shift):
+    """A patch moved by a whole number of rows, up or down, as far as a look can move a lid:
+    the band search finds exactly that shift (the rows beyond come from the image, not padding)."""
+    from livegaze.lids import BAND, PATCH_PX, _band_shift, lid_row, _V
+
+    frame, face = still
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    width = face.eye_size(0)[0]
+    moved = cv2.warpAffine(gray, np.float32([[1, 0, 0], [0, 1, shift * width / PATCH_PX]]), SIZE,
+                           flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    reference, patch = eye_patch(gray, face, 0), eye_patch(moved, face, 0)
+    margin = int(np.argmin(np.abs(_V - lid_row(face, 0))))
+    top, bottom = margin + round(BAND[0] * PATCH_PX), margin + round(BAND[1] * PATCH_PX)
+    assert _band_shift(reference, patch, top, bottom) == shift
