@@ -408,3 +408,19 @@ def test_lids_well_below_their_usual_place_pass_through_at_once_unless_switched_
         else:
             assert first == second == (1.0, None)
         assert gate.update(face, image=frame)[0] == pytest.approx(1.0 if not passed else 0.25)
+
+
+def test_a_look_down_that_starts_as_closed_eyes_stays_passed_through(face):
+    """A look down so deep that the closed-eye rules catch its first frames: the first frame the
+    landmarks call open again, with the lids still low in the image, is left alone too (shut
+    lids count as low lids), not corrected for one frame between."""
+    from livegaze.lids import USUAL_MIN
+    from tests.livegaze.test_lids import lowered
+
+    frame = photo("astronaut")
+    low = lowered(frame, face, 3.0)
+    gate = Gate()
+    for _ in range(USUAL_MIN + 2):
+        gate.update(face, image=frame)
+    assert gate.update(blinking(face, 0.2), image=low) == (0.0, Outcome.EYES_CLOSED)
+    assert gate.update(face, image=low) == (0.0, Outcome.LOOKING_AWAY)
