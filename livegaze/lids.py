@@ -32,6 +32,7 @@ from collections import deque
 import cv2
 import numpy as np
 
+from livegaze.irisfit import eye_frame  # the eye-local frame every part of livegaze measures in
 from livegaze.landmarks import EYE_CORNERS, FaceLandmarks
 
 PATCH_PX = 64  # patch pixels per eye width
@@ -52,48 +53,44 @@ RESIZE = 1.25  # the most the eyes' size may change in one frame (either way) fo
 _U = np.arange(ACROSS[0], ACROSS[1], 1 / PATCH_PX)
 _V = np.arange(DOWN[0], DOWN[1], 1 / PATCH_PX)
 _BROW_ROWS = (_V > BROW[0]) & (_V < BROW[1])
+_BROW_TOP, _BROW_BOTTOM = int(_BROW_ROWS.argmax()), len(_V) - int(_BROW_ROWS[::-1].argmax())
 _MIDDLE = np.abs(_U) < MARGIN_SPAN
 _WIDE = np.abs(_U) < 2 * MARGIN_SPAN
 
 
-def _frame(face: FaceLandmarks, eye: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """(origin, across, down, width) of an eye's corner frame, in image pixels."""
-    a, b = (face.points[i, :2].astype(np.float64) for i in EYE_CORNERS[eye])
-    span = b - a
-    width = float(np.hypot(*span))
-    across = span / max(width, 1e-6)
-    down = np.array([-across[1], across[0]])
-    if down[1] < 0:
-        down = -down
-    return (a + b) / 2, across, down, width
+def _corners(face: FaceLandmarks, eye: int) -> np.ndarray:
+    return face.points[list(EYE_CORNERS[eye]), :2]
 
 
-def eye_patch(gray: np.ndarray, face: FaceLandmarks, eye: int) -> np.ndarray | None:
-    """The eye's patch (uint8, rows along `down`), brow to cheek; None for an eye under 8 px."""
-    origin, across, down, width = _frame(face, eye)
-    if width < 8:
+def eye_patch(image: np.ndarray, face: FaceLandmarks, eye: int) -> np.ndarray | None:
+    """The eye's patch (grey uint8, rows down the eye's frame), brow to cheek, from a BGR or grey
+    image; None for an eye under 8 px. Only the region around the eye is converted to grey."""
+    corners = _corners(face, eye)
+    if float(np.hypot(*(corners[1] - corners[0]))) < 8:  # also spares eye_frame corners that meet
         return None
+    to_local, width = eye_frame(corners)
+    to_image = cv2.invertAffineTransform(to_local)
+    origin = to_image[:, 2]  # the patch lies within 1.2 eye widths of it
+    x0, y0 = np.maximum(np.floor(origin - 1.2 * width).astype(int), 0)
+    x1, y1 = np.ceil(origin + 1.2 * width).astype(int)
+    roi = image[y0:y1, x0:x1]
+    if roi.ndim == 3:
+        roi = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY)
+    to_image[:, 2] -= (x0, y0)
     scale = PATCH_PX / width
     if scale < 0.7:  # a large eye: smooth first, or the patch aliases (lashes, skin texture)
-        sigma = 0.5 / scale
-        x0, y0 = np.floor(origin - 1.2 * width).astype(int)
-        x1, y1 = np.ceil(origin + 1.2 * width).astype(int)
-        x0, y0 = max(x0, 0), max(y0, 0)
-        roi = cv2.GaussianBlur(gray[y0:y1, x0:x1], (0, 0), sigma)
-        origin = origin - (x0, y0)
-    else:
-        roi = gray
-    uu, vv = np.meshgrid(_U * width, _V * width)
-    map_x = (origin[0] + uu * across[0] + vv * down[0]).astype(np.float32)
-    map_y = (origin[1] + uu * across[1] + vv * down[1]).astype(np.float32)
+        roi = cv2.GaussianBlur(roi, (0, 0), 0.5 / scale)
+    uu, vv = np.meshgrid(_U, _V)
+    map_x = (to_image[0, 0] * uu + to_image[0, 1] * vv + to_image[0, 2]).astype(np.float32)
+    map_y = (to_image[1, 0] * uu + to_image[1, 1] * vv + to_image[1, 2]).astype(np.float32)
     return cv2.remap(roi, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def lid_row(face: FaceLandmarks, eye: int) -> float:
     """The upper lid margin's mid-lid height in the eye's frame (eye widths, down positive)."""
-    origin, _, down, width = _frame(face, eye)
+    to_local, _ = eye_frame(_corners(face, eye))
     mid = face.eye_contour(eye)[3:6, :2].astype(np.float64)  # upper lid, around its middle
-    return float(np.mean((mid - origin) @ down) / max(width, 1e-6))
+    return float(np.mean(mid @ to_local[1, :2] + to_local[1, 2]))
 
 
 def _band_shift(reference: np.ndarray, patch: np.ndarray, top: int, bottom: int) -> int:
@@ -132,18 +129,18 @@ class LidWatch:
     def _drop(self, reference: np.ndarray, rows: np.ndarray, patch: np.ndarray) -> float:
         margin = int(rows.argmax())
         top, bottom = margin + round(BAND[0] * PATCH_PX), margin + round(BAND[1] * PATCH_PX)
-        brow_top, brow_bottom = int(_BROW_ROWS.argmax()), len(_V) - int(_BROW_ROWS[::-1].argmax())
         start = np.zeros(reference.shape + (2,), np.float32)
-        start[:, :, 1] = _band_shift(reference, patch, brow_top, brow_bottom)
-        start[(brow_bottom + top) // 2:, :, 1] = _band_shift(reference, patch, top, bottom)
+        start[:, :, 1] = _band_shift(reference, patch, _BROW_TOP, _BROW_BOTTOM)
+        start[(_BROW_BOTTOM + top) // 2:, :, 1] = _band_shift(reference, patch, top, bottom)
         flow = self._flow.calc(reference, patch, start)[..., 1]
         lid = float(np.median(flow[np.ix_(rows, _MIDDLE)]))
         brow = float(np.median(flow[_BROW_ROWS]))
         return (lid - brow) / PATCH_PX
 
     def _same_face(self, face: FaceLandmarks) -> bool:
-        frames = [_frame(face, eye) for eye in range(2)]
-        middle, width = (frames[0][0] + frames[1][0]) / 2, (frames[0][3] + frames[1][3]) / 2
+        corners = [_corners(face, eye).astype(np.float64) for eye in range(2)]
+        middle = (corners[0].mean(axis=0) + corners[1].mean(axis=0)) / 2
+        width = float(np.mean([np.hypot(*(c[1] - c[0])) for c in corners]))
         last, self._last = self._last, (middle, width)
         if last is None:
             return True
@@ -154,8 +151,7 @@ class LidWatch:
             last = self._last
             self.reset()
             self._last = last
-        gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        patches = [eye_patch(gray, face, eye) for eye in range(2)]
+        patches = [eye_patch(image, face, eye) for eye in range(2)]
         if any(p is None for p in patches):
             return None
         if self._reference is None:
