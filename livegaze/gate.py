@@ -10,11 +10,12 @@ narrow eyes as still open, above `min_openness`, while the opening has already d
 third), for at most LONGEST_BLINK frames in a row. In a stream with the image, eyes that look
 well below this person's usual look (the upper lids more than `lid_drop` eye widths under their
 usual place, livegaze.lids: a keyboard, a phone, not the screen) are left alone too. With
-hysteresis: in a stream each angle passes through a play (backlash) operator, which follows the angle only once it has turned back by more than
-`hysteresis` degrees, so landmark jitter near a threshold never turns the strength around. In a
-stream the share eases towards its target over `ease_frames` frames (a face found or lost, a look
-away and back never shows a jump); closed eyes are left untouched at once (the lids hide the
-iris) and the share eases back in as they open. A photo gets the target share at once.
+hysteresis: in a stream each angle passes through a play (backlash) operator, which follows
+the angle only once it has turned back by more than `hysteresis` degrees, so landmark jitter
+near a threshold never turns the strength around. In a stream the share eases towards its
+target over `ease_frames` frames (a face found or lost, a look away and back never shows a
+jump); closed eyes are left untouched at once (the lids hide the iris) and the share eases back
+in as they open. A photo gets the target share at once.
 """
 from __future__ import annotations
 

@@ -44,7 +44,7 @@ BAND = (-0.25, 0.2)  # eye widths about the lid margin: the band laid whole for 
 FARTHEST = 0.4  # eye widths: the largest drop or rise looked for
 BROW = (-0.8, -0.6)  # the brow band, which stays put when the eyes turn
 USUAL_FRAMES = 180  # 6 s at 30 fps
-USUAL_MIN = 120  # frames (4 s) before a usual level is given: a shorter record may hold one part of the screen only
+USUAL_MIN = 120  # frames (4 s) before a usual level is given: a shorter one may hold one part of the screen
 REFRESH_FRAMES = 60
 REFRESH_NEAR = 0.01  # eye widths: a frame this close to the usual level may become the reference
 JUMP = 1.0  # eye widths the eyes' midpoint may move in one frame before the face counts as another
@@ -144,7 +144,8 @@ class LidWatch:
         last, self._last = self._last, (middle, width)
         if last is None:
             return True
-        return float(np.hypot(*(middle - last[0]))) <= JUMP * last[1] and 1 / RESIZE <= width / last[1] <= RESIZE
+        moved = float(np.hypot(*(middle - last[0])))
+        return moved <= JUMP * last[1] and 1 / RESIZE <= width / last[1] <= RESIZE
 
     def update(self, image: np.ndarray, face: FaceLandmarks) -> float | None:
         if not self._same_face(face):
@@ -163,7 +164,8 @@ class LidWatch:
         usual = float(np.median(self._levels)) if len(self._levels) >= USUAL_MIN else None
         self._levels.append(level)
         self._since_reference += 1
-        if usual is not None and self._since_reference >= REFRESH_FRAMES and abs(level - usual) < REFRESH_NEAR:
+        due = self._since_reference >= REFRESH_FRAMES
+        if usual is not None and due and abs(level - usual) < REFRESH_NEAR:
             self._take_reference(patches, face, level)
         return None if usual is None else level - usual
 

@@ -126,17 +126,20 @@ def evaluate_live(landmarker, shared: str | None, angles=((8.0, 16.0), (12.0, 20
             done = run_live(clip, Calibration(screen=screen_shift(14)))
             across.append(float(np.mean([f.outcome is not Outcome.CORRECTED for f in done[SETTLE:]])))
             for screen, angle in KEYBOARD:  # reading the screen, then a look at the keyboard
-                board = list(clip_frames(person, ClipPlan([screen] * SETTLE + [angle] * 10, seed=k, noise=3.0), looks))
-                done = run_live([c[0] for c in board], Calibration(screen=screen_shift(screen)))
-                keyboard[(screen, angle)].append(float(np.mean([np.array_equal(f.image, c[0])
-                                                      for f, c in zip(done[SETTLE + DOWN_FRAMES - 1:], board[SETTLE + DOWN_FRAMES - 1:])])))
+                plan = ClipPlan([screen] * SETTLE + [angle] * 10, seed=k, noise=3.0)
+                board = [c[0] for c in clip_frames(person, plan, looks)]
+                done = run_live(board, Calibration(screen=screen_shift(screen)))
+                look = SETTLE + DOWN_FRAMES - 1  # the look's frames the rule must leave untouched
+                keyboard[(screen, angle)].append(float(np.mean([np.array_equal(f.image, x)
+                                                                for f, x in zip(done[look:], board[look:])])))
     summary = {name: summarise(rows) for name, rows in results.items() if rows}
     return {"summary": summary, "rows": results, "people": [p.name for p in people],
             "calibration_error": float(np.median(calib_errors)) if calib_errors else float("nan"),
             "calibrations": len(calib_errors), "refusals": refusals,
             "flicker": float(np.mean(flicker)) if flicker else float("nan"),
             "across_left": float(np.mean(across)) if across else float("nan"),
-            "keyboard_passed": {pair: float(np.mean(v)) if v else float("nan") for pair, v in keyboard.items()}}
+            "keyboard_passed": {pair: float(np.mean(v)) if v else float("nan")
+                                for pair, v in keyboard.items()}}
 
 
 def _clip_figures(inputs, done, truth_m, before_m, landmarker, name, angle) -> dict:

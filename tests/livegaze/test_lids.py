@@ -71,7 +71,8 @@ def test_the_head_moving_is_not_a_lid_dropping(still):
     watch = primed(frame, face)
     with still_landmarker() as lm:
         for dx, dy in ((3, 5), (-4, 2), (0, -6), (7, -3)):
-            moved = cv2.warpAffine(frame, np.float32([[1, 0, dx], [0, 1, dy]]), SIZE, borderMode=cv2.BORDER_REPLICATE)
+            m = np.float32([[1, 0, dx], [0, 1, dy]])
+            moved = cv2.warpAffine(frame, m, SIZE, borderMode=cv2.BORDER_REPLICATE)
             found = lm.detect(moved)
             assert abs(watch.update(moved, found)) < 0.6 * GateConfig().lid_drop, (dx, dy)
             lagging = type(found)(found.points - np.float32([0.6 * dx, 0.6 * dy, 0]), {}, found.pose)

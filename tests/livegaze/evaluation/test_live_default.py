@@ -121,7 +121,8 @@ def test_a_look_down_at_the_keyboard_passes_through_and_reading_comes_back(name)
     reading = out[settle - 1]
     assert reading[0] > 0.8 and all(o == reading for o in out[settle - 10:settle]), out[settle - 10:settle]
     look = out[settle + 1:settle + 6]
-    assert all(share == 0.0 and why in (Outcome.LOOKING_AWAY, Outcome.EYES_CLOSED) for share, why in look), look
+    passed = (Outcome.LOOKING_AWAY, Outcome.EYES_CLOSED)
+    assert all(share == 0.0 and why in passed for share, why in look), look
     assert out[-1] == reading, out[settle + 6:]
 
 
