@@ -35,6 +35,7 @@ KEYBOARD = ((15.0, 35.0), (15.0, 40.0), (20.0, 35.0), (20.0, 40.0))  # degrees: 
 SETTLE = 130  # frames of reading before the look at the keyboard (the gate learns the usual look)
 ACROSS = (8.0, 11.0, 14.0, 17.0, 20.0)  # degrees: lines of a screen read in random order
 ACROSS_FRAMES = 300
+HALF_PIXEL = 0.5  # the truth moved this many pixels up: what the measures read for a near miss
 
 
 def across_plan(seed: int) -> ClipPlan:
@@ -55,6 +56,12 @@ def reading_plan(angle: float, seed: int) -> ClipPlan:
 def screen_shift(angle: float) -> tuple[float, float]:
     """The move that takes a look `angle` degrees down back to the camera (eye widths, up)."""
     return (0.0, -EYEBALL * math.sin(math.radians(angle)))
+
+
+def nudged(image: np.ndarray, pixels: float) -> np.ndarray:
+    """The image moved `pixels` up (bilinear, edges repeated)."""
+    return cv2.warpAffine(image, np.float32([[1, 0, 0], [0, 1, -pixels]]), image.shape[1::-1],
+                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def run_live(frames: list[np.ndarray], calibration: Calibration) -> list[Frame]:
@@ -95,7 +102,7 @@ def evaluate_live(landmarker, shared: str | None, angles=((8.0, 16.0), (12.0, 20
         people = facing_faces(landmarker, shared)
         results = {"truth": [], "default": [], "measured": []}
         calib_errors, refusals, keyboard = [], [], {pair: [] for pair in KEYBOARD}
-        flicker, across = [], []
+        flicker, across, floor = [], [], []
         for k, person in enumerate(people):
             looks: dict = {}
             for angle in angles[k % len(angles)]:
@@ -112,6 +119,9 @@ def evaluate_live(landmarker, shared: str | None, angles=((8.0, 16.0), (12.0, 20
                                 "measured": measured if isinstance(measured, Calibration) else None}
                 truth_m = {i: measure(truths[i], landmarker) for i in MEASURED}
                 before_m = {i: measure(inputs[i], landmarker, truth_m[i]) for i in MEASURED}
+                for i in MEASURED:  # what each measure reads for an output half a pixel off the truth
+                    near = measure(nudged(truths[i], HALF_PIXEL), landmarker, truth_m[i]) if truth_m[i] else None
+                    floor += [(m.offset_mp, m.offset_img) for m in near or ()]
                 for name, cal in calibrations.items():
                     if cal is None:
                         continue
@@ -137,6 +147,7 @@ def evaluate_live(landmarker, shared: str | None, angles=((8.0, 16.0), (12.0, 20
             "calibration_error": float(np.median(calib_errors)) if calib_errors else float("nan"),
             "calibrations": len(calib_errors), "refusals": refusals,
             "flicker": float(np.mean(flicker)) if flicker else float("nan"),
+            "half_pixel": tuple(np.median(floor, axis=0)) if floor else (float("nan"),) * 2,
             "across_left": float(np.mean(across)) if across else float("nan"),
             "keyboard_passed": {pair: float(np.mean(v)) if v else float("nan")
                                 for pair, v in keyboard.items()}}
@@ -213,6 +224,11 @@ def format_live(result: dict) -> str:
               f"Flicker (still face, 15 degrees, output over input): {result['flicker']:.2f}. Lag: the full move is "
               f"back {truth.get('back', 0)} frames after the eyes open (the gate's ease-in), and the eyes follow "
               "the user's own movements in the same frame (shift mode moves them by a constant).",
+              f"The measures' resolution: the truth moved {HALF_PIXEL:g} pixel up reads as "
+              f"{result['half_pixel'][0]:.3f} eye widths by MediaPipe and {result['half_pixel'][1]:.3f} by the image "
+              f"(medians): an output within {HALF_PIXEL:g} pixel of the truth can read as little as "
+              f"{_share(truth, 'mp', result['half_pixel'][0])} / {_share(truth, 'img', result['half_pixel'][1])} "
+              "given back.",
               f"`livegaze calibrate` on the same faces: the screen offset recovered within "
               f"{result['calibration_error']:.3f} eye widths (median of {result['calibrations']})"
               + (f"; refused {len(result['refusals'])}" if result["refusals"] else "") + ".",
@@ -223,6 +239,11 @@ def format_live(result: dict) -> str:
               f"Reading all over the screen (8-20 degrees, {ACROSS_FRAMES} frames, fixations of 6-15 frames on "
               f"random lines): {100 * result['across_left']:.1f}% of frames from frame {SETTLE} on not corrected."]
     return "\n".join(lines)
+
+
+def _share(summary: dict, key: str, after: float) -> str:
+    before = summary.get(key, (float("nan"),))[0]
+    return f"{100 * (1 - after / before):.0f}%" if before > 0 else "-"
 
 
 def write_live_sheet(report_dir: str, result: dict) -> str:

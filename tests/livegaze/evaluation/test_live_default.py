@@ -8,7 +8,7 @@ import pytest
 
 from livegaze.calibration import Calibration
 from livegaze.evaluation.clips import head_box, photo
-from livegaze.evaluation.livedefault import BLINK, MEASURED, reading_plan, run_live, screen_shift
+from livegaze.evaluation.livedefault import BLINK, MEASURED, nudged, reading_plan, run_live, screen_shift
 from livegaze.evaluation.lookdown import ClipPlan, FacingFace, clip_frames
 from livegaze.evaluation.quality import far_changes, fresh_landmarker, measure
 from livegaze.frames import Outcome
@@ -139,3 +139,32 @@ def test_reading_all_over_the_screen_is_never_a_look_past_it():
     assert min(plan.angles) == 8.0 and max(plan.angles) == 20.0
     out = gate_through(person, plan.angles, seed=2, noise=plan.noise, wander=plan.wander)
     assert not [i for i, (_, why) in enumerate(out) if i >= USUAL_MIN and why is Outcome.LOOKING_AWAY]
+
+
+def test_nudged_moves_the_image_up_by_the_pixels_asked():
+    """A whole-pixel nudge is a row shift (np.roll's rows, the last row repeated); a half-pixel
+    one is the mean of the two neighbouring rows."""
+    image = np.random.default_rng(3).integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    one = nudged(image, 1.0)
+    assert np.array_equal(one[:-1], image[1:])
+    assert np.array_equal(one[-1], image[-1])
+    half = nudged(image, 0.5).astype(int)
+    assert np.abs(half[:-1] - (image[:-1].astype(int) + image[1:]) / 2).max() <= 1
+
+
+def test_both_measures_read_a_known_move_of_the_truth(reading):
+    """The truth moved 2 pixels up reads as about 2 pixels (in eye widths; medians over the
+    measured frames' eyes) by MediaPipe and by the image estimate, and unmoved as nothing: the
+    eval's resolution line rests on this."""
+    _, truths = reading
+    still, moved = [], []
+    with fresh_landmarker() as lm:
+        for i in MEASURED:
+            truth = measure(truths[i], lm)
+            still += [(m.offset_mp, m.offset_img) for m in measure(truths[i], lm, truth)]
+            moved += [(m.offset_mp * t.width, m.offset_img * t.width)
+                      for t, m in zip(truth, measure(nudged(truths[i], 2.0), lm, truth))]
+    assert np.abs(still).max() < 1e-6
+    mp, img = np.median(moved, axis=0)
+    assert 1.0 <= mp <= 3.0, moved
+    assert 1.0 <= img <= 3.0, moved
