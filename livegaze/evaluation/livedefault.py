@@ -120,8 +120,9 @@ def evaluate_live(landmarker, shared: str | None, angles=((8.0, 16.0), (12.0, 20
                 truth_m = {i: measure(truths[i], landmarker) for i in MEASURED}
                 before_m = {i: measure(inputs[i], landmarker, truth_m[i]) for i in MEASURED}
                 for i in MEASURED:  # what each measure reads for an output half a pixel off the truth
-                    near = measure(nudged(truths[i], HALF_PIXEL), landmarker, truth_m[i]) if truth_m[i] else None
-                    floor += [(m.offset_mp, m.offset_img) for m in near or ()]
+                    if truth_m[i]:
+                        near = measure(nudged(truths[i], HALF_PIXEL), landmarker, truth_m[i])
+                        floor += [(m.offset_mp, m.offset_img) for m in near or ()]
                 for name, cal in calibrations.items():
                     if cal is None:
                         continue
@@ -219,16 +220,16 @@ def format_live(result: dict) -> str:
                      f"| {s['far']} | {s['shut_changed']} of {s['shut']} | {100 * s['closed']:.0f}% / "
                      f"{100 * s['gated']:.0f}% |")
     truth = result["summary"].get("truth", {})
+    near_mp, near_img = result["half_pixel"]
     lines += ["", f"Faces: {', '.join(result['people'])}; {truth.get('clips', 0)} clips of {FRAMES} frames, "
               f"screens 8-20 degrees below the camera, a {BLINK[1] - BLINK[0]}-frame blink in each.",
               f"Flicker (still face, 15 degrees, output over input): {result['flicker']:.2f}. Lag: the full move is "
               f"back {truth.get('back', 0)} frames after the eyes open (the gate's ease-in), and the eyes follow "
               "the user's own movements in the same frame (shift mode moves them by a constant).",
-              f"The measures' resolution: the truth moved {HALF_PIXEL:g} pixel up reads as "
-              f"{result['half_pixel'][0]:.3f} eye widths by MediaPipe and {result['half_pixel'][1]:.3f} by the image "
-              f"(medians): an output within {HALF_PIXEL:g} pixel of the truth can read as little as "
-              f"{_share(truth, 'mp', result['half_pixel'][0])} / {_share(truth, 'img', result['half_pixel'][1])} "
-              "given back.",
+              f"The measures' resolution: the truth moved {HALF_PIXEL:g} pixel up reads as {near_mp:.3f} eye "
+              f"widths by MediaPipe and {near_img:.3f} by the image (medians): an output within {HALF_PIXEL:g} "
+              f"pixel of the truth can read as little as {_share(truth, 'mp', near_mp)} / "
+              f"{_share(truth, 'img', near_img)} given back.",
               f"`livegaze calibrate` on the same faces: the screen offset recovered within "
               f"{result['calibration_error']:.3f} eye widths (median of {result['calibrations']})"
               + (f"; refused {len(result['refusals'])}" if result["refusals"] else "") + ".",

@@ -8,7 +8,8 @@ import pytest
 
 from livegaze.calibration import Calibration
 from livegaze.evaluation.clips import head_box, photo
-from livegaze.evaluation.livedefault import BLINK, MEASURED, nudged, reading_plan, run_live, screen_shift
+from livegaze.evaluation.livedefault import (BLINK, MEASURED, format_live, nudged, reading_plan, run_live,
+                                             screen_shift)
 from livegaze.evaluation.lookdown import ClipPlan, FacingFace, clip_frames
 from livegaze.evaluation.quality import far_changes, fresh_landmarker, measure
 from livegaze.frames import Outcome
@@ -168,3 +169,15 @@ def test_both_measures_read_a_known_move_of_the_truth(reading):
     mp, img = np.median(moved, axis=0)
     assert 1.0 <= mp <= 3.0, moved
     assert 1.0 <= img <= 3.0, moved
+
+
+def test_the_resolution_line_sets_a_near_miss_against_the_offsets():
+    """Half a pixel reading as half the median offset by each measure is 50% given back."""
+    summary = {"mp": (0.05, 0.02, 60.0), "img": (0.06, 0.03, 50.0), "contrast_min": 0.9, "contrast_median": 1.0,
+               "far": 0, "shut_changed": 0, "shut": 36, "closed": 0.0, "gated": 0.0, "back": 3, "clips": 12}
+    result = {"summary": {"truth": summary}, "people": ["astronaut"], "flicker": 1.0, "half_pixel": (0.025, 0.015),
+              "calibration_error": 0.01, "calibrations": 12, "refusals": [], "keyboard_passed": {(15.0, 35.0): 1.0},
+              "across_left": 0.0}
+    line = next(x for x in format_live(result).splitlines() if x.startswith("The measures' resolution"))
+    assert "reads as 0.025 eye widths by MediaPipe and 0.015 by the image" in line
+    assert line.endswith("can read as little as 50% / 75% given back.")
