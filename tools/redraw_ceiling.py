@@ -5,10 +5,11 @@
 A research check, not a corrector: each clip's measured frames are corrected by running the
 clips' own look-down method backwards (livegaze.evaluation.lookdown.look_down with the angle
 negated, on the frame's own landmarks): the iris cut out, its hidden part mirrored, pasted back
-up by the screen's whole offset, the lids raised one to one with it. That is the inputs'
-construction inverted, the most a redraw without a trained model can know about the truth.
-It prints the share of the offset given back by both of the eval's measures, beside the warp's
-with a calibration that matches the truth (docs/quality.md quotes both).
+up by the screen's whole offset, the lids raised one to one with it: the inputs' construction
+inverted, so the lids end where the truth has them (its pasted iris leaves seams; it is a check
+of what opening the lids is worth, not a corrector). It prints the share of the offset given
+back by both of the eval's measures, beside the warp's with a calibration that matches the
+truth (docs/quality.md quotes both).
 """
 from __future__ import annotations
 

@@ -178,3 +178,20 @@ def test_eval_says_when_the_shared_media_are_missing(tmp_path, monkeypatch):
     assert any("shared test media were not found" in line and "LIVEGAZE_MEDIA" in line for line in lines)
     assert any(re.match(r"media: packaged photos: 2 pictures; generated clip: \d+ frames; \d+ faces measured", line)
                for line in lines)
+
+
+@pytest.mark.parametrize("centre", [(20.0, 15.0), (20.3, 15.6), (21.75, 14.25)])
+def test_the_image_estimate_finds_a_drawn_iris_to_a_fraction_of_a_pixel(centre):
+    """A dark disk of radius 6 drawn anti-aliased at a known sub-pixel centre (8x supersampled),
+    inside an opening 30 pixels wide: found within a quarter of a pixel (at whole pixels, the
+    estimate's old steps, two of these centres could be found no closer than half a pixel)."""
+    from livegaze.evaluation.quality import darkest_disk
+
+    big = np.full((32 * 8, 44 * 8), 200, np.uint8)
+    at = np.round([((c + 0.5) * 8 - 0.5) * 16 for c in centre]).astype(int)  # 8x pixels, 4 fraction bits
+    cv2.circle(big, (int(at[0]), int(at[1])), 6 * 8 * 16, 40, -1, lineType=cv2.LINE_AA, shift=4)
+    gray = cv2.resize(big, (44, 32), interpolation=cv2.INTER_AREA)
+    contour = np.float32([[6, 15], [12, 8], [21, 6], [30, 8], [36, 15], [30, 22], [21, 24], [12, 22]])
+    found, contrast = darkest_disk(gray, contour, 6.0)
+    assert np.hypot(*(found - np.array(centre))) < 0.25, found
+    assert contrast > 100
