@@ -190,9 +190,10 @@ PROMPTS = (("camera", "Look into the camera lens"), ("screen", "Now look at the 
 
 
 def run_calibration(source: str = "0", seconds: float = 2.5, face_model: str | None = None, echo=print,
-                    path: Path | None = None) -> Calibration:
+                    path: Path | None = None, progress: bool = True) -> Calibration:
     """The calibration from a camera (or a video of the same two looks): prompts, then about
-    `seconds` of frames per look after a settling pause; saves and returns the result."""
+    `seconds` of frames per look after a settling pause (a progress bar each unless `progress`
+    is off); saves and returns the result."""
     from tqdm import tqdm
 
     from livegaze.capture import Capture, CaptureConfig, EndOfStream
@@ -213,7 +214,7 @@ def run_calibration(source: str = "0", seconds: float = 2.5, face_model: str | N
         for phase, prompt in PROMPTS:
             echo(f"{prompt} and keep looking there...")
             calibrator.begin(None)
-            for i in tqdm(range(settle + count), desc=phase, unit="frame", leave=False):
+            for i in tqdm(range(settle + count), desc=phase, unit="frame", leave=False, disable=not progress):
                 if i == settle:
                     calibrator.begin(phase)
                 try:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 from livegaze.calibration import Calibration, run_calibration
 from livegaze.correctors.warp import WarpCorrector
@@ -90,7 +91,8 @@ def measured_calibration(person, angle: float, seed: int, folder: str) -> Calibr
         writer.write(look)
     writer.release()
     try:
-        return run_calibration(path, seconds=1.0, echo=lambda *_: None, path=Path(folder) / "calibration.toml")
+        return run_calibration(path, seconds=1.0, echo=lambda *_: None, path=Path(folder) / "calibration.toml",
+                               progress=False)
     except LivegazeError as exc:
         return str(exc)
 
@@ -103,7 +105,7 @@ def evaluate_live(landmarker, shared: str | None, angles=((8.0, 16.0), (12.0, 20
         results = {"truth": [], "default": [], "measured": []}
         calib_errors, refusals, keyboard = [], [], {pair: [] for pair in KEYBOARD}
         flicker, across, floor = [], [], []
-        for k, person in enumerate(people):
+        for k, person in enumerate(tqdm(people, desc="live default", unit="face")):
             looks: dict = {}
             for angle in angles[k % len(angles)]:
                 seed = 100 * k + int(angle)

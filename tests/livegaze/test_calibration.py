@@ -123,3 +123,15 @@ def test_a_calibration_that_load_would_refuse_is_never_saved(tmp_path):
     with pytest.raises(LivegazeError, match="not usable"):
         save(Calibration(camera=(float("nan"), 0.0), screen=(0.0, 0.08)), path)
     assert not path.exists()
+
+
+def test_a_calibration_run_inside_another_job_draws_no_progress_bars(two_looks, tmp_path, capsys):
+    """`livegaze eval` calibrates a dozen clips under its own progress bar: with progress off,
+    run_calibration writes nothing to the terminal (tqdm draws on stderr) and still measures."""
+    from livegaze.calibration import run_calibration
+
+    quiet = run_calibration(two_looks, seconds=1.0, echo=lambda *_: None, path=tmp_path / "c.toml", progress=False)
+    assert capsys.readouterr().err == ""
+    shown = run_calibration(two_looks, seconds=1.0, echo=lambda *_: None, path=tmp_path / "d.toml")
+    assert "camera" in capsys.readouterr().err
+    assert quiet.shift == pytest.approx(shown.shift) and quiet.shift[0] < -0.04
