@@ -183,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="folder for the report (made if missing) [default: ./livegaze-eval]")
     evaluate.add_argument("--live", action=argparse.BooleanOptionalAction, default=True,
                           help="with the default media, also measure the live default (shift mode on "
-                               "screen-reading clips; about 2 minutes on 2 cores) [default: on]")
+                               "screen-reading clips; about 5 minutes on 2 cores) [default: on]")
     add_flags(evaluate, ("live.strength", "correct.checkpoint", "correct.engine"))
 
     devices = _command(sub, "devices", "list cameras, the virtual camera, correctors and model runners",

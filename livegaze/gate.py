@@ -65,7 +65,7 @@ class GateConfig:
     min_openness: float = 0.18
     blink_closed: float = 0.5
     closing: float = 0.8
-    lid_drop: float = 0.045
+    lid_drop: float = 0.04
     ease_frames: int = 4
 
     def check(self) -> None:
@@ -181,7 +181,7 @@ class Gate:
             self._low += 1  # shut lids are low lids too: a look down that the closed-eye rules
             return 0.0, Outcome.EYES_CLOSED  # caught first stays passed through after them
         if stream and image is not None and cfg.lid_drop > 0:
-            drop = self._lids.update(image, face)
+            drop = self._lids.update(image, face, past=cfg.lid_drop)
             self._low = self._low + 1 if drop is not None and drop > cfg.lid_drop else 0
             if self._low >= DOWN_FRAMES:
                 self._down = True

@@ -17,9 +17,13 @@ the look (docs/quality.md), so the lid is followed in the image instead:
   start a large drop was matched to the wrong one (MediaPipe's landmarks also lag a sudden head
   move by a few pixels);
 - each frame's lid level (the reference's level plus the drop) joins a record of the last
-  USUAL_FRAMES frames; the usual level is its median, what this person mostly does (for a
-  livegaze user: reading the screen), so a brief glance does not move it and a look held for
-  more than half the record becomes the new usual one;
+  USUAL_FRAMES frames; the usual level is the lowest the lids held for a quarter of it (its
+  USUAL_SHARE quantile): for a livegaze user, the bottom of the screen they read. So reading
+  anywhere on the screen sits at or above it, and a look into the camera held for seconds
+  (the lids higher) does not move it;
+- a look further below it than the caller's `past` is kept out of the record for up to
+  HOLD_OUT frames in a row, so a look at the keyboard stays one while the user types; held
+  longer, it joins the record and becomes the usual look about 1.5 s later;
 - the reference is taken afresh from a frame at the usual level every REFRESH_FRAMES frames
   (light and pose drift), its level carried over, so the levels stay on one scale;
 - a face that jumps (another person, a cut: the eyes' midpoint moves more than an eye width in a
@@ -45,6 +49,8 @@ FARTHEST = 0.4  # eye widths: the largest drop or rise looked for
 BROW = (-0.8, -0.6)  # the brow band, which stays put when the eyes turn
 USUAL_FRAMES = 180  # 6 s at 30 fps
 USUAL_MIN = 120  # frames (4 s) before a usual level is given: a shorter one may hold one part of the screen
+USUAL_SHARE = 0.75  # the usual level: the record's 75th percentile (levels grow downwards)
+HOLD_OUT = 90  # frames (3 s at 30 fps) a look past the usual one is kept out of the record, in a row
 REFRESH_FRAMES = 60
 REFRESH_NEAR = 0.01  # eye widths: a frame this close to the usual level may become the reference
 JUMP = 1.0  # eye widths the eyes' midpoint may move in one frame before the face counts as another
@@ -124,6 +130,7 @@ class LidWatch:
         self._reference_level = 0.0
         self._since_reference = 0
         self._levels.clear()
+        self._held_out = 0  # frames in a row kept out of the record (see update)
         self._last: tuple[np.ndarray, float] | None = None  # the eyes' midpoint and width, last frame
 
     def _drop(self, reference: np.ndarray, rows: np.ndarray, patch: np.ndarray) -> float:
@@ -147,7 +154,9 @@ class LidWatch:
         moved = float(np.hypot(*(middle - last[0])))
         return moved <= JUMP * last[1] and 1 / RESIZE <= width / last[1] <= RESIZE
 
-    def update(self, image: np.ndarray, face: FaceLandmarks) -> float | None:
+    def update(self, image: np.ndarray, face: FaceLandmarks, past: float | None = None) -> float | None:
+        """This frame's lid level less the usual one (None until that is known); `past`: the
+        drop (eye widths) the caller takes as a look past the usual one (see HOLD_OUT)."""
         if not self._same_face(face):
             last = self._last
             self.reset()
@@ -161,8 +170,13 @@ class LidWatch:
             return None
         level = self._reference_level + float(np.mean([
             self._drop(ref, rows, patch) for (ref, rows), patch in zip(self._reference, patches)]))
-        usual = float(np.median(self._levels)) if len(self._levels) >= USUAL_MIN else None
-        self._levels.append(level)
+        usual = float(np.quantile(self._levels, USUAL_SHARE)) if len(self._levels) >= USUAL_MIN else None
+        beyond = usual is not None and past is not None and level - usual > past
+        if beyond and self._held_out < HOLD_OUT:
+            self._held_out += 1
+        else:
+            self._levels.append(level)
+            self._held_out = self._held_out if beyond else 0
         self._since_reference += 1
         due = self._since_reference >= REFRESH_FRAMES
         if usual is not None and due and abs(level - usual) < REFRESH_NEAR:

@@ -36,6 +36,7 @@ KEYBOARD = ((15.0, 35.0), (15.0, 40.0), (20.0, 35.0), (20.0, 40.0))  # degrees: 
 SETTLE = 130  # frames of reading before the look at the keyboard (the gate learns the usual look)
 ACROSS = (8.0, 11.0, 14.0, 17.0, 20.0)  # degrees: lines of a screen read in random order
 ACROSS_FRAMES = 300
+CAMERA_FRAMES, AGAIN_FRAMES = 120, 60  # a 4 s look into the camera, then 2 s of reading again
 HALF_PIXEL = 0.5  # the truth moved this many pixels up: what the measures read for a near miss
 
 
@@ -104,7 +105,7 @@ def evaluate_live(landmarker, shared: str | None, angles=((8.0, 16.0), (12.0, 20
         people = facing_faces(landmarker, shared)
         results = {"truth": [], "default": [], "measured": []}
         calib_errors, refusals, keyboard = [], [], {pair: [] for pair in KEYBOARD}
-        flicker, across, floor = [], [], []
+        flicker, across, floor, again = [], [], [], []
         for k, person in enumerate(tqdm(people, desc="live default", unit="face")):
             looks: dict = {}
             for angle in angles[k % len(angles)]:
@@ -138,6 +139,9 @@ def evaluate_live(landmarker, shared: str | None, angles=((8.0, 16.0), (12.0, 20
             clip = [c[0] for c in clip_frames(person, across_plan(k), looks)]
             done = run_live(clip, Calibration(screen=screen_shift(14)))
             across.append(float(np.mean([f.outcome is not Outcome.CORRECTED for f in done[SETTLE:]])))
+            plan = ClipPlan([15.0] * SETTLE + [0.0] * CAMERA_FRAMES + [15.0] * AGAIN_FRAMES, seed=k, noise=3.0)
+            done = run_live([c[0] for c in clip_frames(person, plan, looks)], Calibration(screen=screen_shift(15)))
+            again.append(float(np.mean([f.outcome is not Outcome.CORRECTED for f in done[-AGAIN_FRAMES:]])))
             for screen, angle in KEYBOARD:  # reading the screen, then a look at the keyboard
                 plan = ClipPlan([screen] * SETTLE + [angle] * 10, seed=k, noise=3.0)
                 board = [c[0] for c in clip_frames(person, plan, looks)]
@@ -152,6 +156,7 @@ def evaluate_live(landmarker, shared: str | None, angles=((8.0, 16.0), (12.0, 20
             "flicker": float(np.mean(flicker)) if flicker else float("nan"),
             "half_pixel": tuple(np.median(floor, axis=0)) if floor else (float("nan"),) * 2,
             "across_left": float(np.mean(across)) if across else float("nan"),
+            "again_left": float(np.mean(again)) if again else float("nan"),
             "keyboard_passed": {pair: float(np.mean(v)) if v else float("nan")
                                 for pair, v in keyboard.items()}}
 
@@ -240,7 +245,9 @@ def format_live(result: dict) -> str:
               + ", ".join(f"screen {screen:g}, keyboard {angle:g} degrees down: {100 * share:.0f}%"
                           for (screen, angle), share in result["keyboard_passed"].items()) + ".",
               f"Reading all over the screen (8-20 degrees, {ACROSS_FRAMES} frames, fixations of 6-15 frames on "
-              f"random lines): {100 * result['across_left']:.1f}% of frames from frame {SETTLE} on not corrected."]
+              f"random lines): {100 * result['across_left']:.1f}% of frames from frame {SETTLE} on not corrected.",
+              f"Reading again (15 degrees) after {CAMERA_FRAMES / 30:g} s looking into the camera: "
+              f"{100 * result['again_left']:.1f}% of its first {AGAIN_FRAMES} frames not corrected."]
     return "\n".join(lines)
 
 

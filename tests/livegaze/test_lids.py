@@ -8,7 +8,7 @@ import pytest
 from livegaze.evaluation.clips import photo
 from livegaze.gate import GateConfig
 from livegaze.landmarks import Landmarker
-from livegaze.lids import USUAL_FRAMES, USUAL_MIN, LidWatch, eye_patch
+from livegaze.lids import HOLD_OUT, USUAL_FRAMES, USUAL_MIN, LidWatch, eye_patch
 from livegaze.stills import still_landmarker
 
 SIZE = (640, 480)
@@ -89,16 +89,46 @@ def test_nothing_is_said_until_the_usual_place_is_known(still):
     assert watch.update(frame, face) is None
 
 
-def test_a_look_held_for_most_of_the_record_becomes_the_usual_one(still):
+def test_a_look_held_for_a_quarter_of_the_record_becomes_the_usual_one(still):
+    """Without a `past` (nothing kept out), a lower look held for over a quarter of the record
+    is the lowest the lids usually sit: the usual place."""
     frame, face = still
     width = np.mean([face.eye_size(eye)[0] for eye in range(2)])
     low = lowered(frame, face, 4.0)
     watch = primed(frame, face, USUAL_FRAMES)
     first = watch.update(low, face)
     assert first > 2.5 / width
-    drops = [watch.update(low, face) for _ in range(USUAL_FRAMES // 2 + 1)]
-    assert drops[0] > 2.5 / width  # a glance does not move the usual place
+    drops = [watch.update(low, face) for _ in range(USUAL_FRAMES // 4 + 2)]
+    assert drops[0] > 2.5 / width and drops[-4] > 2.5 / width  # a glance does not move the usual place
     assert abs(drops[-1]) < 0.5 / width, drops[-5:]  # held this long, it is the usual one
+
+
+def test_a_look_past_the_usual_one_is_kept_out_of_the_record_for_a_while(still):
+    """A look more than `past` below the usual place (a keyboard while typing) stays that far
+    below it for HOLD_OUT frames; held longer, it joins the record and becomes the usual one."""
+    frame, face = still
+    width = np.mean([face.eye_size(eye)[0] for eye in range(2)])
+    low = lowered(frame, face, 4.0)
+    watch = primed(frame, face, USUAL_FRAMES)
+    past = GateConfig().lid_drop
+    drops = [watch.update(low, face, past=past) for _ in range(HOLD_OUT + USUAL_FRAMES // 4 + 2)]
+    assert min(drops[:HOLD_OUT]) > 2.5 / width, min(drops[:HOLD_OUT])
+    assert abs(drops[-1]) < 0.5 / width, drops[-5:]
+
+
+def test_reading_after_seconds_of_looking_into_the_camera_is_the_usual_look(still):
+    """The lids read the screen (lower), then look into the camera (higher) for over half the
+    record, then read again: that reading is at the usual place, not a look down past it (the
+    usual place is the lowest the lids held for a quarter of the record, not their median)."""
+    frame, face = still
+    width = np.mean([face.eye_size(eye)[0] for eye in range(2)])
+    reading = lowered(frame, face, 4.0)
+    watch = primed(reading, face, USUAL_FRAMES)
+    past = GateConfig().lid_drop
+    camera = [watch.update(frame, face, past=past) for _ in range(USUAL_FRAMES // 2 + 20)]
+    assert camera[-1] < -2.5 / width  # the camera look: lids well above the usual place
+    again = [watch.update(reading, face, past=past) for _ in range(5)]
+    assert max(abs(d) for d in again) < 0.5 / width, again
 
 
 def test_a_tiny_eye_has_no_patch(still):

@@ -127,6 +127,26 @@ def test_a_look_down_at_the_keyboard_passes_through_and_reading_comes_back(name)
     assert out[-1] == reading, out[settle + 6:]
 
 
+def test_a_keyboard_look_held_while_typing_stays_passed_through_and_reading_after_a_camera_look_is_corrected():
+    """Two looks the lids alone must tell apart from reading, on real landmarks: a keyboard 35
+    degrees down held for 3 s (typing) is left alone all along; and after 4 s looking into the
+    camera, reading the screen again is corrected at once (the lids are back at their usual
+    place, not below it)."""
+    from livegaze.lids import HOLD_OUT, USUAL_MIN
+
+    with still_landmarker() as lm:
+        image = photo("grace_hopper")
+        person = FacingFace("grace_hopper", image, lm.detect(image))
+    settle = USUAL_MIN + 10
+    out = gate_through(person, [15.0] * settle + [35.0] * HOLD_OUT + [0.0] * 120 + [15.0] * 10)
+    typing = out[settle + 1:settle + HOLD_OUT]
+    passed = (Outcome.LOOKING_AWAY, Outcome.EYES_CLOSED)  # a look that far down may read as closed
+    assert all(share == 0.0 and why in passed for share, why in typing), \
+        [(i, o) for i, o in enumerate(typing) if o[0] > 0 or o[1] not in passed]
+    again = out[-8:]
+    assert all(why is None and share > 0.8 for share, why in again), again
+
+
 def test_reading_all_over_the_screen_is_never_a_look_past_it():
     """Ten seconds of reading random lines of a screen 8-20 degrees down (noise, head motion):
     once the usual look is known, no frame is taken for a look past the screen."""
@@ -177,7 +197,7 @@ def test_the_resolution_line_sets_a_near_miss_against_the_offsets():
                "far": 0, "shut_changed": 0, "shut": 36, "closed": 0.0, "gated": 0.0, "back": 3, "clips": 12}
     result = {"summary": {"truth": summary}, "people": ["astronaut"], "flicker": 1.0, "half_pixel": (0.025, 0.015),
               "calibration_error": 0.01, "calibrations": 12, "refusals": [], "keyboard_passed": {(15.0, 35.0): 1.0},
-              "across_left": 0.0}
+              "across_left": 0.0, "again_left": 0.0}
     line = next(x for x in format_live(result).splitlines() if x.startswith("The measures' resolution"))
     assert "reads as 0.025 eye widths by MediaPipe and 0.015 by the image" in line
     assert line.endswith("can read as little as 50% / 75% given back.")
