@@ -8,7 +8,7 @@ import pytest
 from livegaze.evaluation.clips import photo
 from livegaze.gate import GateConfig
 from livegaze.landmarks import Landmarker
-from livegaze.lids import HOLD_OUT, USUAL_FRAMES, USUAL_MIN, LidWatch, eye_patch
+from livegaze.lids import HOLD_OUT, USUAL_FRAMES, USUAL_MIN, USUAL_SHARE, LidWatch, eye_patch
 from livegaze.stills import still_landmarker
 
 SIZE = (640, 480)
@@ -111,9 +111,26 @@ def test_a_look_past_the_usual_one_is_kept_out_of_the_record_for_a_while(still):
     low = lowered(frame, face, 4.0)
     watch = primed(frame, face, USUAL_FRAMES)
     past = GateConfig().lid_drop
-    drops = [watch.update(low, face, past=past) for _ in range(HOLD_OUT + USUAL_FRAMES // 4 + 2)]
-    assert min(drops[:HOLD_OUT]) > 2.5 / width, min(drops[:HOLD_OUT])
+    joined = HOLD_OUT + int(np.ceil(USUAL_FRAMES * (1 - USUAL_SHARE)))  # frames until it is the usual look
+    drops = [watch.update(low, face, past=past) for _ in range(joined + 2)]
+    assert min(drops[:joined - 3]) > 2.5 / width, min(drops[:joined - 3])
     assert abs(drops[-1]) < 0.5 / width, drops[-5:]
+
+
+def test_each_look_past_the_usual_one_is_kept_out_afresh(still):
+    """Two looks at the keyboard with reading between: the second is kept out of the record for
+    HOLD_OUT frames of its own, not what the first left of them."""
+    frame, face = still
+    width = np.mean([face.eye_size(eye)[0] for eye in range(2)])
+    low = lowered(frame, face, 4.0)
+    watch = primed(frame, face, USUAL_FRAMES)
+    past = GateConfig().lid_drop
+    for _ in range(HOLD_OUT // 2):
+        watch.update(low, face, past=past)
+    for _ in range(10):
+        watch.update(frame, face, past=past)
+    second = [watch.update(low, face, past=past) for _ in range(HOLD_OUT + 10)]
+    assert min(second) > 2.5 / width, int(np.argmin(second))
 
 
 def test_reading_after_seconds_of_looking_into_the_camera_is_the_usual_look(still):
