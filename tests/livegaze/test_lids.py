@@ -203,3 +203,18 @@ def test_the_flow_starts_from_the_shift_that_lays_the_band(still, shift):
     margin = int(np.argmin(np.abs(_V - lid_row(face, 0))))
     top, bottom = margin + round(BAND[0] * PATCH_PX), margin + round(BAND[1] * PATCH_PX)
     assert _band_shift(reference, patch, top, bottom) == shift
+
+
+def test_a_look_past_a_lower_usual_one_is_kept_out_too(still):
+    """Once a lower look has become the usual one (held past HOLD_OUT), a look further down
+    still is measured against it and kept out of the record for HOLD_OUT frames of its own."""
+    frame, face = still
+    width = np.mean([face.eye_size(eye)[0] for eye in range(2)])
+    watch = primed(frame, face, USUAL_FRAMES)
+    past = GateConfig().lid_drop
+    low, lower = lowered(frame, face, 4.0), lowered(frame, face, 8.0)
+    for _ in range(USUAL_FRAMES):
+        watch.update(low, face, past=past)
+    assert abs(watch.update(low, face, past=past)) < 0.5 / width  # the lower look is the usual one
+    further = [watch.update(lower, face, past=past) for _ in range(HOLD_OUT + 10)]
+    assert min(further) > 2.5 / width, int(np.argmin(further))
