@@ -46,6 +46,7 @@ LONGEST_BLINK = 3
 # A look down past the screen is taken as one once the lids have been that low on this many
 # frames in a row, so that one frame's misreading never switches the correction off and on.
 DOWN_FRAMES = 2
+LID_RELEASE = 0.5  # share of gate.lid_drop the lids must come back within to end such a look
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ class Gate:
         self._lids = LidWatch()
         self._down = False  # this frame looks well below the usual look (a stream)
         self._low = 0  # frames in a row with the lids well below their usual place
+        self._past = False  # the last open frame was a look past the screen (see LID_RELEASE)
 
     def reset(self) -> None:
         self.share = 0.0
@@ -133,6 +135,7 @@ class Gate:
         self._openings.clear()
         self._lids.reset()
         self._low = 0
+        self._past = False
 
     def _closing(self, face: FaceLandmarks, closed: bool) -> bool:
         """Whether either eye is well below its usual opening (a stream); this frame joins the
@@ -171,6 +174,7 @@ class Gate:
                 self._openings.clear()
                 self._lids.reset()
                 self._low = 0
+                self._past = False
             return 0.0, Outcome.NO_FACE
         cfg = self.config
         closed = min(face.openness(0), face.openness(1)) < cfg.min_openness or \
@@ -181,9 +185,13 @@ class Gate:
             self._low += 1  # shut lids are low lids too: a look down that the closed-eye rules
             return 0.0, Outcome.EYES_CLOSED  # caught first stays passed through after them
         if stream and image is not None and cfg.lid_drop > 0:
-            drop = self._lids.update(image, face, past=cfg.lid_drop)
-            self._low = self._low + 1 if drop is not None and drop > cfg.lid_drop else 0
-            if self._low >= DOWN_FRAMES:
+            # Hysteresis, as for the angles: a look past the screen lasts until the lids are back
+            # within LID_RELEASE of the threshold, so a drop read near it does not flap.
+            limit = cfg.lid_drop * (LID_RELEASE if self._past else 1.0)
+            drop = self._lids.update(image, face, past=limit)
+            self._low = self._low + 1 if drop is not None and drop > limit else 0
+            self._past = self._low >= DOWN_FRAMES
+            if self._past:
                 self._down = True
                 return 0.0, Outcome.LOOKING_AWAY
         gaze, head = self.angles(face, image)

@@ -424,3 +424,34 @@ def test_a_look_down_that_starts_as_closed_eyes_stays_passed_through(face):
         gate.update(face, image=frame)
     assert gate.update(blinking(face, 0.2), image=low) == (0.0, Outcome.EYES_CLOSED)
     assert gate.update(face, image=low) == (0.0, Outcome.LOOKING_AWAY)
+
+
+def test_a_look_past_the_screen_lasts_until_the_lids_are_well_back():
+    """Hysteresis on the lids, as on the angles: once a look past the screen (lids 3 pixels down,
+    about 0.1 eye widths), lids read a little under the threshold (0.9 pixels, about 0.03) keep
+    it passed through; back at the usual place, the correction eases back in."""
+    import cv2
+
+    from livegaze.gate import LID_RELEASE
+    from livegaze.lids import USUAL_MIN
+    from tests.livegaze.test_lids import lowered
+
+    image = photo("grace_hopper")
+    scale = 480 / image.shape[0]
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)[:, :640]
+    frame[:, (640 - small.shape[1]) // 2:(640 - small.shape[1]) // 2 + small.shape[1]] = small
+    with Landmarker() as lm:
+        face = lm.detect(frame, 0)
+    width = np.mean([face.eye_size(eye)[0] for eye in range(2)])
+    nearly = 0.9
+    assert LID_RELEASE * GateConfig().lid_drop < nearly / width < GateConfig().lid_drop
+    gate = Gate()
+    for _ in range(USUAL_MIN + 2):
+        gate.update(face, image=frame)
+    down = [gate.update(face, image=lowered(frame, face, 3.0)) for _ in range(3)]
+    assert down[-1] == (0.0, Outcome.LOOKING_AWAY)
+    held = [gate.update(face, image=lowered(frame, face, nearly)) for _ in range(4)]
+    assert all(o == (0.0, Outcome.LOOKING_AWAY) for o in held), held
+    back = [gate.update(face, image=frame) for _ in range(4)]
+    assert back[0][1] is None and back[-1] == (1.0, None), back
