@@ -385,18 +385,10 @@ def test_lids_well_below_their_usual_place_pass_through_at_once_unless_switched_
     """A stream of a real photo, then the same with the eye regions pushed 3 pixels down (the
     lids and eyes dropped, the brow in place; about 0.1 eye widths): from the second such frame
     the gate leaves the face alone at once (no easing), and with gate.lid_drop 0 it does not."""
-    import cv2
-
     from livegaze.lids import USUAL_MIN
-    from tests.livegaze.test_lids import lowered
+    from tests.livegaze.test_lids import lowered, webcam_still
 
-    image = photo("grace_hopper")
-    scale = 480 / image.shape[0]
-    frame = np.full((480, 640, 3), 90, np.uint8)
-    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)[:, :640]
-    frame[:, (640 - small.shape[1]) // 2:(640 - small.shape[1]) // 2 + small.shape[1]] = small
-    with Landmarker() as lm:
-        face = lm.detect(frame, 0)
+    frame, face = webcam_still()
     low = lowered(frame, face, 3.0)
     for drop, passed in ((GateConfig().lid_drop, True), (0.0, False)):
         gate = Gate(GateConfig(lid_drop=drop))
@@ -431,19 +423,11 @@ def test_a_look_past_the_screen_lasts_until_the_lids_are_well_back():
     pixels, about 0.03 eye widths) start no look past the screen, but once one has started
     (1.5 pixels, about 0.05) they keep it passed through; back at the usual place, the
     correction eases back in."""
-    import cv2
-
     from livegaze.gate import LID_RELEASE
     from livegaze.lids import USUAL_MIN
-    from tests.livegaze.test_lids import lowered
+    from tests.livegaze.test_lids import lowered, webcam_still
 
-    image = photo("grace_hopper")
-    scale = 480 / image.shape[0]
-    frame = np.full((480, 640, 3), 90, np.uint8)
-    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)[:, :640]
-    frame[:, (640 - small.shape[1]) // 2:(640 - small.shape[1]) // 2 + small.shape[1]] = small
-    with Landmarker() as lm:
-        face = lm.detect(frame, 0)
+    frame, face = webcam_still()
     width = np.mean([face.eye_size(eye)[0] for eye in range(2)])
     nearly = 0.9
     assert LID_RELEASE * GateConfig().lid_drop < nearly / width < GateConfig().lid_drop

@@ -16,6 +16,10 @@ SIZE = (640, 480)
 
 @pytest.fixture(scope="module")
 def still():
+    return webcam_still()
+
+
+def webcam_still():
     """grace_hopper.jpg's head at webcam scale (eyes about 30 px wide), with its landmarks."""
     image = photo("grace_hopper")
     scale = SIZE[1] / image.shape[0]
