@@ -62,6 +62,7 @@ _BROW_ROWS = (_V > BROW[0]) & (_V < BROW[1])
 _BROW_TOP, _BROW_BOTTOM = int(_BROW_ROWS.argmax()), len(_V) - int(_BROW_ROWS[::-1].argmax())
 _MIDDLE = np.abs(_U) < MARGIN_SPAN
 _WIDE = np.abs(_U) < 2 * MARGIN_SPAN
+_UU, _VV = np.meshgrid(_U, _V)  # the patch's sample grid, eye-local
 
 
 def _corners(face: FaceLandmarks, eye: int) -> np.ndarray:
@@ -86,9 +87,8 @@ def eye_patch(image: np.ndarray, face: FaceLandmarks, eye: int) -> np.ndarray | 
     scale = PATCH_PX / width
     if scale < 0.7:  # a large eye: smooth first, or the patch aliases (lashes, skin texture)
         roi = cv2.GaussianBlur(roi, (0, 0), 0.5 / scale)
-    uu, vv = np.meshgrid(_U, _V)
-    map_x = (to_image[0, 0] * uu + to_image[0, 1] * vv + to_image[0, 2]).astype(np.float32)
-    map_y = (to_image[1, 0] * uu + to_image[1, 1] * vv + to_image[1, 2]).astype(np.float32)
+    map_x = (to_image[0, 0] * _UU + to_image[0, 1] * _VV + to_image[0, 2]).astype(np.float32)
+    map_y = (to_image[1, 0] * _UU + to_image[1, 1] * _VV + to_image[1, 2]).astype(np.float32)
     return cv2.remap(roi, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 

@@ -20,11 +20,9 @@ import numpy as np
 from tqdm import tqdm
 
 from livegaze.calibration import Calibration
-from livegaze.evaluation.livedefault import MEASURED, reading_plan, run_live, screen_shift
+from livegaze.evaluation.livedefault import MEASURED, SCREENS, reading_plan, reading_seed, run_live, screen_shift
 from livegaze.evaluation.lookdown import clip_frames, facing_faces, look_down
 from livegaze.evaluation.quality import fresh_landmarker, measure
-
-ANGLES = ((8.0, 16.0), (12.0, 20.0))  # the eval's screens, alternating by face
 
 
 def main(argv=None) -> int:
@@ -35,9 +33,9 @@ def main(argv=None) -> int:
     pairs: dict[str, list] = {"redraw": [], "warp": []}
     with fresh_landmarker() as lm:
         people = facing_faces(lm, args.media if os.path.isdir(args.media) else None)
-        jobs = [(k, p, a) for k, p in enumerate(people) for a in ANGLES[k % 2]]
+        jobs = [(k, p, a) for k, p in enumerate(people) for a in SCREENS[k % len(SCREENS)]]
         for k, person, angle in tqdm(jobs, desc="clips", unit="clip"):
-            clip = list(clip_frames(person, reading_plan(angle, 100 * k + int(angle))))
+            clip = list(clip_frames(person, reading_plan(angle, reading_seed(k, angle))))
             warped = run_live([c[0] for c in clip], Calibration(screen=screen_shift(angle)))
             for i in MEASURED:
                 look, truth = clip[i][0], clip[i][1]

@@ -32,6 +32,7 @@ from livegaze.evaluation.quality import far_changes, measure
 BLINK = (8, 11)  # frames with the eyes shut in each reading clip
 FRAMES = 20
 MEASURED = (4, 6, 13, 16, 19)  # frames measured against the truth (eyes open, eased in)
+SCREENS = ((8.0, 16.0), (12.0, 20.0))  # degrees: each face reads at one pair, alternating by face
 KEYBOARD = ((15.0, 35.0), (15.0, 40.0), (20.0, 35.0), (20.0, 40.0))  # degrees: (screen, keyboard)
 SETTLE = 130  # frames of reading before the look at the keyboard (the gate learns the usual look)
 ACROSS = (8.0, 11.0, 14.0, 17.0, 20.0)  # degrees: lines of a screen read in random order
@@ -48,6 +49,11 @@ def across_plan(seed: int) -> ClipPlan:
     while len(angles) < ACROSS_FRAMES:
         angles += [float(rng.choice(ACROSS))] * int(rng.integers(6, 16))
     return ClipPlan(angles[:ACROSS_FRAMES], seed=seed, noise=5.0, wander=2.0)
+
+
+def reading_seed(face_index: int, angle: float) -> int:
+    """The seed of a face's reading clip at `angle` (its noise and head motion)."""
+    return 100 * face_index + int(angle)
 
 
 def reading_plan(angle: float, seed: int) -> ClipPlan:
@@ -98,7 +104,7 @@ def measured_calibration(person, angle: float, seed: int, folder: str) -> Calibr
         return str(exc)
 
 
-def evaluate_live(landmarker, shared: str | None, angles=((8.0, 16.0), (12.0, 20.0))) -> dict:
+def evaluate_live(landmarker, shared: str | None, angles=SCREENS) -> dict:
     """Every camera-facing face, reading at two screen angles (alternating sets, 8-20 degrees in
     all), through the live default with each calibration; the figures of the section."""
     with tempfile.TemporaryDirectory(prefix="livegaze-live-") as folder:
@@ -109,7 +115,7 @@ def evaluate_live(landmarker, shared: str | None, angles=((8.0, 16.0), (12.0, 20
         for k, person in enumerate(tqdm(people, desc="live default", unit="face")):
             looks: dict = {}
             for angle in angles[k % len(angles)]:
-                seed = 100 * k + int(angle)
+                seed = reading_seed(k, angle)
                 clip = list(clip_frames(person, reading_plan(angle, seed), looks))
                 inputs, truths = [c[0] for c in clip], [c[1] for c in clip]
                 measured = measured_calibration(person, angle, seed, folder)
